@@ -1,0 +1,31 @@
+package activities
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the Prometheus series the activities maintain.
+type Metrics struct {
+	Applies  prometheus.Counter
+	Reverts  prometheus.Counter
+	Verdicts *prometheus.CounterVec
+	Passes   *prometheus.CounterVec
+}
+
+// NewMetrics creates the activity metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Applies: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "passflow_stage_applies_total", Help: "Canary stages applied.",
+		}),
+		Reverts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "passflow_stage_reverts_total", Help: "Canary stages undone by compensation.",
+		}),
+		Verdicts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "passflow_stage_verdicts_total", Help: "Stage verdicts by verdict.",
+		}, []string{"verdict"}),
+		Passes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "passflow_passes_total", Help: "Passes recorded, by target and outcome.",
+		}, []string{"target", "outcome"}),
+	}
+	reg.MustRegister(m.Applies, m.Reverts, m.Verdicts, m.Passes)
+	return m
+}

@@ -1,0 +1,153 @@
+package models
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Goal says which way the objective should move.
+type Goal string
+
+// The two goals.
+const (
+	Minimize Goal = "minimize"
+	Maximize Goal = "maximize"
+)
+
+// Constraint is an SLO guardrail on a measured metric: the metric must stay at
+// or below Max and at or above Min, whichever are set.
+type Constraint struct {
+	Metric string   `yaml:"metric" json:"metric"`
+	Max    *float64 `yaml:"max,omitempty" json:"max,omitempty"`
+	Min    *float64 `yaml:"min,omitempty" json:"min,omitempty"`
+}
+
+// Holds reports whether value satisfies c. NaN never does.
+func (c Constraint) Holds(value float64) bool {
+	if math.IsNaN(value) {
+		return false
+	}
+	if c.Max != nil && value > *c.Max {
+		return false
+	}
+	if c.Min != nil && value < *c.Min {
+		return false
+	}
+	return true
+}
+
+// String formats c as "latency_p95_ms <= 200".
+func (c Constraint) String() string {
+	switch {
+	case c.Max != nil && c.Min != nil:
+		return fmt.Sprintf("%v <= %s <= %v", *c.Min, c.Metric, *c.Max)
+	case c.Max != nil:
+		return fmt.Sprintf("%s <= %v", c.Metric, *c.Max)
+	case c.Min != nil:
+		return fmt.Sprintf("%s >= %v", c.Metric, *c.Min)
+	}
+	return c.Metric
+}
+
+// Problem is what an optimizer optimizes: a space, an objective goal and the
+// guardrails that a good configuration must respect.
+type Problem struct {
+	Space       Space
+	Goal        Goal
+	Constraints []Constraint
+}
+
+// Observation is one evaluated configuration: its measured objective and
+// constraint metrics. A failed evaluation (the canary broke, the measurement
+// could not be made) has Failed set and counts as infeasible.
+type Observation struct {
+	Config      Config             `json:"config"`
+	Objective   float64            `json:"objective"`
+	Constraints map[string]float64 `json:"constraints,omitempty"`
+	Failed      bool               `json:"failed,omitempty"`
+	// Source names where the observation came from, e.g. a pass ID.
+	Source string `json:"source,omitempty"`
+}
+
+// Feasible reports whether o satisfies every constraint of p.
+func (p Problem) Feasible(o Observation) bool {
+	if o.Failed || math.IsNaN(o.Objective) {
+		return false
+	}
+	for _, c := range p.Constraints {
+		v, ok := o.Constraints[c.Metric]
+		if !ok || !c.Holds(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// Better reports whether objective a is better than b under the goal.
+func (p Problem) Better(a, b float64) bool {
+	if p.Goal == Maximize {
+		return a > b
+	}
+	return a < b
+}
+
+// Prediction is what a model believes about a suggestion before it is tried.
+type Prediction struct {
+	Mean float64 `json:"mean"`
+	SD   float64 `json:"sd"`
+	// PFeasible is the probability, per constraint metric, that the guardrail holds.
+	PFeasible map[string]float64 `json:"p_feasible,omitempty"`
+	// PAllFeasible is the probability that every guardrail holds.
+	PAllFeasible float64 `json:"p_all_feasible"`
+}
+
+// Suggestion is a configuration an optimizer proposes to evaluate next.
+type Suggestion struct {
+	Config Config `json:"config"`
+	// Prediction is nil when the optimizer has no model (the baseline).
+	Prediction *Prediction `json:"prediction,omitempty"`
+	// LengthScales, when the optimizer has a model, are the fitted length
+	// scales per parameter: short ones mark the knobs that matter.
+	LengthScales map[string]float64 `json:"length_scales,omitempty"`
+	// Why says in a few words how the suggestion was chosen.
+	Why string `json:"why,omitempty"`
+}
+
+// TrustRegion bounds a live pass's proposals: only configurations within
+// MaxStep (see Space.Step) of Incumbent, and, for optimizers with a model,
+// only those believed to satisfy every guardrail with probability at least
+// 1 − Delta.
+type TrustRegion struct {
+	Incumbent Config
+	MaxStep   float64
+	Delta     float64
+}
+
+// ErrNoSafeCandidate is returned by Ask when no configuration inside the trust
+// region is believed safe enough to try.
+var ErrNoSafeCandidate = errors.New("models: no candidate inside the trust region is believed safe")
+
+// Optimizer proposes configurations and learns from their measurements. It is
+// used ask/tell: Tell it what has been measured, Ask it for n suggestions.
+type Optimizer interface {
+	Tell(obs ...Observation) error
+	Ask(n int) ([]Suggestion, error)
+}
+
+// Best returns the best feasible observation, or the best observation overall
+// when none is feasible; ok is false when there is nothing to choose from.
+func (p Problem) Best(obs []Observation) (best Observation, ok bool) {
+	found, feasible := false, false
+	for _, o := range obs {
+		if o.Failed || math.IsNaN(o.Objective) {
+			continue
+		}
+		f := p.Feasible(o)
+		switch {
+		case !found, f && !feasible, f == feasible && p.Better(o.Objective, best.Objective):
+			best, found, feasible = o, true, f
+		}
+	}
+	return best, found
+}

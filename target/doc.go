@@ -1,0 +1,8 @@
+// Package target reads and validates a tuning target: the knobs, the
+// objective, the SLO guardrails, the telemetry, the canary plan, the risk
+// policy and the actuator.
+//
+// Invariants: parsing is strict (an unknown field is an error); defaults are
+// filled and every rule is checked in one place, Parse; every error names the
+// file, the field and what was expected; a Spec that Parse returned is valid.
+package target

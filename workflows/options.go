@@ -1,0 +1,65 @@
+package workflows
+
+import (
+	"math"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/passflow/passflow/activities"
+)
+
+var nonRetryable = []string{activities.ErrTypeInvalidTarget, activities.ErrTypeInvalidChange}
+
+// readCtx is for telemetry reads: short, retried a few times.
+func readCtx(ctx workflow.Context, summary string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		Summary:             summary,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second,
+			MaximumAttempts: 5, NonRetryableErrorTypes: nonRetryable,
+		},
+	})
+}
+
+// proposeCtx is for the optimizer's fit: it may take seconds.
+func proposeCtx(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 5 * time.Minute,
+		Summary:             "propose a candidate",
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+			MaximumAttempts: 3, NonRetryableErrorTypes: nonRetryable,
+		},
+	})
+}
+
+// writeCtx is for actuator calls and records: idempotent, so retried.
+func writeCtx(ctx workflow.Context, summary string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		Summary:             summary,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second,
+			MaximumAttempts: 5, NonRetryableErrorTypes: nonRetryable,
+		},
+	})
+}
+
+// undoCtx is for compensations: they must get through, so they retry for an
+// hour before the pass gives up on one and reports it.
+func undoCtx(ctx workflow.Context, summary string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    time.Minute,
+		ScheduleToCloseTimeout: time.Hour,
+		Summary:                summary,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+			NonRetryableErrorTypes: []string{activities.ErrTypeInvalidTarget},
+		},
+	})
+}
+
+func nan() float64 { return math.NaN() }

@@ -1,0 +1,497 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/models"
+	"github.com/passflow/passflow/target"
+)
+
+// Stable names of the pass workflow and its handlers.
+const (
+	PassWorkflowName = "passflow.OptimizationPass"
+	StatusQuery      = "status"
+	ApprovalSignal   = "approval"
+)
+
+// Search attributes the pass keeps current, so passes can be listed by
+// target, step, outcome and risk band.
+var (
+	TargetKey   = temporal.NewSearchAttributeKeyKeyword("PassflowTarget")
+	StepKey     = temporal.NewSearchAttributeKeyKeyword("PassflowStep")
+	OutcomeKey  = temporal.NewSearchAttributeKeyKeyword("PassflowOutcome")
+	RiskBandKey = temporal.NewSearchAttributeKeyKeyword("PassflowRiskBand")
+)
+
+// SearchAttributeNames lists the custom search attributes a namespace must
+// have for passes to run.
+var SearchAttributeNames = []string{"PassflowTarget", "PassflowStep", "PassflowOutcome", "PassflowRiskBand"}
+
+// Step is where a pass is.
+type Step string
+
+// The steps of a pass, in order.
+const (
+	StepAnalyze    Step = "analyze"
+	StepPropose    Step = "propose"
+	StepAssess     Step = "assess"
+	StepApproval   Step = "approval"
+	StepCanary     Step = "canary"
+	StepPromote    Step = "promote"
+	StepCompensate Step = "compensate"
+	StepRecord     Step = "record"
+	StepDone       Step = "done"
+)
+
+// Outcome is how a pass ended.
+type Outcome string
+
+// The outcomes of a pass.
+const (
+	OutcomePromoted   Outcome = "promoted"
+	OutcomeRolledBack Outcome = "rolled_back"
+	OutcomeRejected   Outcome = "rejected"
+	OutcomeSkipped    Outcome = "skipped"
+	OutcomeCancelled  Outcome = "cancelled"
+	OutcomeFailed     Outcome = "failed"
+)
+
+// Decided reports whether a pass with this outcome reached a decision (as
+// opposed to failing to run).
+func (o Outcome) Decided() bool { return o != "" && o != OutcomeFailed }
+
+// PassInput starts one pass.
+type PassInput struct {
+	PassID  string      `json:"pass_id"`
+	Target  target.Spec `json:"target"`
+	Trigger string      `json:"trigger"`
+	// RequestedBy is who or what asked for the pass.
+	RequestedBy string `json:"requested_by,omitempty"`
+}
+
+// Approval is a human's answer to an approval request, sent as the
+// ApprovalSignal.
+type Approval struct {
+	Approver string `json:"approver"`
+	Approved bool   `json:"approved"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// StageStatus is one canary stage as the pass sees it.
+type StageStatus struct {
+	Index   int     `json:"index"`
+	Percent float64 `json:"percent"`
+	Applied bool    `json:"applied"`
+	// Checks counts the periodic guardrail checks made during the wait.
+	Checks   int                   `json:"checks"`
+	Verdict  string                `json:"verdict,omitempty"`
+	Reasons  []string              `json:"reasons,omitempty"`
+	Judgment *activities.Judgement `json:"judgement,omitempty"`
+	From     time.Time             `json:"from,omitzero"`
+	To       time.Time             `json:"to,omitzero"`
+}
+
+// Compensation is one undo the pass ran.
+type Compensation struct {
+	Stage       int     `json:"stage"`
+	FromPercent float64 `json:"from_percent"`
+	ToPercent   float64 `json:"to_percent"`
+	Key         string  `json:"key"`
+	Done        bool    `json:"done"`
+	Error       string  `json:"error,omitempty"`
+}
+
+// PassStatus is everything a pass has decided so far; the status query
+// returns it and the workflow returns it when it ends.
+type PassStatus struct {
+	ID            string                        `json:"id"`
+	Target        string                        `json:"target"`
+	Trigger       string                        `json:"trigger"`
+	Step          Step                          `json:"step"`
+	Started       time.Time                     `json:"started"`
+	Baseline      models.Config                 `json:"baseline,omitempty"`
+	SLIs          map[string]activities.Summary `json:"slis,omitempty"`
+	Candidate     models.Config                 `json:"candidate,omitempty"`
+	Optimizer     string                        `json:"optimizer,omitempty"`
+	Prediction    *models.Prediction            `json:"prediction,omitempty"`
+	Why           string                        `json:"why,omitempty"`
+	Risk          *models.Risk                  `json:"risk,omitempty"`
+	Approval      *Approval                     `json:"approval,omitempty"`
+	Ignored       []Approval                    `json:"ignored_approvals,omitempty"`
+	Stages        []StageStatus                 `json:"stages"`
+	Compensations []Compensation                `json:"compensations,omitempty"`
+	Outcome       Outcome                       `json:"outcome,omitempty"`
+	Reason        string                        `json:"reason,omitempty"`
+	// Change is the measured relative change of the objective, canary over
+	// baseline, at the last stage verified (e.g. -0.08 is 8% lower).
+	Change *float64  `json:"change,omitempty"`
+	Ended  time.Time `json:"ended,omitzero"`
+}
+
+// pass is one run of the OptimizationPass workflow.
+type pass struct {
+	in   PassInput
+	st   PassStatus
+	undo []Compensation // the compensation stack, last applied last
+	ref  activities.AnalyzeResult
+	obs  *models.Observation
+}
+
+// OptimizationPass runs one pass: analyze, propose, assess risk, wait for an
+// approval when the band needs one, roll out the canary stages with a timed
+// verification each, then promote, or undo every applied stage; finally it
+// records the outcome and the measured observation.
+//
+// A cancelled pass compensates, records, and ends as cancelled. A pass that
+// cannot run (an activity fails for good) compensates, records, and fails.
+func OptimizationPass(ctx workflow.Context, in PassInput) (PassStatus, error) {
+	p := &pass{in: in, st: PassStatus{
+		ID: in.PassID, Target: in.Target.Name, Trigger: in.Trigger,
+		Started: workflow.Now(ctx), Stages: []StageStatus{},
+	}}
+	for i, pct := range in.Target.Canary.Stages {
+		p.st.Stages = append(p.st.Stages, StageStatus{Index: i + 1, Percent: pct})
+	}
+	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (PassStatus, error) { return p.st, nil }); err != nil {
+		return p.st, err
+	}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, TargetKey.ValueSet(in.Target.Name))
+
+	err := p.run(ctx)
+	cancelled := errors.Is(ctx.Err(), workflow.ErrCanceled) || temporal.IsCanceledError(err)
+
+	// Everything from here runs even when the pass was cancelled.
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	if len(p.undo) > 0 {
+		p.compensate(dctx)
+	}
+	switch {
+	case cancelled && len(p.st.Compensations) > 0:
+		p.end(OutcomeRolledBack, "cancelled by an operator; applied stages undone")
+	case cancelled:
+		p.end(OutcomeCancelled, "cancelled by an operator before anything was applied")
+	case err != nil && len(p.st.Compensations) > 0:
+		p.end(OutcomeFailed, fmt.Sprintf("%v; applied stages undone", err))
+	case err != nil:
+		p.end(OutcomeFailed, err.Error())
+	}
+	p.record(dctx)
+	p.setStep(dctx, StepDone)
+	p.st.Ended = workflow.Now(dctx)
+
+	switch {
+	case cancelled:
+		return p.st, temporal.NewCanceledError(p.st.Reason)
+	case p.st.Outcome == OutcomeFailed:
+		return p.st, temporal.NewNonRetryableApplicationError(p.st.Reason, "PassFailed", err)
+	}
+	return p.st, nil
+}
+
+// run takes the pass up to its decision. It returns an error only when the
+// pass cannot go on (an activity failed for good, or it was cancelled); every
+// decision it reaches is in p.st.Outcome.
+func (p *pass) run(ctx workflow.Context) error {
+	spec := p.in.Target
+
+	p.setStep(ctx, StepAnalyze)
+	var an activities.AnalyzeResult
+	if err := workflow.ExecuteActivity(readCtx(ctx, "analyze "+spec.Name), activities.AnalyzeName,
+		activities.AnalyzeInput{PassID: p.in.PassID, Target: spec}).Get(ctx, &an); err != nil {
+		return fmt.Errorf("analyze: %w", err)
+	}
+	p.ref, p.st.Baseline, p.st.SLIs = an, an.Baseline, an.SLIs
+	if an.Skip {
+		p.end(OutcomeSkipped, an.Reason)
+		return nil
+	}
+
+	p.setStep(ctx, StepPropose)
+	var pr activities.ProposeResult
+	if err := workflow.ExecuteActivity(proposeCtx(ctx), activities.ProposeName, activities.ProposeInput{
+		PassID: p.in.PassID, Target: spec, Incumbent: an.Baseline, Seed: activities.Seed(p.in.PassID),
+	}).Get(ctx, &pr); err != nil {
+		return fmt.Errorf("propose: %w", err)
+	}
+	p.st.Optimizer = pr.Optimizer
+	if pr.NoSafe {
+		p.end(OutcomeSkipped, "no safe candidate: "+pr.Reason)
+		return nil
+	}
+	cand := pr.Suggestion.Config
+	p.st.Candidate, p.st.Prediction, p.st.Why = cand, pr.Suggestion.Prediction, pr.Suggestion.Why
+
+	p.setStep(ctx, StepAssess)
+	pViolation := nan()
+	if pr.Suggestion.Prediction != nil {
+		pViolation = 1 - pr.Suggestion.Prediction.PAllFeasible
+	}
+	risk := models.AssessRisk(models.RiskInput{
+		Step: pr.Step, CategoricalChanges: pr.CategoricalChanges, MaxStep: spec.Risk.MaxStep,
+		PViolation: pViolation, Tier: spec.Tier, BudgetRemaining: nan(),
+	})
+	p.st.Risk = &risk
+	_ = workflow.UpsertTypedSearchAttributes(ctx, RiskBandKey.ValueSet(string(risk.Band)))
+	if risk.Band == models.BandForbidden {
+		p.end(OutcomeSkipped, "risk band forbidden: "+risk.String())
+		return nil
+	}
+	if spec.Risk.ApprovalFrom != models.BandForbidden && risk.Band.AtLeast(spec.Risk.ApprovalFrom) {
+		approved, err := p.awaitApproval(ctx)
+		if err != nil || !approved {
+			return err
+		}
+	}
+
+	p.setStep(ctx, StepCanary)
+	prev := 0.0
+	for i := range p.st.Stages {
+		ok, err := p.stage(ctx, i, prev)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			p.end(OutcomeRolledBack, fmt.Sprintf("stage %d (%g%%) failed: %s", i+1,
+				p.st.Stages[i].Percent, joinReasons(p.st.Stages[i].Reasons)))
+			return nil
+		}
+		prev = p.st.Stages[i].Percent
+	}
+
+	p.setStep(ctx, StepPromote)
+	if err := workflow.ExecuteActivity(writeCtx(ctx, "promote "+cand.String()), activities.PromoteName, activities.ChangeInput{
+		PassID: p.in.PassID, Target: spec, Key: p.in.PassID + "/promote", Config: cand, Percent: 100,
+	}).Get(ctx, nil); err != nil {
+		return fmt.Errorf("promote: %w", err)
+	}
+	p.undo = nil // promotion is the commit point: nothing left to undo
+	p.end(OutcomePromoted, fmt.Sprintf("all %d stages passed", len(p.st.Stages)))
+	return nil
+}
+
+// awaitApproval waits for an approval signal from an allowed approver, or the
+// timeout. It ends the pass as rejected unless approved.
+func (p *pass) awaitApproval(ctx workflow.Context) (bool, error) {
+	spec := p.in.Target
+	p.setStep(ctx, StepApproval)
+	timeout := time.Duration(spec.Risk.ApprovalTimeout)
+	tctx, cancelTimer := workflow.WithCancel(ctx)
+	defer cancelTimer()
+	timer := workflow.NewTimerWithOptions(tctx, timeout, workflow.TimerOptions{
+		Summary: fmt.Sprintf("approval timeout (%s)", timeout),
+	})
+	ch := workflow.GetSignalChannel(ctx, ApprovalSignal)
+	for {
+		var a Approval
+		timedOut := false
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &a) })
+		sel.AddFuture(timer, func(workflow.Future) { timedOut = true })
+		sel.Select(ctx)
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		if timedOut {
+			p.end(OutcomeRejected, fmt.Sprintf("no approval within %s", timeout))
+			return false, nil
+		}
+		if len(spec.Risk.Approvers) > 0 && !slices.Contains(spec.Risk.Approvers, a.Approver) {
+			p.st.Ignored = append(p.st.Ignored, a)
+			continue
+		}
+		p.st.Approval = &a
+		if !a.Approved {
+			p.end(OutcomeRejected, fmt.Sprintf("rejected by %s: %s", a.Approver, a.Reason))
+			return false, nil
+		}
+		return true, nil
+	}
+}
+
+// stage applies stage i, waits its verification window with periodic
+// guardrail checks, and verifies it. ok is false when the stage failed.
+func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool, err error) {
+	spec := p.in.Target
+	s := &p.st.Stages[i]
+	key := fmt.Sprintf("%s/stage-%d", p.in.PassID, s.Index)
+	change := activities.ChangeInput{
+		PassID: p.in.PassID, Target: spec, Key: key, Stage: s.Index,
+		Config: p.st.Candidate, Percent: s.Percent,
+	}
+	// The undo is pushed before the apply: an apply that timed out may still
+	// have taken effect, and undoing a change that never happened is a no-op.
+	p.undo = append(p.undo, Compensation{
+		Stage: s.Index, FromPercent: s.Percent, ToPercent: prevPercent,
+		Key: fmt.Sprintf("%s/undo-stage-%d", p.in.PassID, s.Index),
+	})
+	if err := workflow.ExecuteActivity(writeCtx(ctx, fmt.Sprintf("apply stage %d: %g%%", s.Index, s.Percent)),
+		activities.ApplyName, change).Get(ctx, nil); err != nil {
+		return false, fmt.Errorf("apply stage %d: %w", s.Index, err)
+	}
+	s.Applied = true
+	s.From = workflow.Now(ctx)
+	p.upsertStep(ctx, fmt.Sprintf("%s-%d", StepCanary, s.Index))
+
+	window := activities.WindowInput{
+		Target: spec, Stage: s.Index, Percent: s.Percent, From: s.From,
+		ReferenceFrom: p.ref.From, ReferenceTo: p.ref.To,
+	}
+	verifyFor, every := spec.VerifyFor(), spec.CheckEvery()
+	looks := int((verifyFor + every - 1) / every)
+	for elapsed := time.Duration(0); elapsed < verifyFor; {
+		d := min(every, verifyFor-elapsed)
+		if err := workflow.NewTimerWithOptions(ctx, d, workflow.TimerOptions{
+			Summary: fmt.Sprintf("verify stage %d (%g%%): look %d of %d", s.Index, s.Percent, s.Checks+1, looks),
+		}).Get(ctx, nil); err != nil {
+			return false, err
+		}
+		elapsed += d
+		if elapsed >= verifyFor {
+			break // the final verification looks at everything
+		}
+		window.To = workflow.Now(ctx)
+		var j activities.Judgement
+		if err := workflow.ExecuteActivity(readCtx(ctx, fmt.Sprintf("check stage %d", s.Index)),
+			activities.CheckName, window).Get(ctx, &j); err != nil {
+			return false, fmt.Errorf("check stage %d: %w", s.Index, err)
+		}
+		s.Checks++
+		if j.Verdict == activities.VerdictFail {
+			s.Verdict, s.Reasons, s.Judgment, s.To = activities.VerdictFail, append([]string{"aborted early"}, j.Reasons...), &j, window.To
+			p.observe(j)
+			return false, nil
+		}
+	}
+
+	window.To = workflow.Now(ctx)
+	s.To = window.To
+	var j activities.Judgement
+	if err := workflow.ExecuteActivity(readCtx(ctx, fmt.Sprintf("verify stage %d", s.Index)),
+		activities.VerifyName, window).Get(ctx, &j); err != nil {
+		return false, fmt.Errorf("verify stage %d: %w", s.Index, err)
+	}
+	s.Verdict, s.Reasons, s.Judgment = j.Verdict, j.Reasons, &j
+	p.observe(j)
+	return j.Verdict == activities.VerdictPass, nil
+}
+
+// observe keeps the latest canary measurement as the pass's observation and
+// its objective change against the baseline.
+func (p *pass) observe(j activities.Judgement) {
+	spec := p.in.Target
+	o := models.Observation{Config: p.st.Candidate, Constraints: map[string]float64{}, Source: p.in.PassID}
+	obj := j.Canary[spec.Objective.Metric]
+	if obj.N == 0 {
+		o.Failed = true
+	} else {
+		o.Objective = obj.Mean
+	}
+	for _, c := range spec.Constraints {
+		if s := j.Canary[c.Metric]; s.N > 0 {
+			o.Constraints[c.Metric] = s.Mean
+		}
+	}
+	if j.Verdict == activities.VerdictFail {
+		// A failed stage is a violated guardrail, whatever its means say.
+		o.Failed = true
+	}
+	p.obs = &o
+	if b := j.Baseline[spec.Objective.Metric]; b.N > 0 && obj.N > 0 && b.Mean != 0 {
+		ch := obj.Mean/b.Mean - 1
+		p.st.Change = &ch
+	}
+}
+
+// compensate undoes the applied stages in reverse order. It keeps going past
+// an undo that fails for good, so as much as possible is restored, and
+// reports each in the status.
+func (p *pass) compensate(ctx workflow.Context) {
+	p.setStep(ctx, StepCompensate)
+	for k := len(p.undo) - 1; k >= 0; k-- {
+		c := p.undo[k]
+		err := workflow.ExecuteActivity(undoCtx(ctx, fmt.Sprintf("undo stage %d: %g%% → %g%%", c.Stage, c.FromPercent, c.ToPercent)),
+			activities.RevertName, activities.ChangeInput{
+				PassID: p.in.PassID, Target: p.in.Target, Key: c.Key, Stage: c.Stage,
+				Config: p.st.Candidate, Percent: c.ToPercent,
+			}).Get(ctx, nil)
+		c.Done = err == nil
+		if err != nil {
+			c.Error = err.Error()
+		}
+		p.st.Compensations = append(p.st.Compensations, c)
+	}
+	p.undo = nil
+}
+
+// record leaves the audit event and the observation. A record that fails is
+// logged, not fatal: the decision has been carried out already.
+func (p *pass) record(ctx workflow.Context) {
+	p.setStep(ctx, StepRecord)
+	passed, reverted := 0, 0
+	for _, s := range p.st.Stages {
+		if s.Verdict == activities.VerdictPass {
+			passed++
+		}
+	}
+	for _, c := range p.st.Compensations {
+		if c.Done {
+			reverted++
+		}
+	}
+	ev := activities.AuditEvent{
+		Time: workflow.Now(ctx), PassID: p.in.PassID, Target: p.in.Target.Name, Trigger: p.in.Trigger,
+		Outcome: string(p.st.Outcome), Reason: p.st.Reason, Baseline: p.st.Baseline,
+		Candidate: p.st.Candidate, Stages: passed, Reverted: reverted,
+	}
+	if p.st.Risk != nil {
+		ev.RiskBand = p.st.Risk.Band
+	}
+	if p.st.Change != nil {
+		ev.Measured = map[string]any{"objective_change": *p.st.Change}
+	}
+	err := workflow.ExecuteActivity(writeCtx(ctx, "record "+string(p.st.Outcome)), activities.RecordName,
+		activities.RecordInput{Event: ev, Observation: p.obs}).Get(ctx, nil)
+	if err != nil {
+		workflow.GetLogger(ctx).Error("record failed", "pass", p.in.PassID, "error", err)
+	}
+}
+
+func (p *pass) end(o Outcome, reason string) {
+	if p.st.Outcome != "" && o == OutcomeFailed {
+		return // a decision already reached stands
+	}
+	p.st.Outcome, p.st.Reason = o, reason
+}
+
+func (p *pass) setStep(ctx workflow.Context, s Step) {
+	p.st.Step = s
+	p.upsertStep(ctx, string(s))
+}
+
+func (p *pass) upsertStep(ctx workflow.Context, s string) {
+	upd := []temporal.SearchAttributeUpdate{StepKey.ValueSet(s)}
+	if p.st.Outcome != "" {
+		upd = append(upd, OutcomeKey.ValueSet(string(p.st.Outcome)))
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, upd...); err != nil {
+		workflow.GetLogger(ctx).Warn("upsert search attributes", "error", err)
+	}
+}
+
+func joinReasons(rs []string) string {
+	if len(rs) == 0 {
+		return "no reason given"
+	}
+	out := rs[0]
+	for _, r := range rs[1:] {
+		out += "; " + r
+	}
+	return out
+}

@@ -1,0 +1,313 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/models"
+	"github.com/passflow/passflow/target"
+	"github.com/passflow/passflow/workers"
+	"github.com/passflow/passflow/workflows"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+// testSpec is a three-stage target with 30-minute waits and 10-minute looks.
+func testSpec() target.Spec {
+	return target.Spec{
+		Name: "checkout", Tier: models.TierStandard,
+		Params: models.Space{
+			{Name: "threads", Type: models.Int, Min: 4, Max: 256, Log: true, Current: ptr(models.Num(32))},
+			{Name: "gc", Type: models.Categorical, Choices: []string{"a", "b"}, Current: ptr(models.Str("a"))},
+		},
+		Objective:   target.Objective{Metric: "cost", Goal: models.Minimize},
+		Constraints: []models.Constraint{{Metric: "latency", Max: ptr(200.0)}},
+		Canary: target.Canary{
+			Stages: []float64{5, 25, 100}, VerifyFor: model.Duration(30 * time.Minute),
+			CheckEvery: model.Duration(10 * time.Minute), Tolerance: 0.05,
+		},
+		Risk: target.Risk{
+			ApprovalFrom: models.BandHigh, Approvers: []string{"alice"},
+			ApprovalTimeout: model.Duration(24 * time.Hour), MaxStep: 0.25, Delta: 0.05,
+		},
+	}
+}
+
+// fakes stand in for every activity and log what the pass asked of them.
+type fakes struct {
+	mu        sync.Mutex
+	calls     []string // "apply <key>", "revert <key>", "promote <key>", "record <outcome>"
+	skip      string   // analyze asks to skip with this reason
+	step      float64  // the candidate's step from the incumbent
+	failStage int      // verify fails at this stage
+	abortAt   [2]int   // check fails at stage [0], look [1]
+	applyErr  int      // apply fails for good at this stage
+	record    *activities.RecordInput
+}
+
+func (f *fakes) log(s string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, s)
+}
+
+func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
+	incumbent := models.Config{"threads": models.Num(32), "gc": models.Str("a")}
+	candidate := models.Config{"threads": models.Num(40), "gc": models.Str("a")}
+	looks := map[int]int{}
+	reg := func(name string, fn any) {
+		env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+	reg(activities.AnalyzeName, func(ctx context.Context, in activities.AnalyzeInput) (activities.AnalyzeResult, error) {
+		return activities.AnalyzeResult{Baseline: incumbent, Skip: f.skip != "", Reason: f.skip,
+			SLIs: map[string]activities.Summary{"cost": {N: 60, Mean: 1}}}, nil
+	})
+	reg(activities.ProposeName, func(ctx context.Context, in activities.ProposeInput) (activities.ProposeResult, error) {
+		return activities.ProposeResult{Suggestion: models.Suggestion{Config: candidate, Why: "fake"},
+			Optimizer: "fake", Step: f.step}, nil
+	})
+	reg(activities.ApplyName, func(ctx context.Context, in activities.ChangeInput) (activities.ChangeResult, error) {
+		if in.Stage == f.applyErr {
+			return activities.ChangeResult{}, temporal.NewNonRetryableApplicationError("actuator refused", activities.ErrTypeInvalidChange, nil)
+		}
+		f.log("apply " + in.Key)
+		return activities.ChangeResult{}, nil
+	})
+	reg(activities.RevertName, func(ctx context.Context, in activities.ChangeInput) (activities.ChangeResult, error) {
+		f.log(fmt.Sprintf("revert %s to %g%%", in.Key, in.Percent))
+		return activities.ChangeResult{}, nil
+	})
+	reg(activities.PromoteName, func(ctx context.Context, in activities.ChangeInput) (activities.ChangeResult, error) {
+		f.log("promote " + in.Key)
+		return activities.ChangeResult{}, nil
+	})
+	judgement := func(verdict string) activities.Judgement {
+		return activities.Judgement{Verdict: verdict,
+			Canary:   map[string]activities.Summary{"cost": {N: 60, Mean: 0.9}, "latency": {N: 60, Mean: 150}},
+			Baseline: map[string]activities.Summary{"cost": {N: 60, Mean: 1}, "latency": {N: 60, Mean: 140}}}
+	}
+	reg(activities.CheckName, func(ctx context.Context, in activities.WindowInput) (activities.Judgement, error) {
+		f.mu.Lock()
+		looks[in.Stage]++
+		n := looks[in.Stage]
+		f.mu.Unlock()
+		if in.Stage == f.abortAt[0] && n >= f.abortAt[1] {
+			return judgement(activities.VerdictFail), nil
+		}
+		return judgement(activities.VerdictPass), nil
+	})
+	reg(activities.VerifyName, func(ctx context.Context, in activities.WindowInput) (activities.Judgement, error) {
+		if in.Stage == f.failStage {
+			j := judgement(activities.VerdictFail)
+			j.Reasons = []string{"latency too high"}
+			return j, nil
+		}
+		return judgement(activities.VerdictPass), nil
+	})
+	reg(activities.RecordName, func(ctx context.Context, in activities.RecordInput) error {
+		f.mu.Lock()
+		f.record = &in
+		f.mu.Unlock()
+		f.log("record " + in.Event.Outcome)
+		return nil
+	})
+}
+
+func newEnv(t *testing.T, f *fakes) *testsuite.TestWorkflowEnvironment {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	workers.RegisterWorkflows(env)
+	f.register(env)
+	return env
+}
+
+func run(t *testing.T, env *testsuite.TestWorkflowEnvironment, spec target.Spec) (workflows.PassStatus, error) {
+	t.Helper()
+	env.ExecuteWorkflow(workflows.PassWorkflowName, workflows.PassInput{PassID: "p1", Target: spec, Trigger: "test"})
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("workflow did not complete")
+	}
+	v, err := env.QueryWorkflow(workflows.StatusQuery)
+	if err != nil {
+		t.Fatalf("status query: %v", err)
+	}
+	var st workflows.PassStatus
+	if err := v.Get(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st, env.GetWorkflowError()
+}
+
+var applyAll = []string{"apply p1/stage-1", "apply p1/stage-2", "apply p1/stage-3"}
+
+func TestPassPromotes(t *testing.T) {
+	f := &fakes{step: 0.05}
+	env := newEnv(t, f)
+	st, err := run(t, env, testSpec())
+	if err != nil {
+		t.Fatalf("workflow error: %v", err)
+	}
+	if st.Outcome != workflows.OutcomePromoted || st.Step != workflows.StepDone {
+		t.Fatalf("outcome %q at step %q, want promoted at done (reason %q)", st.Outcome, st.Step, st.Reason)
+	}
+	want := append(slices.Clone(applyAll), "promote p1/promote", "record promoted")
+	if !slices.Equal(f.calls, want) {
+		t.Errorf("calls\n got %q\nwant %q", f.calls, want)
+	}
+	for _, s := range st.Stages {
+		if s.Verdict != activities.VerdictPass || s.Checks != 2 {
+			t.Errorf("stage %d: verdict %q after %d checks, want pass after 2", s.Index, s.Verdict, s.Checks)
+		}
+	}
+	if st.Change == nil || *st.Change > -0.09 || *st.Change < -0.11 {
+		t.Errorf("measured change %v, want -0.10", st.Change)
+	}
+	if f.record == nil || f.record.Observation == nil || f.record.Observation.Objective != 0.9 || f.record.Observation.Failed {
+		t.Errorf("recorded observation %+v, want objective 0.9 not failed", f.record)
+	}
+}
+
+func TestPassFailingStageCompensatesInReverse(t *testing.T) {
+	for stage := 1; stage <= 3; stage++ {
+		t.Run(fmt.Sprintf("stage-%d", stage), func(t *testing.T) {
+			f := &fakes{step: 0.05, failStage: stage}
+			st, err := run(t, newEnv(t, f), testSpec())
+			if err != nil {
+				t.Fatalf("workflow error: %v", err)
+			}
+			if st.Outcome != workflows.OutcomeRolledBack {
+				t.Fatalf("outcome %q, want rolled_back", st.Outcome)
+			}
+			want := slices.Clone(applyAll[:stage])
+			percents := []float64{0, 5, 25}
+			for k := stage; k >= 1; k-- {
+				want = append(want, fmt.Sprintf("revert p1/undo-stage-%d to %g%%", k, percents[k-1]))
+			}
+			want = append(want, "record rolled_back")
+			if !slices.Equal(f.calls, want) {
+				t.Errorf("calls\n got %q\nwant %q", f.calls, want)
+			}
+			if len(st.Compensations) != stage {
+				t.Errorf("%d compensations in status, want %d", len(st.Compensations), stage)
+			}
+			if f.record.Observation == nil || !f.record.Observation.Failed {
+				t.Errorf("a rolled-back candidate must be recorded as failed, got %+v", f.record.Observation)
+			}
+		})
+	}
+}
+
+func TestPassEarlyAbortOnCheck(t *testing.T) {
+	f := &fakes{step: 0.05, abortAt: [2]int{2, 1}}
+	st, err := run(t, newEnv(t, f), testSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Outcome != workflows.OutcomeRolledBack || st.Stages[1].Checks != 1 || st.Stages[1].Verdict != activities.VerdictFail {
+		t.Fatalf("outcome %q, stage 2 %+v; want rolled back after one look", st.Outcome, st.Stages[1])
+	}
+	want := []string{"apply p1/stage-1", "apply p1/stage-2", "revert p1/undo-stage-2 to 5%", "revert p1/undo-stage-1 to 0%", "record rolled_back"}
+	if !slices.Equal(f.calls, want) {
+		t.Errorf("calls\n got %q\nwant %q", f.calls, want)
+	}
+}
+
+func TestPassCancelDuringWaitRollsBack(t *testing.T) {
+	f := &fakes{step: 0.05}
+	env := newEnv(t, f)
+	// Stage 1 waits 30 minutes, stage 2 starts after; cancel 45 minutes in.
+	env.RegisterDelayedCallback(env.CancelWorkflow, 45*time.Minute)
+	st, err := run(t, env, testSpec())
+	var canceled *temporal.CanceledError
+	if !errors.As(err, &canceled) {
+		t.Fatalf("workflow error %v, want cancelled", err)
+	}
+	if st.Outcome != workflows.OutcomeRolledBack {
+		t.Fatalf("outcome %q, want rolled_back", st.Outcome)
+	}
+	want := []string{"apply p1/stage-1", "apply p1/stage-2", "revert p1/undo-stage-2 to 5%", "revert p1/undo-stage-1 to 0%", "record rolled_back"}
+	if !slices.Equal(f.calls, want) {
+		t.Errorf("calls\n got %q\nwant %q", f.calls, want)
+	}
+}
+
+func TestPassApproval(t *testing.T) {
+	tests := []struct {
+		name    string
+		signals []workflows.Approval
+		outcome workflows.Outcome
+		calls   []string
+	}{
+		{"timeout rejects with nothing applied", nil, workflows.OutcomeRejected, []string{"record rejected"}},
+		{"rejection", []workflows.Approval{{Approver: "alice", Approved: false, Reason: "freeze"}},
+			workflows.OutcomeRejected, []string{"record rejected"}},
+		{"approval by an approver after an outsider", []workflows.Approval{
+			{Approver: "mallory", Approved: true}, {Approver: "alice", Approved: true, Reason: "ok"}},
+			workflows.OutcomePromoted, append(slices.Clone(applyAll), "promote p1/promote", "record promoted")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakes{step: 0.24} // 96% of max_step: high band
+			env := newEnv(t, f)
+			for i, a := range tt.signals {
+				env.RegisterDelayedCallback(func() {
+					env.SignalWorkflow(workflows.ApprovalSignal, a)
+				}, time.Duration(i+1)*time.Hour)
+			}
+			st, err := run(t, env, testSpec())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Risk == nil || st.Risk.Band != models.BandHigh {
+				t.Fatalf("risk %+v, want high", st.Risk)
+			}
+			if st.Outcome != tt.outcome {
+				t.Fatalf("outcome %q (%s), want %q", st.Outcome, st.Reason, tt.outcome)
+			}
+			if !slices.Equal(f.calls, tt.calls) {
+				t.Errorf("calls\n got %q\nwant %q", f.calls, tt.calls)
+			}
+		})
+	}
+}
+
+func TestPassSkipsOnAnalyze(t *testing.T) {
+	f := &fakes{step: 0.05, skip: "no telemetry for [latency]"}
+	st, err := run(t, newEnv(t, f), testSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Outcome != workflows.OutcomeSkipped || st.Reason != f.skip {
+		t.Fatalf("outcome %q (%q), want skipped", st.Outcome, st.Reason)
+	}
+	if !slices.Equal(f.calls, []string{"record skipped"}) {
+		t.Errorf("calls %q, want only the record", f.calls)
+	}
+}
+
+func TestPassApplyFailureUndoesWhatMayHaveApplied(t *testing.T) {
+	f := &fakes{step: 0.05, applyErr: 2}
+	st, err := run(t, newEnv(t, f), testSpec())
+	if err == nil {
+		t.Fatal("want the pass to fail")
+	}
+	if st.Outcome != workflows.OutcomeFailed {
+		t.Fatalf("outcome %q, want failed", st.Outcome)
+	}
+	want := []string{"apply p1/stage-1", "revert p1/undo-stage-2 to 5%", "revert p1/undo-stage-1 to 0%", "record failed"}
+	if !slices.Equal(f.calls, want) {
+		t.Errorf("calls\n got %q\nwant %q", f.calls, want)
+	}
+}
