@@ -42,12 +42,12 @@ func (v Value) IsStr() bool { return v.isStr }
 // Float returns v's number (0 for a categorical value).
 func (v Value) Float() float64 { return v.num }
 
-// String returns v's choice name, or its number formatted compactly.
+// String returns v's choice name, or its number to six significant digits.
 func (v Value) String() string {
 	if v.isStr {
 		return v.str
 	}
-	return strconv.FormatFloat(v.num, 'g', -1, 64)
+	return strconv.FormatFloat(v.num, 'g', 6, 64)
 }
 
 // MarshalJSON writes v as a JSON number or string.

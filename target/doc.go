@@ -3,6 +3,8 @@
 // policy and the actuator.
 //
 // Invariants: parsing is strict (an unknown field is an error); defaults are
-// filled and every rule is checked in one place, Parse; every error names the
-// file, the field and what was expected; a Spec that Parse returned is valid.
+// filled and every rule is checked in one place, Validate, which Parse and
+// Load call; every error names the file, the field and what was expected,
+// and all of a file's problems are reported at once; a Spec that Parse
+// returned is valid.
 package target

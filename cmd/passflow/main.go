@@ -1,12 +1,344 @@
+// Command passflow runs optimization passes on live services' configuration
+// as durable Temporal workflows. See README.md; `passflow help` lists the
+// commands.
 package main
 
 import (
-	_ "github.com/temporalio/ui-server/v2/server"
-	_ "go.temporal.io/sdk/client"
-	_ "go.temporal.io/sdk/testsuite"
-	_ "go.temporal.io/server/temporal"
-	_ "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
-	_ "go.temporal.io/server/tools/sql"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/passflow/passflow/app"
+	"github.com/passflow/passflow/judge"
+	"github.com/passflow/passflow/operator"
+	"github.com/passflow/passflow/target"
+	"github.com/passflow/passflow/workflows"
 )
 
-func main() {}
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+type command struct {
+	name, args, help string
+	run              func(args []string, stdout, stderr io.Writer) int
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{"dev", "[flags]", "run the embedded Temporal server, Web UI, a worker and the HTTP API", devCmd},
+		{"worker", "--address HOST:PORT --namespace NS [flags]", "run a worker against an existing Temporal cluster", workerCmd},
+		{"run", "--target FILE [--follow]", "start a pass on a target", runCmd},
+		{"status", "PASS_ID [--json]", "show a pass's status", statusCmd},
+		{"cancel", "PASS_ID", "cancel a pass; it undoes what it applied", cancelCmd},
+		{"approve", "PASS_ID --by NAME [--reason TEXT]", "approve a pass waiting for approval", decideCmd(true)},
+		{"reject", "PASS_ID --by NAME --reason TEXT", "reject a pass waiting for approval", decideCmd(false)},
+		{"validate", "FILE...", "check target files; exit 2 on any problem", validateCmd},
+		{"judge", "--baseline FILE --canary FILE --metrics FILE [--json]", "judge canary samples against baseline samples", judgeCmd},
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "passflow: unknown command %q\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "passflow tunes live services' knobs with durable optimization passes.\n\nUsage:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  passflow %-9s %-52s %s\n", c.name, c.args, c.help)
+	}
+	fmt.Fprintln(w, "\n`passflow COMMAND --help` shows a command's flags.")
+}
+
+// flags returns a flag set for a command that reports errors to stderr.
+func flags(name string, stderr io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("passflow "+name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.SortFlags = false
+	return fs
+}
+
+// parse parses args; ok is false when the command should exit with code.
+func parse(fs *pflag.FlagSet, args []string) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	return 0, true
+}
+
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func fail(stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "passflow: %v\n", err)
+	return exitFail
+}
+
+func devCmd(args []string, stdout, stderr io.Writer) int {
+	var o app.DevOptions
+	fs := flags("dev", stderr)
+	fs.StringVar(&o.DBPath, "db", ".passflow/temporal.db", "SQLite file that keeps passes across restarts")
+	fs.BoolVar(&o.Ephemeral, "ephemeral", false, "keep everything in memory (nothing survives a restart)")
+	fs.IntVar(&o.Port, "port", 7233, "Temporal frontend port on 127.0.0.1")
+	fs.IntVar(&o.UIPort, "ui-port", 8233, "Temporal Web UI port on 127.0.0.1")
+	fs.BoolVar(&o.NoUI, "no-ui", false, "do not start the Web UI")
+	fs.StringVar(&o.HTTPAddr, "http", "127.0.0.1:8080", "address of passflow's HTTP API")
+	fs.StringVar(&o.Namespace, "namespace", "default", "Temporal namespace")
+	fs.StringVar(&o.StateDir, "state", "", "directory for the pass store and simulator state (default: the database's directory)")
+	fs.BoolVar(&o.Demo, "demo", false, "run a pass on the demo target once ready, and follow it")
+	fs.StringVar(&o.DemoTarget, "demo-target", "", "target file for --demo (default: the built-in examples/targets/demo.yaml)")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	if err := app.Dev(ctx, o, stdout); err != nil {
+		return fail(stderr, err)
+	}
+	return exitOK
+}
+
+// connFlags adds the flags that say how to reach Temporal.
+func connFlags(fs *pflag.FlagSet) *app.Conn {
+	c := &app.Conn{}
+	fs.StringVar(&c.Address, "address", "127.0.0.1:7233", "Temporal frontend host:port")
+	fs.StringVar(&c.Namespace, "namespace", "default", "Temporal namespace")
+	fs.BoolVar(&c.TLS, "tls", false, "connect with TLS")
+	fs.StringVar(&c.CAFile, "tls-ca", "", "PEM file of CA certificates to verify the server (implies --tls)")
+	fs.StringVar(&c.CertFile, "tls-cert", "", "PEM client certificate for mTLS (implies --tls)")
+	fs.StringVar(&c.KeyFile, "tls-key", "", "PEM client key for mTLS")
+	fs.StringVar(&c.ServerName, "tls-server-name", "", "server name to verify (default: the address's host)")
+	fs.BoolVar(&c.TLSSkipVerify, "tls-skip-verify", false, "do not verify the server's certificate (testing only)")
+	fs.StringVar(&c.APIKey, "api-key", os.Getenv("TEMPORAL_API_KEY"), "API key (default $TEMPORAL_API_KEY; implies --tls)")
+	return c
+}
+
+func workerCmd(args []string, stdout, stderr io.Writer) int {
+	var o app.WorkerOptions
+	fs := flags("worker", stderr)
+	conn := connFlags(fs)
+	fs.StringVar(&o.StateDir, "state", ".passflow", "directory for the pass store and simulator state")
+	fs.StringVar(&o.HTTPAddr, "http", "127.0.0.1:8080", "address of passflow's HTTP API (/healthz, /metrics)")
+	fs.IntVar(&o.Workers.MaxConcurrentActivities, "max-activities", 0, "activities run at once (default: the SDK's)")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	o.Conn = *conn
+	ctx, stop := signalContext()
+	defer stop()
+	if err := app.Worker(ctx, o, stdout); err != nil {
+		return fail(stderr, err)
+	}
+	return exitOK
+}
+
+func runCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flags("run", stderr)
+	conn := connFlags(fs)
+	file := fs.String("target", "", "target file (YAML)")
+	follow := fs.Bool("follow", false, "print the pass's progress until it ends")
+	trigger := fs.String("trigger", "operator", "what started the pass, for the record")
+	by := fs.String("by", os.Getenv("USER"), "who started the pass, for the record")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if *file == "" {
+		fmt.Fprintln(stderr, "passflow run: --target FILE is required")
+		return exitUsage
+	}
+	spec, err := target.Load(*file)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	c, err := conn.Dial(ctx, nil)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer c.Close()
+	id, err := operator.Start(ctx, c, spec, *trigger, *by)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	fmt.Fprintln(stdout, id)
+	if !*follow {
+		return exitOK
+	}
+	st, err := operator.Follow(ctx, c, id, stdout, 500*time.Millisecond)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if !st.Outcome.Decided() {
+		return exitFail
+	}
+	return exitOK
+}
+
+// passArg parses a command that takes one pass ID and connection flags.
+func passArg(name string, args []string, stderr io.Writer, extra func(*pflag.FlagSet)) (conn *app.Conn, id string, code int, ok bool) {
+	fs := flags(name, stderr)
+	conn = connFlags(fs)
+	if extra != nil {
+		extra(fs)
+	}
+	if code, ok := parse(fs, args); !ok {
+		return nil, "", code, false
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintf(stderr, "passflow %s: expected one PASS_ID, got %d arguments\n", name, fs.NArg())
+		return nil, "", exitUsage, false
+	}
+	return conn, fs.Arg(0), 0, true
+}
+
+func statusCmd(args []string, stdout, stderr io.Writer) int {
+	var asJSON bool
+	conn, id, code, ok := passArg("status", args, stderr, func(fs *pflag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "print the status as one JSON object")
+	})
+	if !ok {
+		return code
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	c, err := conn.Dial(ctx, nil)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer c.Close()
+	st, err := operator.Status(ctx, c, id)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if asJSON {
+		b, err := json.Marshal(st)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		fmt.Fprintln(stdout, string(b))
+		return exitOK
+	}
+	printStatus(stdout, st)
+	return exitOK
+}
+
+func printStatus(w io.Writer, st workflows.PassStatus) {
+	fmt.Fprintf(w, "pass %s on %s (%s), started %s\n", st.ID, st.Target, st.Trigger, st.Started.Format(time.RFC3339))
+	fmt.Fprintf(w, "  step       %s\n", st.Step)
+	for _, line := range operator.Progress(workflows.PassStatus{}, st) {
+		fmt.Fprintln(w, line)
+	}
+	if st.Outcome == "" || st.Step != workflows.StepDone {
+		fmt.Fprintln(w, "  outcome    (still running)")
+	}
+}
+
+func cancelCmd(args []string, stdout, stderr io.Writer) int {
+	conn, id, code, ok := passArg("cancel", args, stderr, nil)
+	if !ok {
+		return code
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	c, err := conn.Dial(ctx, nil)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer c.Close()
+	if err := operator.Cancel(ctx, c, id); err != nil {
+		return fail(stderr, err)
+	}
+	fmt.Fprintf(stdout, "cancel requested for pass %s; it undoes what it applied before it ends\n", id)
+	return exitOK
+}
+
+func decideCmd(approve bool) func(args []string, stdout, stderr io.Writer) int {
+	name := "approve"
+	if !approve {
+		name = "reject"
+	}
+	return func(args []string, stdout, stderr io.Writer) int {
+		var by, reason string
+		conn, id, code, ok := passArg(name, args, stderr, func(fs *pflag.FlagSet) {
+			fs.StringVar(&by, "by", os.Getenv("USER"), "who decides (must be one of the target's approvers)")
+			fs.StringVar(&reason, "reason", "", "why")
+		})
+		if !ok {
+			return code
+		}
+		if strings.TrimSpace(by) == "" {
+			fmt.Fprintf(stderr, "passflow %s: --by NAME is required\n", name)
+			return exitUsage
+		}
+		if !approve && strings.TrimSpace(reason) == "" {
+			fmt.Fprintln(stderr, "passflow reject: --reason TEXT is required")
+			return exitUsage
+		}
+		ctx, stop := signalContext()
+		defer stop()
+		c, err := conn.Dial(ctx, nil)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		defer c.Close()
+		if err := operator.Decide(ctx, c, id, workflows.Approval{Approver: by, Approved: approve, Reason: reason}); err != nil {
+			return fail(stderr, err)
+		}
+		fmt.Fprintf(stdout, "%s sent to pass %s as %s\n", name, id, by)
+		return exitOK
+	}
+}
+
+func validateCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flags("validate", stderr)
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	return target.ValidateFiles(fs.Args(), stdout, stderr)
+}
+
+func judgeCmd(args []string, stdout, stderr io.Writer) int {
+	var o judge.Options
+	fs := flags("judge", stderr)
+	fs.StringVar(&o.BaselineFile, "baseline", "", "JSON object: metric name → array of baseline samples")
+	fs.StringVar(&o.CanaryFile, "canary", "", "JSON object: metric name → array of canary samples")
+	fs.StringVar(&o.MetricsFile, "metrics", "", "YAML file of metric rules")
+	fs.BoolVar(&o.JSON, "json", false, "print the verdict as one JSON object")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	return judge.Run(o, stdout, stderr)
+}

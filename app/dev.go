@@ -1,0 +1,153 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/passflow/passflow/devserver"
+	"github.com/passflow/passflow/examples"
+	"github.com/passflow/passflow/operator"
+	"github.com/passflow/passflow/target"
+	"github.com/passflow/passflow/workers"
+	"github.com/passflow/passflow/workflows"
+)
+
+// DevOptions configure `passflow dev`.
+type DevOptions struct {
+	DBPath    string
+	Ephemeral bool
+	Port      int
+	UIPort    int
+	NoUI      bool
+	HTTPAddr  string
+	Namespace string
+	// StateDir holds the pass store, the simulator's state and the server
+	// log; empty means the database file's directory (a temporary directory
+	// when ephemeral).
+	StateDir string
+	// Demo starts a pass on the demo target once everything is up, and
+	// follows it.
+	Demo bool
+	// DemoTarget overrides the built-in demo target file.
+	DemoTarget string
+}
+
+// Dev runs the embedded server, the Web UI, a worker and the HTTP API until
+// ctx ends. Progress goes to out.
+func Dev(ctx context.Context, opts DevOptions, out io.Writer) error {
+	began := time.Now()
+	if opts.Namespace == "" {
+		opts.Namespace = "default"
+	}
+	demo, err := demoTarget(opts.DemoTarget)
+	if err != nil && opts.Demo {
+		return err
+	}
+	stateDir := opts.StateDir
+	if stateDir == "" && opts.Ephemeral {
+		if stateDir, err = os.MkdirTemp("", "passflow-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(stateDir)
+	} else if stateDir == "" {
+		stateDir = filepath.Dir(opts.DBPath)
+	}
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+
+	// Bind or check every port before starting anything.
+	if err := devserver.CheckPort(opts.Port, "Temporal frontend"); err != nil {
+		return &portError{what: "Temporal frontend", addr: addrOf(opts.Port), flag: "--port", err: errors.Unwrap(err)}
+	}
+	uiPort := opts.UIPort
+	if opts.NoUI {
+		uiPort = 0
+	} else if err := devserver.CheckPort(uiPort, "Temporal Web UI"); err != nil {
+		return &portError{what: "Temporal Web UI", addr: addrOf(uiPort), flag: "--ui-port (or --no-ui)", err: errors.Unwrap(err)}
+	}
+	ln, err := listen(opts.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+
+	logFile, err := os.OpenFile(filepath.Join(stateDir, "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("server log: %w", err)
+	}
+	defer logFile.Close()
+
+	srv, err := devserver.Start(ctx, devserver.Options{
+		DBPath: opts.DBPath, Ephemeral: opts.Ephemeral, Port: opts.Port, UIPort: uiPort,
+		Namespace: opts.Namespace, SearchAttributes: workflows.SearchAttributeNames, Log: logFile,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+
+	c, err := Conn{Address: srv.Address(), Namespace: opts.Namespace}.Dial(ctx, logFile)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	rt, err := startRuntime(c, stateDir, ln, workers.Options{})
+	if err != nil {
+		return err
+	}
+	defer rt.stop()
+
+	db := opts.DBPath
+	if opts.Ephemeral {
+		db = "in memory (--ephemeral)"
+	}
+	fmt.Fprintf(out, "passflow dev ready in %s\n", time.Since(began).Round(time.Millisecond))
+	fmt.Fprintf(out, "  Temporal   %s  namespace %s  database %s\n", srv.Address(), opts.Namespace, db)
+	if u := srv.UIAddress(); u != "" {
+		fmt.Fprintf(out, "  Web UI     %s/namespaces/%s/workflows\n", u, opts.Namespace)
+	}
+	fmt.Fprintf(out, "  HTTP API   http://%s  (/healthz, /metrics, /v1/passes)\n", ln.Addr())
+	fmt.Fprintf(out, "  state      %s  server log %s\n", stateDir, logFile.Name())
+
+	if opts.Demo {
+		if err := runDemo(ctx, c, demo, srv, out); err != nil && ctx.Err() == nil {
+			fmt.Fprintf(out, "demo: %v\n", err)
+		}
+	}
+	fmt.Fprintln(out, "serving; Ctrl-C stops")
+	<-ctx.Done()
+	fmt.Fprintln(out, "stopping")
+	return nil
+}
+
+func runDemo(ctx context.Context, c client.Client, spec target.Spec, srv *devserver.Server, out io.Writer) error {
+	id, err := operator.Start(ctx, c, spec, "demo", "passflow dev --demo")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\ndemo pass %s on %s\n", id, spec.Name)
+	if u := srv.UIAddress(); u != "" {
+		fmt.Fprintf(out, "  watch it   %s/namespaces/%s/workflows/%s\n", u, srv.Namespace(), id)
+	}
+	_, err = operator.Follow(ctx, c, id, out, 250*time.Millisecond)
+	fmt.Fprintln(out)
+	return err
+}
+
+func demoTarget(path string) (target.Spec, error) {
+	if path == "" {
+		return target.Parse("examples/targets/demo.yaml (built in)", examples.DemoTarget)
+	}
+	return target.Load(path)
+}
+
+func addrOf(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }

@@ -1,0 +1,84 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/api"
+	"github.com/passflow/passflow/simulations"
+	"github.com/passflow/passflow/workers"
+)
+
+// runtime is a started worker and HTTP API.
+type runtime struct {
+	worker worker.Worker
+	http   *http.Server
+	ln     net.Listener
+}
+
+// listen binds the HTTP API's address first, so that a taken port is
+// reported before anything else starts.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, &portError{what: "HTTP API", addr: addr, flag: "--http", err: err}
+	}
+	return ln, nil
+}
+
+// startRuntime starts the worker (activities backed by stateDir) and the
+// HTTP API on ln.
+func startRuntime(c client.Client, stateDir string, ln net.Listener, wopts workers.Options) (*runtime, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	store, err := activities.NewFileStore(filepath.Join(stateDir, "store"))
+	if err != nil {
+		return nil, err
+	}
+	acts := &activities.Activities{
+		Connector: simulations.NewConnector(simulations.Options{StateDir: filepath.Join(stateDir, "sim")}, nil),
+		Store:     store,
+		Metrics:   activities.NewMetrics(reg),
+	}
+	w := workers.New(c, acts, wopts)
+	if err := w.Start(); err != nil {
+		return nil, fmt.Errorf("start the worker: %w", err)
+	}
+	srv := &http.Server{Handler: api.New(c, reg), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Printf("passflow: HTTP API stopped: %v\n", err)
+		}
+	}()
+	return &runtime{worker: w, http: srv, ln: ln}, nil
+}
+
+func (r *runtime) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = r.http.Shutdown(ctx)
+	r.worker.Stop()
+}
+
+// portError is a port that could not be bound, with the flag that moves it.
+type portError struct {
+	what, addr, flag string
+	err              error
+}
+
+func (e *portError) Error() string {
+	return fmt.Sprintf("%s: cannot listen on %s: %v (choose another address with %s)", e.what, e.addr, e.err, e.flag)
+}
+
+func (e *portError) Unwrap() error { return e.err }

@@ -1,0 +1,252 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/passflow/passflow/operator"
+	"github.com/passflow/passflow/target"
+	"github.com/passflow/passflow/workflows"
+)
+
+var record = flag.Bool("record", false, "record the promoted pass's history into workflows/testdata for the replay test")
+
+// spec returns a simulated target with short windows. noise and maxStep
+// steer the outcome: a small step at low noise promotes, an injected
+// regression rolls back.
+func spec(t *testing.T, name string, noise, maxStep, regression float64) target.Spec {
+	t.Helper()
+	y := fmt.Sprintf(`
+name: %s
+params:
+  - {name: worker_threads, type: int, min: 4, max: 256, log: true, current: 32}
+  - {name: cache_ttl_s, type: float, min: 1, max: 3600, log: true, current: 60}
+  - {name: gc_mode, type: categorical, choices: [throughput, low-latency], current: throughput}
+objective: {metric: cost_per_request, goal: minimize}
+constraints:
+  - {metric: latency_p95_ms, max: 250}
+  - {metric: error_rate, max: 0.01}
+telemetry:
+  simulator: {model: web, seed: 7, noise: %g, scrape: 100ms, regression: %g}
+actuator: {simulator: {}}
+canary: {stages: [5, 25, 100], verify_for: 2s, check_every: 1s, tolerance: 0.05}
+risk: {approval_from: forbidden, max_step: %g}
+`, name, noise, regression, maxStep)
+	s, err := target.Parse(name+".yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func runPass(t *testing.T, s target.Spec) (string, workflows.PassStatus) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	id, err := operator.Start(ctx, temporalClient, s, "test", t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	st, err := operator.Follow(ctx, temporalClient, id, &out, 100*time.Millisecond)
+	t.Logf("pass %s:\n%s", id, out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, st
+}
+
+// eventsByKey counts the simulator's applied changes per idempotency key.
+func eventsByKey(t *testing.T, name string) map[string]int {
+	t.Helper()
+	svc, ok := sims.Service(name)
+	if !ok {
+		t.Fatalf("no simulated service %s", name)
+	}
+	n := map[string]int{}
+	for _, e := range svc.Applied() {
+		n[e.Key]++
+	}
+	return n
+}
+
+func TestPassPromotesOnSimulator(t *testing.T) {
+	s := spec(t, "e2e-promote", 0.002, 0.01, 0)
+	id, st := runPass(t, s)
+	if st.Outcome != workflows.OutcomePromoted {
+		t.Fatalf("outcome %s (%s), want promoted", st.Outcome, st.Reason)
+	}
+	keys := eventsByKey(t, s.Name)
+	for _, k := range []string{"stage-1", "stage-2", "stage-3", "promote"} {
+		if keys[id+"/"+k] != 1 {
+			t.Errorf("%s applied %d times, want once (all: %v)", k, keys[id+"/"+k], keys)
+		}
+	}
+	svc, _ := sims.Service(s.Name)
+	base, _ := svc.Baseline(context.Background())
+	if !base.Equal(st.Candidate) {
+		t.Errorf("service baseline %s, want the promoted candidate %s", base, st.Candidate)
+	}
+	hist, err := store.Observations(context.Background(), s.Name)
+	if err != nil || len(hist) != 1 || hist[0].Source != id || hist[0].Failed {
+		t.Errorf("history %+v (%v), want one successful observation from %s", hist, err, id)
+	}
+	if *record {
+		saveHistory(t, id, filepath.Join("..", "workflows", "testdata", "pass_promoted.json"))
+	}
+}
+
+func TestPassRollsBackInjectedRegression(t *testing.T) {
+	s := spec(t, "e2e-regress", 0.002, 0.01, 0.5)
+	id, st := runPass(t, s)
+	if st.Outcome != workflows.OutcomeRolledBack {
+		t.Fatalf("outcome %s (%s), want rolled_back", st.Outcome, st.Reason)
+	}
+	if st.Stages[0].Verdict != "fail" || st.Stages[1].Applied {
+		t.Errorf("stages %+v: want stage 1 failed and stage 2 never applied", st.Stages)
+	}
+	keys := eventsByKey(t, s.Name)
+	if keys[id+"/stage-1"] != 1 || keys[id+"/undo-stage-1"] != 1 || keys[id+"/promote"] != 0 {
+		t.Errorf("applied %v: want stage-1 and undo-stage-1 once, no promote", keys)
+	}
+	svc, _ := sims.Service(s.Name)
+	if now := svc.State(time.Now()); now.Percent != 0 {
+		t.Errorf("canary still at %g%% after rollback", now.Percent)
+	}
+	hist, _ := store.Observations(context.Background(), s.Name)
+	if len(hist) != 1 || !hist[0].Failed {
+		t.Errorf("history %+v: want the rolled-back candidate recorded as failed", hist)
+	}
+	if *record {
+		saveHistory(t, id, filepath.Join("..", "workflows", "testdata", "pass_rolled_back.json"))
+	}
+}
+
+func TestHTTPAPIStartStatusCancel(t *testing.T) {
+	body := strings.Replace(apiTarget("e2e-api"), "verify_for: 2s", "verify_for: 1h", 1)
+	resp, err := http.Post(apiServer.URL+"/v1/passes?trigger=api-test", "application/yaml", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var started struct{ ID string }
+	decode(t, resp, http.StatusCreated, &started)
+
+	// Wait for stage 1 to be applied, then cancel over HTTP.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(apiServer.URL + "/v1/passes/" + started.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st workflows.PassStatus
+		decode(t, resp, http.StatusOK, &st)
+		if len(st.Stages) > 0 && st.Stages[0].Applied {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stage 1 not applied within 30s: %+v", st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	resp, err = http.Post(apiServer.URL+"/v1/passes/"+started.ID+"/cancel", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decode(t, resp, http.StatusAccepted, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := operator.Follow(ctx, temporalClient, started.ID, io.Discard, 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Outcome != workflows.OutcomeRolledBack || len(st.Compensations) != 1 || !st.Compensations[0].Done {
+		t.Fatalf("outcome %s, compensations %+v: want rolled back with stage 1 undone", st.Outcome, st.Compensations)
+	}
+	d, err := temporalClient.DescribeWorkflowExecution(ctx, started.ID, "")
+	if err != nil || d.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_CANCELED {
+		t.Errorf("workflow status %v (%v), want canceled", d.GetWorkflowExecutionInfo().GetStatus(), err)
+	}
+
+	// Bad input: a malformed target is refused with its problems, and a
+	// pass that does not exist is a 404.
+	resp, err = http.Post(apiServer.URL+"/v1/passes", "application/yaml", strings.NewReader("name: x\nparams: []\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bad struct{ Error string }
+	decode(t, resp, http.StatusBadRequest, &bad)
+	if !strings.Contains(bad.Error, "request body") || !strings.Contains(bad.Error, "params") {
+		t.Errorf("error %q: want it to name the request body and the params field", bad.Error)
+	}
+	resp, err = http.Get(apiServer.URL + "/v1/passes/no-such-pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	decode(t, resp, http.StatusNotFound, nil)
+}
+
+// apiTarget is a small simulated target as the API receives it.
+func apiTarget(name string) string {
+	return fmt.Sprintf(`
+name: %s
+params:
+  - {name: worker_threads, type: int, min: 4, max: 256, log: true, current: 32}
+objective: {metric: cost_per_request, goal: minimize}
+constraints: [{metric: latency_p95_ms, max: 250}]
+telemetry: {simulator: {model: web, seed: 3, noise: 0.002, scrape: 100ms}}
+actuator: {simulator: {}}
+canary: {stages: [5, 100], verify_for: 2s, check_every: 1s}
+risk: {approval_from: forbidden, max_step: 0.01}
+`, name)
+}
+
+func decode(t *testing.T, resp *http.Response, code int, v any) {
+	t.Helper()
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != code {
+		t.Fatalf("%s %s: status %d, want %d: %s", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, code, b)
+	}
+	if v != nil {
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatalf("decode %s: %v", b, err)
+		}
+	}
+}
+
+// saveHistory writes a closed workflow's history as JSON for replay tests.
+func saveHistory(t *testing.T, id, path string) {
+	t.Helper()
+	ctx := context.Background()
+	it := temporalClient.GetWorkflowHistory(ctx, id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	hist := &historypb.History{}
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hist.Events = append(hist.Events, ev)
+	}
+	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("recorded %d events into %s", len(hist.Events), path)
+}

@@ -1,0 +1,117 @@
+package simulations
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+)
+
+// eventLog is a service's event log on disk: one JSON event per line,
+// appended and fsync'd one event at a time. A torn last line (a crash in the
+// middle of an append) is dropped when the log is opened.
+type eventLog struct {
+	path string
+	size int64 // bytes of complete events in the file
+	// dirSynced records that the directory entry of the file is durable.
+	dirSynced bool
+}
+
+// eventLogPath returns the file of target name's events under dir.
+func eventLogPath(dir, name string) string {
+	return filepath.Join(dir, url.PathEscape(name)+".events.jsonl")
+}
+
+// openEventLog opens (creating dir if needed) the event log of target name
+// and returns the events it holds, oldest first.
+func openEventLog(dir, name string) (*eventLog, []Event, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, fmt.Errorf("open event log: %w", err)
+	}
+	l := &eventLog{path: eventLogPath(dir, name)}
+	data, err := os.ReadFile(l.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return l, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("open event log: %w", err)
+	}
+	l.dirSynced = true
+	var events []Event
+	for off, line := 0, 1; off < len(data); line++ {
+		end := bytes.IndexByte(data[off:], '\n')
+		if end < 0 {
+			// A torn last append: drop it so the next append starts a line.
+			if err := os.Truncate(l.path, int64(off)); err != nil {
+				return nil, nil, fmt.Errorf("open event log: drop torn last line of %s: %w", l.path, err)
+			}
+			data = data[:off]
+			break
+		}
+		raw := bytes.TrimSpace(data[off : off+end])
+		off += end + 1
+		if len(raw) == 0 {
+			continue
+		}
+		var e Event
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return nil, nil, fmt.Errorf("open event log: %s:%d: %w", l.path, line, err)
+		}
+		if e.Key == "" || (e.Kind != EventCanary && e.Kind != EventPromote) {
+			return nil, nil, fmt.Errorf("open event log: %s:%d: expected a key and a kind (canary or promote), got key %q kind %q", l.path, line, e.Key, e.Kind)
+		}
+		events = append(events, e)
+	}
+	l.size = int64(len(data))
+	return l, events, nil
+}
+
+// append writes e as the log's last line and syncs it to disk. On failure
+// the file is cut back to its last complete event.
+func (l *eventLog) append(e Event) (err error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("append event: %w", err)
+	}
+	b = append(b, '\n')
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("append event: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("append event: %w", cerr)
+		}
+		if err != nil {
+			_ = os.Truncate(l.path, l.size) // best effort; a torn line is also dropped on open
+		}
+	}()
+	if _, err := f.Write(b); err != nil {
+		return fmt.Errorf("append event: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("append event: %w", err)
+	}
+	if !l.dirSynced {
+		if err := syncDir(filepath.Dir(l.path)); err != nil {
+			return fmt.Errorf("append event: %w", err)
+		}
+		l.dirSynced = true
+	}
+	l.size += int64(len(b))
+	return nil
+}
+
+// syncDir makes the entries of directory dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

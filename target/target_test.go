@@ -1,0 +1,403 @@
+package target
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/passflow/passflow/models"
+)
+
+func TestGoodFiles(t *testing.T) {
+	files, err := filepath.Glob("testdata/good/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples, err := filepath.Glob("../examples/targets/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, examples...)
+	if len(files) < 4 {
+		t.Fatalf("found only %d good files", len(files))
+	}
+	for _, f := range files {
+		t.Run(f, func(t *testing.T) {
+			s, err := Load(f)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			// What Parse returns is valid, and validating again changes nothing.
+			again := s
+			if probs := Validate(&again); probs != nil {
+				t.Errorf("Validate of a parsed spec: %v", probs)
+			}
+			if !reflect.DeepEqual(again, s) {
+				t.Errorf("Validate changed a parsed spec:\n got %+v\nwant %+v", again, s)
+			}
+		})
+	}
+}
+
+// badFiles lists every file of testdata/bad with what its error must say.
+var badFiles = map[string][]string{
+	"actuator-simulator-differs.yaml":         {"actuator-simulator-differs.yaml:8: actuator.simulator: expected {} or the same settings as telemetry.simulator"},
+	"bad-band.yaml":                           {`bad-band.yaml:9: risk.approval_from: expected low, medium, high or forbidden (never ask), got "severe"`},
+	"bad-cron-range.yaml":                     {`bad-cron-range.yaml:9: triggers.schedule: expected a 5-field cron expression`, `got "25" in the hour field (expected 0-23)`},
+	"bad-cron.yaml":                           {`bad-cron.yaml:9: triggers.schedule: expected a 5-field cron expression`, `got 4 fields in "0 2 * *"`},
+	"bad-duration.yaml":                       {`bad-duration.yaml:10: canary.verify_for: expected a duration such as 30s, 5m, 24h or 30d, got "30 minutes"`},
+	"bad-goal.yaml":                           {`bad-goal.yaml:4: objective.goal: expected minimize or maximize, got "lower"`},
+	"bad-name.yaml":                           {`bad-name.yaml:1: name: expected lowercase letters, digits and '-'`, `got "Checkout API"`},
+	"bad-prometheus-url.yaml":                 {`bad-prometheus-url.yaml:8: telemetry.prometheus.url: expected an absolute http(s) URL`, `got "127.0.0.1:9090"`},
+	"bad-risk-numbers.yaml":                   {"bad-risk-numbers.yaml:10: risk.max_step: expected max_step in (0, 1], got 1.5", "bad-risk-numbers.yaml:11: risk.delta: expected delta in (0, 0.5], got 0.9", "bad-risk-numbers.yaml:12: risk.approvers[1]: expected an approver's name"},
+	"bad-secret-env.yaml":                     {`bad-secret-env.yaml:12: actuator.webhook.secret_env: expected an environment variable name`, `got "my-secret"`},
+	"bad-slo.yaml":                            {"bad-slo.yaml:9: error_budget.slo: expected slo in (0, 1)", "got 99.9"},
+	"bad-tier.yaml":                           {`bad-tier.yaml:2: tier: expected critical, standard or best-effort, got "gold"`},
+	"bad-webhook-url.yaml":                    {`bad-webhook-url.yaml:12: actuator.webhook.url: expected an absolute http(s) URL`, `got "ftp://example.com/config"`},
+	"categorical-no-choices.yaml":             {"categorical-no-choices.yaml:3: params[0].choices: expected at least two choices"},
+	"check-every-gt-verify-for.yaml":          {"check-every-gt-verify-for.yaml:9: canary.check_every: expected check_every <= verify_for (5m), got 10m"},
+	"constraint-no-bound.yaml":                {"constraint-no-bound.yaml:6: constraints[0]: expected a bound: max, min or both"},
+	"current-out-of-range.yaml":               {"current-out-of-range.yaml:3: params[0].current: expected a value in [1, 64], got 100"},
+	"current-wrong-type.yaml":                 {"current-wrong-type.yaml:3: params[0].current: expected a number or a string, got a list"},
+	"duplicate-constraint.yaml":               {`duplicate-constraint.yaml:7: constraints[1].metric: duplicate metric "error_rate" (also constraints[0])`},
+	"duplicate-key.yaml":                      {"duplicate-key.yaml:9: name: repeated key; it is already set on line 1"},
+	"duplicate-param.yaml":                    {`duplicate-param.yaml:4: params[1].name: duplicate parameter "threads" (also params[0])`},
+	"empty-alert.yaml":                        {"empty-alert.yaml:9: triggers.alerts[1]: expected an alert name"},
+	"empty-command.yaml":                      {"empty-command.yaml:12: actuator.command.argv: expected a program and its arguments"},
+	"empty-file-path.yaml":                    {"empty-file-path.yaml:12: actuator.file.path: expected a file path"},
+	"empty-params.yaml":                       {"empty-params.yaml:2: params: expected at least one parameter"},
+	"empty.yaml":                              {"empty.yaml: empty file; expected a target"},
+	"log-min-zero.yaml":                       {"log-min-zero.yaml:3: params[0].min: log scale needs min > 0, got 0"},
+	"many-problems.yaml":                      {"many-problems.yaml:1: name:"}, // see TestAllProblemsReported
+	"min-ge-max.yaml":                         {"min-ge-max.yaml:3: params[0].max: expected max > min, got min 10 and max 5"},
+	"missing-name.yaml":                       {"missing-name.yaml: name: expected a name"},
+	"missing-query.yaml":                      {`missing-query.yaml:9: telemetry.queries.error_rate: expected a PromQL query for metric "error_rate", which constraints[0].metric reads`},
+	"negative-seed.yaml":                      {`negative-seed.yaml:7: telemetry.simulator.seed: expected a non-negative integer, got "-1"`},
+	"no-actuator.yaml":                        {"no-actuator.yaml: actuator: expected exactly one of webhook, command, file or simulator, got none"},
+	"only-comments.yaml":                      {"only-comments.yaml: empty file"},
+	"queries-with-simulator.yaml":             {"queries-with-simulator.yaml:9: telemetry.queries: queries are only for prometheus"},
+	"query-bad-template.yaml":                 {"query-bad-template.yaml:11: telemetry.queries.error_rate: expected a Go template using only {{.Cohort}} and {{.Window}}"},
+	"query-unknown-field.yaml":                {"query-unknown-field.yaml:10: telemetry.queries.latency_p95_ms: unknown template field .Foo; expected only {{.Cohort}} and {{.Window}}"},
+	"simulator-actuator-with-prometheus.yaml": {"simulator-actuator-with-prometheus.yaml:12: actuator.simulator: the simulator actuator needs simulator telemetry"},
+	"simulator-bad-noise.yaml":                {"simulator-bad-noise.yaml:7: telemetry.simulator.noise: expected noise in [0, 1), got 1.5", "telemetry.simulator.regression: expected a finite regression >= 0, got -0.1"},
+	"simulator-unknown-metric.yaml":           {`simulator-unknown-metric.yaml:4: objective.metric: the web simulator has no metric "latency_p50_ms"; expected one of latency_p95_ms`},
+	"simulator-unknown-model.yaml":            {`simulator-unknown-model.yaml:7: telemetry.simulator.model: unknown model "db"; expected one of web`},
+	"simulator-with-webhook.yaml":             {"simulator-with-webhook.yaml:8: actuator: simulator telemetry needs the simulator actuator", "got webhook"},
+	"stages-last-not-100.yaml":                {"stages-last-not-100.yaml:9: canary.stages[2]: expected the last stage to be 100, got 50"},
+	"stages-not-increasing.yaml":              {"stages-not-increasing.yaml:9: canary.stages[2]: expected stages to increase, got 25 after 50"},
+	"syntax-error.yaml":                       {"syntax-error.yaml:4: invalid YAML: did not find expected ',' or '}'"},
+	"telemetry-both.yaml":                     {"telemetry-both.yaml:7: telemetry: expected exactly one of prometheus or simulator, got both"},
+	"top-level-list.yaml":                     {"top-level-list.yaml:1: expected a mapping at the top level, got a list"},
+	"two-actuators.yaml":                      {"two-actuators.yaml:12: actuator: expected exactly one of webhook, command, file or simulator, got webhook and command"},
+	"two-documents.yaml":                      {"two-documents.yaml:9: a second YAML document; expected one target per file"},
+	"unknown-field.yaml":                      {`unknown-field.yaml:9: unknown field "colour"; expected one of name, tier, params`},
+	"unknown-nested-field.yaml":               {`unknown-nested-field.yaml:11: canary: unknown field "verfiy_for"; expected one of stages, verify_for, check_every, tolerance`},
+	"unknown-param-type.yaml":                 {`unknown-param-type.yaml:3: params[0].type: unknown type "double"`},
+	"wrong-kind.yaml":                         {"wrong-kind.yaml:9: canary: expected a mapping, got a list"},
+	"wrong-type.yaml":                         {`wrong-type.yaml:6: constraints[0].max: expected a number, got "abc"`},
+}
+
+// quiet lists the files expected to produce exactly one problem: the check
+// that a mistake is reported once, not echoed by later checks.
+var quiet = []string{
+	"bad-duration.yaml", "current-wrong-type.yaml", "wrong-type.yaml", "wrong-kind.yaml",
+	"unknown-field.yaml", "unknown-nested-field.yaml", "telemetry-both.yaml", "simulator-with-webhook.yaml",
+	"missing-query.yaml", "query-unknown-field.yaml", "duplicate-key.yaml", "negative-seed.yaml",
+}
+
+func TestBadFiles(t *testing.T) {
+	files, err := filepath.Glob("testdata/bad/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 20 {
+		t.Fatalf("found only %d bad files", len(files))
+	}
+	for _, f := range files {
+		if _, ok := badFiles[filepath.Base(f)]; !ok {
+			t.Errorf("%s has no entry in badFiles", f)
+		}
+	}
+	for name, wants := range badFiles {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join("testdata", "bad", name)
+			s, err := Load(path)
+			if err == nil {
+				t.Fatalf("Load(%s) = nil error, want %q", path, wants)
+			}
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("Load error is %T, want *Error: %v", err, err)
+			}
+			if e.File != path {
+				t.Errorf("Error.File = %q, want %q", e.File, path)
+			}
+			if !reflect.DeepEqual(s, Spec{}) {
+				t.Errorf("Load returned a non-zero Spec with an error: %+v", s)
+			}
+			msg := err.Error()
+			for _, want := range wants {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error does not contain %q:\n%s", want, msg)
+				}
+			}
+			for _, line := range strings.Split(msg, "\n") {
+				if !strings.HasPrefix(line, path+":") {
+					t.Errorf("line %q does not start with the file name", line)
+				}
+			}
+		})
+	}
+	for _, name := range quiet {
+		_, err := Load(filepath.Join("testdata", "bad", name))
+		var e *Error
+		if errors.As(err, &e) && len(e.Problems) != 1 {
+			t.Errorf("%s: got %d problems, want 1:\n%v", name, len(e.Problems), err)
+		}
+	}
+}
+
+func TestAllProblemsReported(t *testing.T) {
+	_, err := Load("testdata/bad/many-problems.yaml")
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("got %v, want *Error", err)
+	}
+	want := []Problem{
+		{Line: 1, Field: "name"},
+		{Line: 2, Field: "tier"},
+		{Line: 4, Field: "params[0].max"},
+		{Line: 5, Field: "objective.goal"},
+		{Line: 7, Field: "constraints[0]"},
+		{Line: 9, Field: "actuator"},
+		{Line: 11, Field: "canary.stages[1]"},
+		{Line: 11, Field: "canary.check_every"},
+		{Line: 12, Field: "risk.approval_from"},
+		{Line: 13, Field: "triggers.schedule"},
+	}
+	if len(e.Problems) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%v", len(e.Problems), len(want), err)
+	}
+	for i, p := range e.Problems {
+		if p.Line != want[i].Line || p.Field != want[i].Field || p.Msg == "" {
+			t.Errorf("problem %d = %+v, want line %d field %s", i, p, want[i].Line, want[i].Field)
+		}
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	s, err := Load("testdata/good/minimal-simulator.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := &Simulator{Model: "web", Noise: 0.05, Scrape: Duration(time.Second)}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"tier", s.Tier, models.TierStandard},
+		{"canary.stages", s.Canary.Stages, []float64{5, 25, 100}},
+		{"canary.verify_for", s.VerifyFor(), 30 * time.Minute},
+		{"canary.check_every", s.CheckEvery(), time.Minute},
+		{"canary.tolerance", s.Canary.Tolerance, 0.05},
+		{"risk.approval_from", s.Risk.ApprovalFrom, models.BandHigh},
+		{"risk.approval_timeout", s.Risk.ApprovalTimeout, Duration(24 * time.Hour)},
+		{"risk.max_step", s.Risk.MaxStep, 0.25},
+		{"risk.delta", s.Risk.Delta, 0.05},
+		{"telemetry.simulator", s.Telemetry.Simulator, sim},
+		{"actuator.simulator", s.Actuator.Simulator, sim},
+		{"error_budget", s.ErrorBudget, (*ErrorBudget)(nil)},
+	}
+	for _, c := range checks {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+
+	s = Spec{ErrorBudget: &ErrorBudget{SLO: 0.99, Window: Duration(time.Hour)}}
+	Validate(&s)
+	if s.ErrorBudget.MaxBurnRate != 1 {
+		t.Errorf("error_budget.max_burn_rate = %v, want 1", s.ErrorBudget.MaxBurnRate)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	s, err := Load("../examples/targets/demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Name != "demo-checkout" || len(s.Params) != 3 || s.Objective.Metric != "cost_per_request" {
+		t.Errorf("unexpected demo target: %+v", s)
+	}
+	// "simulator: {}" decodes to a block, which takes telemetry's settings.
+	want := Simulator{Model: "web", Seed: 7, Noise: 0.05, Scrape: Duration(250 * time.Millisecond)}
+	if s.Actuator.Simulator == nil || *s.Actuator.Simulator != want || *s.Telemetry.Simulator != want {
+		t.Errorf("simulators = %+v and %+v, want %+v", s.Telemetry.Simulator, s.Actuator.Simulator, want)
+	}
+	if s.VerifyFor() != 4*time.Second || s.CheckEvery() != time.Second {
+		t.Errorf("canary waits = %v, %v", s.VerifyFor(), s.CheckEvery())
+	}
+}
+
+func TestValidateSpec(t *testing.T) {
+	valid := func() Spec {
+		max := 250.0
+		return Spec{
+			Name:        "demo",
+			Params:      models.Space{{Name: "x", Type: models.Float, Min: 0, Max: 1}},
+			Objective:   Objective{Metric: "cost_per_request", Goal: models.Minimize},
+			Constraints: []models.Constraint{{Metric: "latency_p95_ms", Max: &max}},
+			Telemetry:   Telemetry{Simulator: &Simulator{}},
+			Actuator:    Actuator{Simulator: &Simulator{}},
+		}
+	}
+	nan, lo := math.NaN(), 5.0
+	tests := []struct {
+		name   string
+		change func(*Spec)
+		want   string // "" for valid
+	}{
+		{"valid", func(*Spec) {}, ""},
+		{"explicit empty stages", func(s *Spec) { s.Canary.Stages = []float64{} }, "canary.stages: expected at least one stage"},
+		{"stage over 100", func(s *Spec) { s.Canary.Stages = []float64{50, 150} }, "canary.stages[1]: expected a percentage of traffic in (0, 100], got 150"},
+		{"NaN bound", func(s *Spec) { s.Constraints[0].Max = &nan }, "constraints[0].max: expected a finite number, got NaN"},
+		{"min above max", func(s *Spec) { s.Constraints[0].Min = &lo; *s.Constraints[0].Max = 1 }, "constraints[0].max: expected max > min, got min 5 and max 1"},
+		{"long name", func(s *Spec) { s.Name = strings.Repeat("a", 64) }, "name: expected lowercase letters"},
+		{"name with dash at the end", func(s *Spec) { s.Name = "demo-" }, "name: expected lowercase letters"},
+		{"tolerance", func(s *Spec) { s.Canary.Tolerance = 2 }, "canary.tolerance: expected tolerance in [0, 1], got 2"},
+		{"no telemetry", func(s *Spec) { s.Telemetry.Simulator = nil }, "telemetry: expected exactly one of prometheus or simulator, got neither"},
+		{"empty query", func(s *Spec) {
+			s.Telemetry = Telemetry{Prometheus: &Prometheus{URL: "https://p"}, Queries: map[string]string{"cost_per_request": "up", "latency_p95_ms": " "}}
+			s.Actuator = Actuator{File: &File{Path: "/tmp/x"}}
+		}, "telemetry.queries.latency_p95_ms: expected a PromQL query"},
+		{"empty program", func(s *Spec) {
+			s.Telemetry = Telemetry{Prometheus: &Prometheus{URL: "https://p"}, Queries: map[string]string{"cost_per_request": "up", "latency_p95_ms": "up"}}
+			s.Actuator = Actuator{Command: &Command{Argv: []string{""}}}
+		}, "actuator.command.argv[0]: expected a program"},
+		{"budget window", func(s *Spec) { s.ErrorBudget = &ErrorBudget{SLO: 0.9} }, "error_budget.window: expected a window > 0"},
+		{"duplicate approver", func(s *Spec) { s.Risk.Approvers = []string{"a", "a"} }, `risk.approvers[1]: duplicate approver "a"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := valid()
+			tt.change(&s)
+			probs := Validate(&s)
+			if tt.want == "" {
+				if probs != nil {
+					t.Fatalf("Validate = %v, want no problems", probs)
+				}
+				return
+			}
+			got := (&Error{Problems: probs}).Error()
+			if !strings.Contains(got, tt.want) {
+				t.Errorf("Validate = %q, want it to contain %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckSchedule(t *testing.T) {
+	for _, ok := range []string{"0 2 * * *", "*/15 * * * *", "0 0-6/2 1,15 * 1-5", "0 0 * * 7", "@daily", "@hourly", "@every 6h", "@every 90m"} {
+		if msg := checkSchedule(ok); msg != "" {
+			t.Errorf("checkSchedule(%q) = %q, want ok", ok, msg)
+		}
+	}
+	for _, bad := range []string{"0 2 * *", "0 2 * * * *", "60 * * * *", "0 0 0 * *", "0 0 * 13 *", "* * * * MON", "*/0 * * * *", "5-1 * * * *", "@every", "@every 0s", "@every soon", "@nightly", "@daily 3"} {
+		if msg := checkSchedule(bad); msg == "" {
+			t.Errorf("checkSchedule(%q) = ok, want a problem", bad)
+		}
+	}
+}
+
+func TestRenderQuery(t *testing.T) {
+	got, err := RenderQuery("m", `rate(x{cohort="{{.Cohort}}"}[{{.Window}}])`, QueryVars{Cohort: "canary", Window: "5m"})
+	if err != nil || got != `rate(x{cohort="canary"}[5m])` {
+		t.Errorf("RenderQuery = %q, %v", got, err)
+	}
+	if _, err := RenderQuery("m", `{{.Target}}`, QueryVars{}); err == nil {
+		t.Error("RenderQuery with .Target: want an error")
+	}
+}
+
+func TestErrorFormat(t *testing.T) {
+	e := &Error{File: "checkout.yaml", Problems: []Problem{
+		{Field: "params[1].max", Msg: "expected max > min, got min 10 and max 5", Line: 7},
+		{Field: "name", Msg: "expected a name"},
+		{Msg: `unknown field "colour"`, Line: 4},
+	}}
+	want := "checkout.yaml:7: params[1].max: expected max > min, got min 10 and max 5\n" +
+		"checkout.yaml: name: expected a name\n" +
+		`checkout.yaml:4: unknown field "colour"`
+	if got := e.Error(); got != want {
+		t.Errorf("Error() =\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestParseEdgeCases(t *testing.T) {
+	good, err := os.ReadFile("testdata/good/minimal-simulator.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, data, want string // want "" for valid
+	}{
+		{"leading and trailing document markers", "---\n" + string(good) + "---\n", ""},
+		{"document marker only", "---\n", "x.yaml: empty document"},
+		{"unknown field through a merge key", string(good) + "canary:\n  <<: {colour: red}\n", `x.yaml:9: canary: unknown field "colour"`},
+		{"params not a list", strings.Replace(string(good), "params:\n", "params: {}\nx:\n", 1), "x.yaml:3: params: expected a list, got a mapping"},
+		{"tab indentation", "name: a\n\tparams: []\n", "x.yaml:2: invalid YAML"},
+		{"bad indentation", "name: a\nparams:\n  - {name: x}\n type: int\n", "x.yaml:4: invalid YAML: did not find expected key"},
+		{"unclosed list", "name: a\ncanary: {stages: [5, 100}\n", "x.yaml:2: invalid YAML"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("x.yaml", []byte(tt.data))
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Parse: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("Parse = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateFiles(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	good, bad := "testdata/good/minimal-simulator.yaml", "testdata/bad/min-ge-max.yaml"
+	if code := ValidateFiles([]string{good, "../examples/targets/demo.yaml"}, &stdout, &stderr); code != 0 {
+		t.Errorf("ValidateFiles(good) = %d, want 0; stderr:\n%s", code, &stderr)
+	}
+	if want := good + ": ok\n../examples/targets/demo.yaml: ok\n"; stdout.String() != want {
+		t.Errorf("stdout = %q, want %q", &stdout, want)
+	}
+
+	stdout.Reset()
+	stderr.Reset()
+	code := ValidateFiles([]string{good, bad, "testdata/missing.yaml", good}, &stdout, &stderr)
+	if code != 2 {
+		t.Errorf("ValidateFiles(bad) = %d, want 2", code)
+	}
+	if stdout.String() != good+": ok\n" {
+		t.Errorf("stdout = %q", &stdout)
+	}
+	for _, want := range []string{
+		bad + ":3: params[0].max: expected max > min",
+		"testdata/missing.yaml: no such file or directory",
+		good + `: name: target "minimal" is already defined in ` + good,
+	} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr does not contain %q:\n%s", want, &stderr)
+		}
+	}
+
+	if code := ValidateFiles(nil, &stdout, &stderr); code != 2 {
+		t.Errorf("ValidateFiles(nil) = %d, want 2", code)
+	}
+}

@@ -1,0 +1,561 @@
+package target
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/passflow/passflow/models"
+)
+
+// The defaults Validate fills in.
+const (
+	DefaultTier            = models.TierStandard
+	DefaultVerifyFor       = Duration(30 * time.Minute)
+	DefaultCheckEvery      = Duration(time.Minute)
+	DefaultTolerance       = 0.05
+	DefaultApprovalFrom    = models.BandHigh
+	DefaultApprovalTimeout = Duration(24 * time.Hour)
+	DefaultMaxStep         = 0.25
+	DefaultDelta           = 0.05
+	DefaultSimulatorModel  = "web"
+	DefaultSimulatorNoise  = 0.05
+	DefaultSimulatorScrape = Duration(time.Second)
+	DefaultMaxBurnRate     = 1.0
+)
+
+// DefaultStages returns the default canary stages, in percent of traffic.
+func DefaultStages() []float64 { return []float64{5, 25, 100} }
+
+// simulatorModel is a response surface of package simulations and the
+// metrics it produces.
+type simulatorModel struct {
+	Name    string
+	Metrics []string
+}
+
+// knownSimulatorModels are the simulator models a target may name. Keep it
+// in step with package simulations.
+var knownSimulatorModels = []simulatorModel{
+	{Name: "web", Metrics: []string{"latency_p95_ms", "latency_p99_ms", "error_rate", "cost_per_request", "throughput_rps"}},
+}
+
+// QueryVars are the values a telemetry query template is rendered with.
+type QueryVars struct {
+	// Cohort names the cohort measured, e.g. "baseline" or "canary".
+	Cohort string
+	// Window is the PromQL range the query covers, e.g. "5m".
+	Window string
+}
+
+// RenderQuery renders the PromQL template query of metric with vars. Only
+// {{.Cohort}} and {{.Window}} may be used; any other field is an error.
+func RenderQuery(metric, query string, vars QueryVars) (string, error) {
+	t, err := template.New(metric).Option("missingkey=error").Parse(query)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, vars); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+var (
+	nameRE   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+	envVarRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	fieldRE  = regexp.MustCompile(`can't evaluate field (\w+)`)
+)
+
+// Validate fills the defaults of s and checks every rule, returning all the
+// problems found (nil when s is valid); the problems carry no line. Parse
+// calls it: it is the one place where the rules live.
+//
+// Defaults, each filled when the field is absent or zero:
+//
+//	tier                       standard
+//	canary.stages              [5, 25, 100]   (absent only; an explicit [] is an error)
+//	canary.verify_for          30m
+//	canary.check_every         1m
+//	canary.tolerance           0.05
+//	risk.approval_from         high
+//	risk.approval_timeout      24h
+//	risk.max_step              0.25
+//	risk.delta                 0.05
+//	error_budget.max_burn_rate 1.0
+//	simulator.model            web            (telemetry and actuator)
+//	simulator.noise            0.05
+//	simulator.scrape           1s
+//
+// Because zero means "default", canary.tolerance and simulator.noise cannot
+// be exactly 0; write a tiny value such as 1e-9 instead. An actuator
+// simulator block left empty ({}) takes the telemetry simulator's settings;
+// one that is not empty must match them, since both name the same simulated
+// service.
+//
+// The rules, by field:
+//
+//   - name: required; lowercase letters, digits and '-', starting and ending
+//     with a letter or digit, at most 63 characters (it is part of workflow IDs).
+//   - tier: critical, standard or best-effort.
+//   - params: see models.Space.Validate.
+//   - objective: a metric, and a goal of minimize or maximize.
+//   - constraints: each a metric, not repeated, with max, min or both,
+//     finite, min < max.
+//   - telemetry: exactly one of prometheus or simulator. Prometheus needs an
+//     absolute http(s) URL and, for every metric read (Spec.Metrics), a
+//     query that renders (RenderQuery). A simulator takes no queries; its
+//     model must be known and produce every metric read; noise in [0, 1),
+//     scrape > 0, regression >= 0.
+//   - error_budget: slo in (0, 1), window > 0, max_burn_rate > 0.
+//   - canary: stages in (0, 100], strictly increasing, the last 100;
+//     verify_for > 0; 0 < check_every <= verify_for; tolerance in [0, 1].
+//   - risk: approval_from low, medium, high or forbidden (never ask);
+//     approvers non-empty and not repeated; approval_timeout > 0; max_step
+//     in (0, 1]; delta in (0, 0.5].
+//   - actuator: exactly one of webhook, command, file or simulator; the
+//     simulator actuator if and only if simulator telemetry. A webhook needs
+//     an absolute http(s) URL and, if set, a valid environment variable name
+//     in secret_env; a command a non-empty argv; a file a path.
+//   - triggers: schedule, if set, a 5-field cron expression or @hourly,
+//     @daily, @weekly, @monthly, @yearly or @every DURATION; alerts non-empty.
+func Validate(s *Spec) []Problem {
+	v := &validator{}
+	fillDefaults(s)
+
+	switch {
+	case s.Name == "":
+		v.add("name", "expected a name")
+	case len(s.Name) > 63 || !nameRE.MatchString(s.Name):
+		v.add("name", "expected lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters, got %q", s.Name)
+	}
+	switch s.Tier {
+	case models.TierCritical, models.TierStandard, models.TierBestEffort:
+	default:
+		v.add("tier", "expected critical, standard or best-effort, got %q", s.Tier)
+	}
+	for _, e := range s.Params.Validate("params") {
+		v.add(e.Field, "%s", e.Msg)
+	}
+	v.objective(s.Objective)
+	v.constraints(s.Constraints)
+	v.telemetry(s)
+	v.errorBudget(s.ErrorBudget)
+	v.canary(s.Canary)
+	v.risk(s.Risk)
+	v.actuator(s)
+	v.triggers(s.Triggers)
+	return v.probs
+}
+
+// fillDefaults sets every absent field that has a default.
+func fillDefaults(s *Spec) {
+	if s.Tier == "" {
+		s.Tier = DefaultTier
+	}
+	c := &s.Canary
+	if c.Stages == nil {
+		c.Stages = DefaultStages()
+	}
+	setDefault(&c.VerifyFor, DefaultVerifyFor)
+	setDefault(&c.CheckEvery, DefaultCheckEvery)
+	setDefault(&c.Tolerance, DefaultTolerance)
+	r := &s.Risk
+	setDefault(&r.ApprovalFrom, DefaultApprovalFrom)
+	setDefault(&r.ApprovalTimeout, DefaultApprovalTimeout)
+	setDefault(&r.MaxStep, DefaultMaxStep)
+	setDefault(&r.Delta, DefaultDelta)
+	if b := s.ErrorBudget; b != nil {
+		setDefault(&b.MaxBurnRate, DefaultMaxBurnRate)
+	}
+	if sim := s.Actuator.Simulator; sim != nil && *sim == (Simulator{}) && s.Telemetry.Simulator != nil {
+		*sim = *s.Telemetry.Simulator
+	}
+	for _, sim := range []*Simulator{s.Telemetry.Simulator, s.Actuator.Simulator} {
+		if sim != nil {
+			setDefault(&sim.Model, DefaultSimulatorModel)
+			setDefault(&sim.Noise, DefaultSimulatorNoise)
+			setDefault(&sim.Scrape, DefaultSimulatorScrape)
+		}
+	}
+}
+
+func setDefault[T comparable](field *T, def T) {
+	var zero T
+	if *field == zero {
+		*field = def
+	}
+}
+
+type validator struct{ probs []Problem }
+
+func (v *validator) add(field, format string, args ...any) {
+	v.probs = append(v.probs, Problem{Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// between reports whether x is in the interval from lo to hi, each end
+// open or closed; NaN never is.
+func between(x, lo, hi float64, loOpen, hiOpen bool) bool {
+	okLo := x > lo || (!loOpen && x == lo)
+	okHi := x < hi || (!hiOpen && x == hi)
+	return okLo && okHi
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+func (v *validator) objective(o Objective) {
+	if strings.TrimSpace(o.Metric) == "" {
+		v.add("objective.metric", "expected a metric name")
+	}
+	switch o.Goal {
+	case models.Minimize, models.Maximize:
+	case "":
+		v.add("objective.goal", "expected minimize or maximize")
+	default:
+		v.add("objective.goal", "expected minimize or maximize, got %q", o.Goal)
+	}
+}
+
+func (v *validator) constraints(cs []models.Constraint) {
+	seen := map[string]int{}
+	for i, c := range cs {
+		at := fmt.Sprintf("constraints[%d]", i)
+		switch j, dup := seen[c.Metric]; {
+		case strings.TrimSpace(c.Metric) == "":
+			v.add(at+".metric", "expected a metric name")
+		case dup:
+			v.add(at+".metric", "duplicate metric %q (also constraints[%d]); put both bounds in one constraint", c.Metric, j)
+		default:
+			seen[c.Metric] = i
+		}
+		if c.Max == nil && c.Min == nil {
+			v.add(at, "expected a bound: max, min or both")
+			continue
+		}
+		ok := true
+		if c.Max != nil && !finite(*c.Max) {
+			v.add(at+".max", "expected a finite number, got %v", *c.Max)
+			ok = false
+		}
+		if c.Min != nil && !finite(*c.Min) {
+			v.add(at+".min", "expected a finite number, got %v", *c.Min)
+			ok = false
+		}
+		if ok && c.Max != nil && c.Min != nil && *c.Min >= *c.Max {
+			v.add(at+".max", "expected max > min, got min %v and max %v", *c.Min, *c.Max)
+		}
+	}
+}
+
+// readers names, for each metric the pass reads, the first field that reads it.
+func readers(s *Spec) map[string]string {
+	r := map[string]string{s.Objective.Metric: "objective.metric"}
+	for i, c := range s.Constraints {
+		if _, ok := r[c.Metric]; !ok {
+			r[c.Metric] = fmt.Sprintf("constraints[%d].metric", i)
+		}
+	}
+	return r
+}
+
+func (v *validator) telemetry(s *Spec) {
+	t := s.Telemetry
+	switch {
+	case t.Prometheus == nil && t.Simulator == nil:
+		v.add("telemetry", "expected exactly one of prometheus or simulator, got neither")
+	case t.Prometheus != nil && t.Simulator != nil:
+		v.add("telemetry", "expected exactly one of prometheus or simulator, got both")
+	}
+	read := readers(s)
+	if p := t.Prometheus; p != nil {
+		v.httpURL("telemetry.prometheus.url", p.URL)
+		for _, m := range s.Metrics() {
+			if _, ok := t.Queries[m]; !ok && m != "" {
+				v.add("telemetry.queries."+m, "expected a PromQL query for metric %q, which %s reads", m, read[m])
+			}
+		}
+		for _, m := range sortedKeys(t.Queries) {
+			v.query("telemetry.queries."+m, m, t.Queries[m])
+		}
+	}
+	if sim := t.Simulator; sim != nil {
+		if len(t.Queries) > 0 && t.Prometheus == nil {
+			v.add("telemetry.queries", "queries are only for prometheus; the simulator produces its metrics itself")
+		}
+		model := v.simulator("telemetry.simulator", sim)
+		if model != nil {
+			for _, m := range s.Metrics() {
+				if m != "" && !slices.Contains(model.Metrics, m) {
+					v.add(read[m], "the %s simulator has no metric %q; expected one of %s", model.Name, m, strings.Join(model.Metrics, ", "))
+				}
+			}
+		}
+	}
+}
+
+func (v *validator) query(field, metric, q string) {
+	if strings.TrimSpace(q) == "" {
+		v.add(field, "expected a PromQL query")
+		return
+	}
+	_, err := RenderQuery(metric, q, QueryVars{Cohort: "canary", Window: "5m"})
+	if err == nil {
+		return
+	}
+	if m := fieldRE.FindStringSubmatch(err.Error()); m != nil {
+		v.add(field, "unknown template field .%s; expected only {{.Cohort}} and {{.Window}}", m[1])
+		return
+	}
+	v.add(field, "expected a Go template using only {{.Cohort}} and {{.Window}}: %v", err)
+}
+
+// simulator checks a simulator block and returns its model, nil if unknown.
+func (v *validator) simulator(at string, sim *Simulator) *simulatorModel {
+	var model *simulatorModel
+	for i := range knownSimulatorModels {
+		if knownSimulatorModels[i].Name == sim.Model {
+			model = &knownSimulatorModels[i]
+		}
+	}
+	if model == nil {
+		names := make([]string, len(knownSimulatorModels))
+		for i, m := range knownSimulatorModels {
+			names[i] = m.Name
+		}
+		v.add(at+".model", "unknown model %q; expected one of %s", sim.Model, strings.Join(names, ", "))
+	}
+	if !between(sim.Noise, 0, 1, false, true) {
+		v.add(at+".noise", "expected noise in [0, 1), got %v", sim.Noise)
+	}
+	if sim.Scrape <= 0 {
+		v.add(at+".scrape", "expected a scrape interval > 0, got %v", sim.Scrape)
+	}
+	if !(sim.Regression >= 0) || math.IsInf(sim.Regression, 0) {
+		v.add(at+".regression", "expected a finite regression >= 0, got %v", sim.Regression)
+	}
+	return model
+}
+
+func (v *validator) errorBudget(b *ErrorBudget) {
+	if b == nil {
+		return
+	}
+	if !between(b.SLO, 0, 1, true, true) {
+		v.add("error_budget.slo", "expected slo in (0, 1), e.g. 0.999, got %v", b.SLO)
+	}
+	if b.Window <= 0 {
+		v.add("error_budget.window", "expected a window > 0, e.g. 30d")
+	}
+	if !(b.MaxBurnRate > 0) || math.IsInf(b.MaxBurnRate, 0) {
+		v.add("error_budget.max_burn_rate", "expected a finite max_burn_rate > 0, got %v", b.MaxBurnRate)
+	}
+}
+
+func (v *validator) canary(c Canary) {
+	if len(c.Stages) == 0 {
+		v.add("canary.stages", "expected at least one stage, the last 100")
+	}
+	for i, st := range c.Stages {
+		at := fmt.Sprintf("canary.stages[%d]", i)
+		switch {
+		case !between(st, 0, 100, true, false):
+			v.add(at, "expected a percentage of traffic in (0, 100], got %v", st)
+		case i > 0 && st <= c.Stages[i-1]:
+			v.add(at, "expected stages to increase, got %v after %v", st, c.Stages[i-1])
+		case i == len(c.Stages)-1 && st != 100:
+			v.add(at, "expected the last stage to be 100, got %v", st)
+		}
+	}
+	if c.VerifyFor <= 0 {
+		v.add("canary.verify_for", "expected a duration > 0, got %v", c.VerifyFor)
+	}
+	switch {
+	case c.CheckEvery <= 0:
+		v.add("canary.check_every", "expected a duration > 0, got %v", c.CheckEvery)
+	case c.VerifyFor > 0 && c.CheckEvery > c.VerifyFor:
+		v.add("canary.check_every", "expected check_every <= verify_for (%v), got %v", c.VerifyFor, c.CheckEvery)
+	}
+	if !between(c.Tolerance, 0, 1, false, false) {
+		v.add("canary.tolerance", "expected tolerance in [0, 1], got %v", c.Tolerance)
+	}
+}
+
+func (v *validator) risk(r Risk) {
+	if !r.ApprovalFrom.Valid() {
+		v.add("risk.approval_from", "expected low, medium, high or forbidden (never ask), got %q", r.ApprovalFrom)
+	}
+	seen := map[string]bool{}
+	for i, a := range r.Approvers {
+		at := fmt.Sprintf("risk.approvers[%d]", i)
+		switch {
+		case strings.TrimSpace(a) == "":
+			v.add(at, "expected an approver's name")
+		case seen[a]:
+			v.add(at, "duplicate approver %q", a)
+		}
+		seen[a] = true
+	}
+	if r.ApprovalTimeout <= 0 {
+		v.add("risk.approval_timeout", "expected a duration > 0, got %v", r.ApprovalTimeout)
+	}
+	if !between(r.MaxStep, 0, 1, true, false) {
+		v.add("risk.max_step", "expected max_step in (0, 1], got %v", r.MaxStep)
+	}
+	if !between(r.Delta, 0, 0.5, true, false) {
+		v.add("risk.delta", "expected delta in (0, 0.5], got %v", r.Delta)
+	}
+}
+
+func (v *validator) actuator(s *Spec) {
+	a := s.Actuator
+	var set []string
+	if a.Webhook != nil {
+		set = append(set, "webhook")
+	}
+	if a.Command != nil {
+		set = append(set, "command")
+	}
+	if a.File != nil {
+		set = append(set, "file")
+	}
+	if a.Simulator != nil {
+		set = append(set, "simulator")
+	}
+	switch len(set) {
+	case 0:
+		v.add("actuator", "expected exactly one of webhook, command, file or simulator, got none")
+	case 1:
+	default:
+		v.add("actuator", "expected exactly one of webhook, command, file or simulator, got %s", strings.Join(set, " and "))
+	}
+	simTelemetry := s.Telemetry.Simulator != nil
+	switch {
+	case simTelemetry && s.Telemetry.Prometheus != nil:
+		// Ambiguous telemetry is reported under telemetry.
+	case simTelemetry && a.Simulator == nil && len(set) > 0:
+		v.add("actuator", "simulator telemetry needs the simulator actuator (actuator: {simulator: {}}), got %s", strings.Join(set, " and "))
+	case !simTelemetry && a.Simulator != nil:
+		v.add("actuator.simulator", "the simulator actuator needs simulator telemetry (telemetry: {simulator: {...}})")
+	case simTelemetry && a.Simulator != nil && *a.Simulator != *s.Telemetry.Simulator:
+		v.add("actuator.simulator", "expected {} or the same settings as telemetry.simulator: both name one simulated service")
+	}
+	if w := a.Webhook; w != nil {
+		v.httpURL("actuator.webhook.url", w.URL)
+		if w.SecretEnv != "" && !envVarRE.MatchString(w.SecretEnv) {
+			v.add("actuator.webhook.secret_env", "expected an environment variable name such as CHECKOUT_WEBHOOK_SECRET, got %q", w.SecretEnv)
+		}
+	}
+	if c := a.Command; c != nil {
+		switch {
+		case len(c.Argv) == 0:
+			v.add("actuator.command.argv", "expected a program and its arguments, e.g. [/usr/local/bin/apply-config, --service, checkout]")
+		case strings.TrimSpace(c.Argv[0]) == "":
+			v.add("actuator.command.argv[0]", "expected a program")
+		}
+	}
+	if f := a.File; f != nil && strings.TrimSpace(f.Path) == "" {
+		v.add("actuator.file.path", "expected a file path")
+	}
+}
+
+func (v *validator) httpURL(field, raw string) {
+	if raw == "" {
+		v.add(field, "expected an absolute http(s) URL")
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.add(field, "expected an absolute http(s) URL such as http://127.0.0.1:9090, got %q", raw)
+	}
+}
+
+func (v *validator) triggers(t Triggers) {
+	if t.Schedule != "" {
+		if msg := checkSchedule(t.Schedule); msg != "" {
+			v.add("triggers.schedule", "%s", msg)
+		}
+	}
+	for i, a := range t.Alerts {
+		if strings.TrimSpace(a) == "" {
+			v.add(fmt.Sprintf("triggers.alerts[%d]", i), "expected an alert name")
+		}
+	}
+}
+
+var cronFields = []struct {
+	name   string
+	lo, hi int
+}{{"minute", 0, 59}, {"hour", 0, 23}, {"day of month", 1, 31}, {"month", 1, 12}, {"day of week", 0, 7}}
+
+var cronFieldRE = regexp.MustCompile(`^[0-9*/,-]+$`)
+
+// checkSchedule returns what is wrong with a cron schedule, "" if nothing.
+// It accepts five fields of numbers, '*', ranges, lists and steps, the
+// macros @hourly, @daily, @midnight, @weekly, @monthly, @yearly and
+// @annually, and "@every DURATION" (a Go duration such as 6h or 90m).
+func checkSchedule(spec string) string {
+	const want = `expected a 5-field cron expression such as "0 2 * * *", @hourly, @daily or @every 6h`
+	if strings.HasPrefix(spec, "@") {
+		macro, arg, _ := strings.Cut(spec, " ")
+		switch macro {
+		case "@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually":
+			if arg == "" {
+				return ""
+			}
+		case "@every":
+			d, err := time.ParseDuration(strings.TrimSpace(arg))
+			if err == nil && d > 0 {
+				return ""
+			}
+			return fmt.Sprintf("expected @every and a duration > 0 such as 6h, got %q", spec)
+		}
+		return fmt.Sprintf("%s, got %q", want, spec)
+	}
+	fields := strings.Fields(spec)
+	if len(fields) != 5 {
+		return fmt.Sprintf("%s, got %d fields in %q", want, len(fields), spec)
+	}
+	for i, f := range fields {
+		cf := cronFields[i]
+		if !cronFieldRE.MatchString(f) {
+			return fmt.Sprintf("%s, got %q in the %s field", want, f, cf.name)
+		}
+		for part := range strings.SplitSeq(f, ",") {
+			rng, step, hasStep := strings.Cut(part, "/")
+			if hasStep {
+				if n, err := strconv.Atoi(step); err != nil || n <= 0 {
+					return fmt.Sprintf("%s, got step %q in the %s field", want, step, cf.name)
+				}
+			}
+			if rng == "*" {
+				continue
+			}
+			lo, hi, isRange := strings.Cut(rng, "-")
+			if !isRange {
+				hi = lo
+			}
+			a, errLo := strconv.Atoi(lo)
+			b, errHi := strconv.Atoi(hi)
+			if errLo != nil || errHi != nil || a < cf.lo || b > cf.hi || a > b {
+				return fmt.Sprintf("%s, got %q in the %s field (expected %d-%d)", want, part, cf.name, cf.lo, cf.hi)
+			}
+		}
+	}
+	return ""
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
