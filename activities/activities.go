@@ -365,8 +365,8 @@ func (a *Activities) Check(ctx context.Context, in WindowInput) (Judgement, erro
 
 // Verify judges a stage at the end of its wait: every metric must have canary
 // data (no promotion on missing data), every guardrail must hold on the
-// canary's mean, and no guardrail metric may be worse than the baseline by
-// more than the target's tolerance.
+// canary's mean, and neither a guardrail metric nor the objective may be
+// worse than the baseline by more than the target's tolerance.
 func (a *Activities) Verify(ctx context.Context, in WindowInput) (Judgement, error) {
 	tel, _, err := a.connect(in.Target)
 	if err != nil {
@@ -398,6 +398,18 @@ func (a *Activities) Verify(ctx context.Context, in WindowInput) (Judgement, err
 		}
 	}
 	tol := in.Target.Canary.Tolerance
+	obj := in.Target.Objective
+	if cs, bs := canary[obj.Metric], j.Baseline[obj.Metric]; cs.N > 0 && bs.N > 0 {
+		// A candidate is rolled out to improve the objective: one that makes
+		// it clearly worse is not promoted, however well it keeps the SLOs.
+		worse := cs.Mean > bs.Mean*(1+tol)
+		if obj.Goal == models.Maximize {
+			worse = cs.Mean < bs.Mean*(1-tol)
+		}
+		if worse {
+			fail("canary %s mean %.4g is more than %.0f%% worse than the baseline's %.4g", obj.Metric, cs.Mean, 100*tol, bs.Mean)
+		}
+	}
 	for _, c := range in.Target.Constraints {
 		cs, bs := canary[c.Metric], j.Baseline[c.Metric]
 		if cs.N == 0 {

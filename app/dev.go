@@ -65,8 +65,11 @@ func Dev(ctx context.Context, opts DevOptions, out io.Writer) error {
 	}
 
 	// Bind or check every port before starting anything.
-	if err := devserver.CheckPort(opts.Port, "Temporal frontend"); err != nil {
-		return &portError{what: "Temporal frontend", addr: addrOf(opts.Port), flag: "--port", err: errors.Unwrap(err)}
+	if err := devserver.CheckPorts(opts.Port); err != nil {
+		var pe *devserver.PortInUseError
+		errors.As(err, &pe)
+		return &portError{what: pe.What + fmt.Sprintf(" (ports %d-%d are derived from --port)", opts.Port, opts.Port+13),
+			addr: addrOf(pe.Port), flag: "--port", err: pe.Err}
 	}
 	uiPort := opts.UIPort
 	if opts.NoUI {

@@ -124,7 +124,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.LogLevel == "" {
 		opts.LogLevel = "warn"
 	}
-	if err := CheckPort(opts.Port, "Temporal frontend"); err != nil {
+	if err := CheckPorts(opts.Port); err != nil {
 		return nil, err
 	}
 	if opts.UIPort != 0 {
@@ -270,31 +270,57 @@ func createNamespace(opts Options, c *config.SQL) error {
 
 const clusterName = "active"
 
-func serverConfig(opts Options, sqlCfg *config.SQL) (*config.Config, error) {
-	svc := func(port int) (config.Service, error) {
-		var err error
-		if port == 0 {
-			if port, err = FreePort(); err != nil {
-				return config.Service{}, err
-			}
-		}
-		mport, err := FreePort()
-		if err != nil {
-			return config.Service{}, err
-		}
-		return config.Service{RPC: config.RPC{GRPCPort: port, MembershipPort: mport, BindOnIP: "127.0.0.1"}}, nil
+// serviceNames are the server's services, in the order of their ports.
+var serviceNames = []string{"frontend", "history", "matching", "worker"}
+
+// Ports returns every port the server binds for a frontend port: the
+// services' gRPC ports port..port+3 and their membership ports
+// port+10..port+13. They are fixed, not random, so that a restarted server
+// has the same identity in the membership table as before: with random
+// ports the new process would wait for the old, dead hosts to expire from
+// the ring before it could serve ("Not enough hosts to serve the request").
+func Ports(port int) (grpc, membership []int) {
+	for i := range serviceNames {
+		grpc = append(grpc, port+i)
+		membership = append(membership, port+10+i)
 	}
-	services := map[string]config.Service{}
-	for _, name := range []string{"frontend", "history", "matching", "worker"} {
-		port := 0
-		if name == "frontend" {
-			port = opts.Port
+	return grpc, membership
+}
+
+// CheckPorts returns a *PortInUseError for the first port of Ports(port)
+// that cannot be bound.
+func CheckPorts(port int) error {
+	grpc, member := Ports(port)
+	for i, name := range serviceNames {
+		if err := CheckPort(grpc[i], "Temporal "+name+" gRPC"); err != nil {
+			return err
 		}
-		s, err := svc(port)
+		if err := CheckPort(member[i], "Temporal "+name+" membership"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FreePortBlock returns a frontend port whose whole block (Ports) is free.
+func FreePortBlock() (int, error) {
+	for range 100 {
+		p, err := FreePort()
 		if err != nil {
-			return nil, fmt.Errorf("devserver: find a free port for the %s service: %w", name, err)
+			return 0, err
 		}
-		services[name] = s
+		if p+20 < 65536 && CheckPorts(p) == nil {
+			return p, nil
+		}
+	}
+	return 0, errors.New("devserver: no free block of ports found")
+}
+
+func serverConfig(opts Options, sqlCfg *config.SQL) (*config.Config, error) {
+	grpc, member := Ports(opts.Port)
+	services := map[string]config.Service{}
+	for i, name := range serviceNames {
+		services[name] = config.Service{RPC: config.RPC{GRPCPort: grpc[i], MembershipPort: member[i], BindOnIP: "127.0.0.1"}}
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Port))
 	return &config.Config{

@@ -43,7 +43,7 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	port, err := devserver.FreePort()
+	port, err := devserver.FreePortBlock()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

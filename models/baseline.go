@@ -29,12 +29,16 @@ func NewRandomSearch(p Problem, seed uint64, region *TrustRegion) (*RandomSearch
 			return nil, fmt.Errorf("models: trust region max step must be in (0, 1], got %v", region.MaxStep)
 		}
 	}
-	return &RandomSearch{
+	r := &RandomSearch{
 		problem: p,
 		region:  region,
 		rng:     rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)),
 		seen:    map[string]bool{},
-	}, nil
+	}
+	if region != nil {
+		r.seen[region.Incumbent.String()] = true // proposing what runs already teaches nothing
+	}
+	return r, nil
 }
 
 // Tell records observations so that they are not proposed again.
@@ -59,6 +63,9 @@ func (r *RandomSearch) Ask(n int) ([]Suggestion, error) {
 	}
 	for tries := 0; len(out) < n; tries++ {
 		if tries > 1000*n {
+			if r.region != nil && len(out) == 0 {
+				return nil, fmt.Errorf("%w: every configuration within max_step %g of the incumbent has been tried", ErrNoSafeCandidate, r.region.MaxStep)
+			}
 			return out, fmt.Errorf("models: random search found only %d new configurations of %d asked", len(out), n)
 		}
 		u := make([]float64, len(r.problem.Space))
