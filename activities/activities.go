@@ -183,7 +183,10 @@ type ProposeInput struct {
 	PassID    string        `json:"pass_id"`
 	Target    target.Spec   `json:"target"`
 	Incumbent models.Config `json:"incumbent"`
-	Seed      uint64        `json:"seed"`
+	// IncumbentSLIs is what Analyze measured of the incumbent; it is told to
+	// the optimizer as one more observation.
+	IncumbentSLIs map[string]Summary `json:"incumbent_slis,omitempty"`
+	Seed          uint64             `json:"seed"`
 }
 
 // ProposeResult is the candidate and how far it moves.
@@ -225,6 +228,9 @@ func (a *Activities) Propose(ctx context.Context, in ProposeInput) (ProposeResul
 			usable = append(usable, o)
 		}
 	}
+	if inc, ok := incumbentObservation(spec, in); ok {
+		usable = append(usable, inc)
+	}
 	if err := opt.Tell(usable...); err != nil {
 		return ProposeResult{}, fmt.Errorf("propose for %s: tell history: %w", spec.Name, err)
 	}
@@ -250,9 +256,36 @@ func (a *Activities) Propose(ctx context.Context, in ProposeInput) (ProposeResul
 	return res, nil
 }
 
-// NewOptimizer returns the optimizer the propose step uses, and its name.
-// It is a variable so that the optimizer can be swapped in one place.
+// incumbentObservation is the incumbent as Analyze measured it, when every
+// metric the optimizer models has data.
+func incumbentObservation(spec target.Spec, in ProposeInput) (models.Observation, bool) {
+	obj, ok := in.IncumbentSLIs[spec.Objective.Metric]
+	if !ok || obj.N == 0 {
+		return models.Observation{}, false
+	}
+	o := models.Observation{Config: in.Incumbent, Objective: obj.Mean, Constraints: map[string]float64{},
+		Source: in.PassID + "/incumbent"}
+	for _, c := range spec.Constraints {
+		s, ok := in.IncumbentSLIs[c.Metric]
+		if !ok || s.N == 0 {
+			return models.Observation{}, false
+		}
+		o.Constraints[c.Metric] = s.Mean
+	}
+	return o, true
+}
+
+// NewOptimizer returns the optimizer the propose step uses, and its name:
+// the Gaussian-process optimizer in safe mode. It is a variable so that a
+// simulation can swap in another (e.g. the random-search baseline) in one
+// place.
 var NewOptimizer = func(p models.Problem, seed uint64, region *models.TrustRegion) (models.Optimizer, string, error) {
+	gp, err := models.NewGPOptimizer(p, models.GPOptions{Seed: seed, Region: region})
+	return gp, "gaussian-process", err
+}
+
+// NewBaselineOptimizer is the random-search baseline, for comparisons.
+func NewBaselineOptimizer(p models.Problem, seed uint64, region *models.TrustRegion) (models.Optimizer, string, error) {
 	rs, err := models.NewRandomSearch(p, seed, region)
 	return rs, "random-search", err
 }

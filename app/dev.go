@@ -38,6 +38,8 @@ type DevOptions struct {
 	Demo bool
 	// DemoTarget overrides the built-in demo target file.
 	DemoTarget string
+	// Pragmas override SQLite settings (for benchmarks).
+	Pragmas map[string]string
 }
 
 // Dev runs the embedded server, the Web UI, a worker and the HTTP API until
@@ -92,6 +94,7 @@ func Dev(ctx context.Context, opts DevOptions, out io.Writer) error {
 	srv, err := devserver.Start(ctx, devserver.Options{
 		DBPath: opts.DBPath, Ephemeral: opts.Ephemeral, Port: opts.Port, UIPort: uiPort,
 		Namespace: opts.Namespace, SearchAttributes: workflows.SearchAttributeNames, Log: logFile,
+		Pragmas: opts.Pragmas,
 	})
 	if err != nil {
 		return err

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,11 +31,14 @@ func TestDurabilityAcrossKill(t *testing.T) {
 		t.Skip("builds and runs the passflow binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "passflow")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/passflow")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build passflow: %v\n%s", err, out)
-	}
+	bin := passflowBinary(t)
+	defer func() {
+		if t.Failed() {
+			if b, err := os.ReadFile(filepath.Join(dir, "server.log")); err == nil {
+				t.Logf("passflow dev's server log (last 6 KiB):\n%s", tail(b, 6144))
+			}
+		}
+	}()
 	port, err := devserver.FreePortBlock()
 	if err != nil {
 		t.Fatal(err)
@@ -63,21 +65,19 @@ func TestDurabilityAcrossKill(t *testing.T) {
 		return err == nil && len(st.Stages) > 1 && st.Stages[1].Applied
 	}, "stage 2 applied")
 	time.Sleep(time.Second) // inside stage 2's 12-second wait
-	if err := p.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = p.Wait()
+	p.kill()
 	c.Close()
 	t.Log("killed passflow dev during stage 2's verification wait; starting it again")
 
-	p = startDev(t, bin, args)
-	defer func() { _ = p.Process.Signal(os.Interrupt); _ = p.Wait() }()
+	startDev(t, bin, args)
 	c, err = app.Conn{Address: fmt.Sprintf("127.0.0.1:%d", port), Namespace: "default"}.Dial(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	st, err := operator.Follow(ctx, c, id, io.Discard, 200*time.Millisecond)
+	var progress strings.Builder
+	st, err := operator.Follow(ctx, c, id, &progress, 200*time.Millisecond)
+	t.Logf("after the restart:\n%s", progress.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,8 +98,26 @@ func TestDurabilityAcrossKill(t *testing.T) {
 	}
 }
 
+// devCmd is a started passflow binary.
+type devCmd struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// kill stops the process with SIGKILL and waits until it is gone.
+func (d *devCmd) kill() {
+	_ = d.cmd.Process.Kill()
+	<-d.exited
+}
+
+// interrupt stops the process with SIGINT and waits until it is gone.
+func (d *devCmd) interrupt() {
+	_ = d.cmd.Process.Signal(os.Interrupt)
+	<-d.exited
+}
+
 // startDev starts the binary and waits for its ready line.
-func startDev(t *testing.T, bin string, args []string) *exec.Cmd {
+func startDev(t testing.TB, bin string, args []string) *devCmd {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	out, err := cmd.StdoutPipe()
@@ -110,6 +128,18 @@ func startDev(t *testing.T, bin string, args []string) *exec.Cmd {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		// Ask nicely, then make sure: no passflow outlives its test.
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -121,7 +151,7 @@ func startDev(t *testing.T, bin string, args []string) *exec.Cmd {
 	}()
 	select {
 	case <-ready:
-		return cmd
+		return &devCmd{cmd: cmd, exited: exited}
 	case <-time.After(60 * time.Second):
 		_ = cmd.Process.Kill()
 		t.Fatal("passflow dev did not get ready within 60s")

@@ -113,7 +113,7 @@ func AssessRisk(in RiskInput) Risk {
 		if !band.AtLeast(BandMedium) {
 			band = BandMedium
 		}
-		why("no model of the guardrails (baseline proposer)")
+		why("no model of the guardrails yet")
 	case p > 0.2:
 		band = BandHigh
 		why("P(guardrail violation) %.2f > 0.2", p)

@@ -216,7 +216,8 @@ func (p *pass) run(ctx workflow.Context) error {
 	p.setStep(ctx, StepPropose)
 	var pr activities.ProposeResult
 	if err := workflow.ExecuteActivity(proposeCtx(ctx), activities.ProposeName, activities.ProposeInput{
-		PassID: p.in.PassID, Target: spec, Incumbent: an.Baseline, Seed: activities.Seed(p.in.PassID),
+		PassID: p.in.PassID, Target: spec, Incumbent: an.Baseline, IncumbentSLIs: an.SLIs,
+		Seed: activities.Seed(p.in.PassID),
 	}).Get(ctx, &pr); err != nil {
 		return fmt.Errorf("propose: %w", err)
 	}

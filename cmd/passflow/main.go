@@ -20,6 +20,7 @@ import (
 	"github.com/passflow/passflow/app"
 	"github.com/passflow/passflow/judge"
 	"github.com/passflow/passflow/operator"
+	"github.com/passflow/passflow/optimize"
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/workflows"
 )
@@ -51,6 +52,7 @@ func init() {
 		{"reject", "PASS_ID --by NAME --reason TEXT", "reject a pass waiting for approval", decideCmd(false)},
 		{"validate", "FILE...", "check target files; exit 2 on any problem", validateCmd},
 		{"judge", "--baseline FILE --canary FILE --metrics FILE [--json]", "judge canary samples against baseline samples", judgeCmd},
+		{"optimize", "--space FILE [--seed N] [--budget N] [--init N] [--batch Q]", "ask/tell optimizer over JSON Lines on stdin/stdout", optimizeCmd},
 	}
 }
 
@@ -118,6 +120,8 @@ func devCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.StateDir, "state", "", "directory for the pass store and simulator state (default: the database's directory)")
 	fs.BoolVar(&o.Demo, "demo", false, "run a pass on the demo target once ready, and follow it")
 	fs.StringVar(&o.DemoTarget, "demo-target", "", "target file for --demo (default: the built-in examples/targets/demo.yaml)")
+	fs.StringToStringVar(&o.Pragmas, "sqlite-pragma", nil, "override a SQLite pragma, e.g. synchronous=full (for benchmarks)")
+	_ = fs.MarkHidden("sqlite-pragma")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -341,4 +345,22 @@ func judgeCmd(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	return judge.Run(o, stdout, stderr)
+}
+
+func optimizeCmd(args []string, stdout, stderr io.Writer) int {
+	var o optimize.Options
+	fs := flags("optimize", stderr)
+	fs.StringVar(&o.SpaceFile, "space", "", "space file (YAML or JSON): params, objective, constraints")
+	fs.Uint64Var(&o.Seed, "seed", 1, "random seed; the same seed and answers give the same trials")
+	fs.IntVar(&o.Budget, "budget", 0, "stop after this many results and print the best (0: until end of input)")
+	fs.IntVar(&o.Init, "init", 0, "initial design size (0: 2·dimensions+2, between 5 and 20)")
+	fs.IntVar(&o.Batch, "batch", 1, "trials proposed before their results are read")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if o.SpaceFile == "" {
+		fmt.Fprintln(stderr, "passflow optimize: --space FILE is required")
+		return exitUsage
+	}
+	return optimize.Run(o, os.Stdin, stdout, stderr)
 }

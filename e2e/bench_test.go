@@ -1,0 +1,248 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/passflow/passflow/app"
+	"github.com/passflow/passflow/devserver"
+	"github.com/passflow/passflow/examples"
+	"github.com/passflow/passflow/operator"
+	"github.com/passflow/passflow/target"
+)
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// passflowBinary builds cmd/passflow once per test binary.
+func passflowBinary(tb testing.TB) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "passflow-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "passflow")
+		if out, err := exec.Command("go", "build", "-o", builtBin, "../cmd/passflow").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build passflow: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+// devProcess is a running `passflow dev` on a file database.
+type devProcess struct {
+	cmd    *devCmd
+	client client.Client
+	ready  time.Duration
+}
+
+func startDevProcess(tb testing.TB, dbDir string, extra ...string) *devProcess {
+	tb.Helper()
+	port, err := devserver.FreePortBlock()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	args := append([]string{"dev", "--db", filepath.Join(dbDir, "temporal.db"), "--port", strconv.Itoa(port),
+		"--no-ui", "--http", "127.0.0.1:0"}, extra...)
+	bin := passflowBinary(tb)
+	began := time.Now()
+	cmd := startDev(tb, bin, args)
+	p := &devProcess{cmd: cmd, ready: time.Since(began)}
+	c, err := app.Conn{Address: fmt.Sprintf("127.0.0.1:%d", port), Namespace: "default"}.Dial(context.Background(), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p.client = c
+	return p
+}
+
+func (p *devProcess) stop() {
+	p.client.Close()
+	p.cmd.interrupt()
+}
+
+// BenchmarkColdStart measures `passflow dev` from exec to ready, on a new
+// database file and again on the existing one.
+func BenchmarkColdStart(b *testing.B) {
+	dir := b.TempDir()
+	first := startDevProcess(b, dir)
+	first.stop()
+	second := startDevProcess(b, dir)
+	second.stop()
+	b.ReportMetric(float64(first.ready.Milliseconds()), "ms-new-db")
+	b.ReportMetric(float64(second.ready.Milliseconds()), "ms-existing-db")
+}
+
+// BenchmarkDemoPass measures the wall time of one pass on the demo target.
+func BenchmarkDemoPass(b *testing.B) {
+	p := startDevProcess(b, b.TempDir())
+	defer p.stop()
+	spec, err := target.Parse("demo.yaml", examples.DemoTarget)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := 0; i < b.N; i++ {
+		began := time.Now()
+		id, err := operator.Start(ctx, p.client, spec, "bench", "BenchmarkDemoPass")
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, err := operator.Follow(ctx, p.client, id, io.Discard, 50*time.Millisecond)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(time.Since(began).Seconds(), "s/pass")
+		b.Logf("demo pass: %s after %d stages", st.Outcome, len(st.Stages))
+	}
+}
+
+// BenchmarkConcurrentPasses keeps 50 passes with 1-second verification
+// windows in flight on one `passflow dev` for a minute, per SQLite setting,
+// and reports completed passes per minute and the latency of each step
+// (activity scheduled → completed, and timer overshoot).
+func BenchmarkConcurrentPasses(b *testing.B) {
+	configs := []struct {
+		name    string
+		pragmas []string
+	}{
+		{"default(wal,sync=normal)", nil},
+		{"wal,sync=full", []string{"--sqlite-pragma", "synchronous=full"}},
+		{"wal,sync=off", []string{"--sqlite-pragma", "synchronous=off"}},
+		{"rollback-journal,sync=full", []string{"--sqlite-pragma", "journal_mode=delete", "--sqlite-pragma", "synchronous=full"}},
+	}
+	window := time.Minute
+	if s := os.Getenv("PASSFLOW_BENCH_WINDOW"); s != "" {
+		window, _ = time.ParseDuration(s)
+	}
+	for _, cfg := range configs {
+		b.Run(cfg.name, func(b *testing.B) {
+			p := startDevProcess(b, b.TempDir(), cfg.pragmas...)
+			defer p.stop()
+			done, steps, timers := runConcurrent(b, p.client, 50, window)
+			b.ReportMetric(float64(done)/window.Minutes(), "passes/min")
+			b.ReportMetric(pct(steps, 0.5), "p50-step-ms")
+			b.ReportMetric(pct(steps, 0.99), "p99-step-ms")
+			b.ReportMetric(pct(timers, 0.5), "p50-timer-late-ms")
+			b.ReportMetric(pct(timers, 0.99), "p99-timer-late-ms")
+		})
+	}
+}
+
+func benchSpec(b *testing.B, i int) target.Spec {
+	y := fmt.Sprintf(`
+name: bench-%d
+params:
+  - {name: worker_threads, type: int, min: 4, max: 256, log: true, current: 32}
+  - {name: cache_ttl_s, type: float, min: 1, max: 3600, log: true, current: 60}
+objective: {metric: cost_per_request, goal: minimize}
+constraints: [{metric: latency_p95_ms, max: 250}, {metric: error_rate, max: 0.01}]
+telemetry: {simulator: {model: web, seed: %d, noise: 0.02, scrape: 100ms}}
+actuator: {simulator: {}}
+canary: {stages: [5, 25, 100], verify_for: 1s, check_every: 1s}
+risk: {approval_from: forbidden, max_step: 0.05}
+`, i, i)
+	s, err := target.Parse("bench.yaml", []byte(y))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// runConcurrent keeps n passes in flight for window and returns how many
+// completed, and the step and timer-overshoot latencies (ms) of those.
+func runConcurrent(b *testing.B, c client.Client, n int, window time.Duration) (done int, steps, timers []float64) {
+	ctx := context.Background()
+	deadline := time.Now().Add(window)
+	var mu sync.Mutex
+	var ids []string
+	var wg sync.WaitGroup
+	for w := 0; w < n; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			spec := benchSpec(b, w)
+			for time.Now().Before(deadline) {
+				id, err := operator.Start(ctx, c, spec, "bench", "BenchmarkConcurrentPasses")
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				run := c.GetWorkflow(ctx, id, "")
+				_ = run.Get(ctx, nil)
+				if time.Now().After(deadline) {
+					return // finished after the window: not counted
+				}
+				mu.Lock()
+				ids = append(ids, id)
+				mu.Unlock()
+			}
+		}(w)
+	}
+	wg.Wait()
+	for _, id := range ids {
+		s, t := latencies(b, c, id)
+		steps, timers = append(steps, s...), append(timers, t...)
+	}
+	return len(ids), steps, timers
+}
+
+// latencies reads a pass's history: each activity's scheduled → completed
+// time, and each timer's firing delay past its duration, in ms.
+func latencies(b *testing.B, c client.Client, id string) (steps, timers []float64) {
+	it := c.GetWorkflowHistory(context.Background(), id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	scheduled := map[int64]time.Time{}
+	started := map[int64]time.Time{}
+	durations := map[int64]time.Duration{}
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			b.Fatal(err)
+		}
+		at := ev.GetEventTime().AsTime()
+		switch ev.GetEventType() {
+		case enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			scheduled[ev.GetEventId()] = at
+		case enums.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+			a := ev.GetActivityTaskCompletedEventAttributes()
+			steps = append(steps, float64(at.Sub(scheduled[a.GetScheduledEventId()]).Microseconds())/1000)
+		case enums.EVENT_TYPE_TIMER_STARTED:
+			started[ev.GetEventId()] = at
+			durations[ev.GetEventId()] = ev.GetTimerStartedEventAttributes().GetStartToFireTimeout().AsDuration()
+		case enums.EVENT_TYPE_TIMER_FIRED:
+			sid := ev.GetTimerFiredEventAttributes().GetStartedEventId()
+			late := at.Sub(started[sid]) - durations[sid]
+			timers = append(timers, float64(late.Microseconds())/1000)
+		}
+	}
+	return steps, timers
+}
+
+func pct(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[int(p*float64(len(s)-1))]
+}

@@ -1,0 +1,722 @@
+package models
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+)
+
+// GPOptions configure a GPOptimizer. The zero value is usable.
+type GPOptions struct {
+	// Seed makes every random choice (initial design, candidates, fit
+	// restarts) reproducible: the same seed, space and sequence of Tell and
+	// Ask calls give the same suggestions.
+	Seed uint64
+	// InitialPoints is the size of the initial design (the incumbent, then
+	// scrambled Sobol points) proposed before the model takes over. Zero
+	// means 2·dimensions+2, at least 5 and at most 20.
+	InitialPoints int
+	// Region, when set, turns on the safe mode of a live pass: every
+	// suggestion lies within Region.MaxStep (see Space.Step) of
+	// Region.Incumbent, switches at most one categorical parameter, and once
+	// a model exists is believed to satisfy every guardrail with probability
+	// at least 1 − Region.Delta (0.05 when Delta is zero). When nothing
+	// qualifies Ask returns an error wrapping ErrNoSafeCandidate.
+	Region *TrustRegion
+	// Deterministic pins the observation noise near zero, for objectives
+	// that return the same value every time they are measured. Otherwise the
+	// noise is learned, above a small floor.
+	Deterministic bool
+	// Candidates is the number of quasi-random candidates scored per
+	// suggestion before the best are refined by gradient ascent. Zero means
+	// 2048, fewer once the history is large.
+	Candidates int
+}
+
+// warpDelta sets how strongly the log warp of a noiseless objective expands
+// the values near the best seen, as a share of their median distance.
+var warpDelta = 0.01
+
+// defaultDelta is the guardrail risk accepted in safe mode when the trust
+// region does not set one.
+const defaultDelta = 0.05
+
+// GPOptimizer is passflow's Bayesian optimizer: a Gaussian-process surrogate
+// of the objective and of every guardrail metric, maximizing log expected
+// improvement weighted by the probability that the guardrails hold.
+//
+// Every numeric knob is mapped to [0, 1] (linear or log scale), integers are
+// evaluated on their exact grid and categorical knobs through a Hamming
+// distance. Each process has a Matérn-5/2 kernel with one length scale per
+// knob, a constant mean and learned noise, fitted by maximizing the marginal
+// likelihood under priors from several starts. Until something feasible has
+// been seen it maximizes the probability of feasibility instead. Failed
+// evaluations (and NaN or infinite measurements) count as infeasible and
+// feed a model of failure.
+//
+// A GPOptimizer is not safe for concurrent use.
+type GPOptimizer struct {
+	problem Problem
+	opts    GPOptions
+	enc     *encoding
+	delta   float64
+	inc     []float64 // encoded incumbent of the initial design / region
+	incCfg  Config
+
+	obs  []Observation
+	xs   [][]float64
+	seen map[string]bool
+
+	model     *boModel
+	modelN    int // len(obs) the model was fitted on
+	fits      int
+	warmObj   *gpHyper
+	warmCons  map[string]*gpHyper
+	design    *sobol
+	asksSince int
+	hyperN    int // len(obs) at the last hyperparameter fit
+}
+
+// NewGPOptimizer returns an optimizer for p. The space must be valid, the
+// goal minimize or maximize (empty means minimize), and the trust region, if
+// any, must hold a valid incumbent and a max step in (0, 1].
+func NewGPOptimizer(p Problem, opts GPOptions) (*GPOptimizer, error) {
+	if errs := p.Space.Validate("params"); len(errs) > 0 {
+		return nil, fmt.Errorf("models: invalid space: %v", errors.Join(fieldErrs(errs)...))
+	}
+	switch p.Goal {
+	case "":
+		p.Goal = Minimize
+	case Minimize, Maximize:
+	default:
+		return nil, fmt.Errorf("models: goal must be minimize or maximize, got %q", p.Goal)
+	}
+	for i, c := range p.Constraints {
+		switch {
+		case c.Metric == "":
+			return nil, fmt.Errorf("models: constraint %d: expected a metric name", i)
+		case c.Max == nil && c.Min == nil:
+			return nil, fmt.Errorf("models: constraint %s: expected max or min", c.Metric)
+		case c.Max != nil && (math.IsNaN(*c.Max) || math.IsInf(*c.Max, 0)),
+			c.Min != nil && (math.IsNaN(*c.Min) || math.IsInf(*c.Min, 0)):
+			return nil, fmt.Errorf("models: constraint %s: bounds must be finite", c.Metric)
+		case c.Max != nil && c.Min != nil && *c.Min > *c.Max:
+			return nil, fmt.Errorf("models: constraint %s: min %v > max %v", c.Metric, *c.Min, *c.Max)
+		}
+		for _, d := range p.Constraints[:i] {
+			if d.Metric == c.Metric {
+				return nil, fmt.Errorf("models: constraint %s appears twice", c.Metric)
+			}
+		}
+	}
+	if opts.InitialPoints < 0 {
+		return nil, fmt.Errorf("models: initial points must be >= 0, got %d", opts.InitialPoints)
+	}
+	if opts.Candidates < 0 {
+		return nil, fmt.Errorf("models: candidates must be >= 0, got %d", opts.Candidates)
+	}
+	o := &GPOptimizer{
+		problem:  p,
+		opts:     opts,
+		enc:      newEncoding(p.Space),
+		seen:     map[string]bool{},
+		warmCons: map[string]*gpHyper{},
+		design:   newSobol(len(p.Space), opts.Seed^0x6a09e667f3bcc908),
+	}
+	if o.opts.InitialPoints == 0 {
+		o.opts.InitialPoints = min(20, max(5, 2*len(p.Space)+2))
+	}
+	if o.opts.Candidates == 0 {
+		o.opts.Candidates = 2048
+	}
+	o.incCfg = p.Space.Current()
+	if r := opts.Region; r != nil {
+		if err := p.Space.CheckConfig(r.Incumbent); err != nil {
+			return nil, fmt.Errorf("models: trust region incumbent: %w", err)
+		}
+		if !(r.MaxStep > 0 && r.MaxStep <= 1) {
+			return nil, fmt.Errorf("models: trust region max step must be in (0, 1], got %v", r.MaxStep)
+		}
+		if !(r.Delta >= 0 && r.Delta < 1) {
+			return nil, fmt.Errorf("models: trust region delta must be in [0, 1), got %v", r.Delta)
+		}
+		o.delta = r.Delta
+		if o.delta == 0 {
+			o.delta = defaultDelta
+		}
+		o.incCfg = r.Incumbent.Clone()
+	}
+	inc, err := o.enc.encode(o.incCfg)
+	if err != nil {
+		return nil, err
+	}
+	o.inc = inc
+	return o, nil
+}
+
+func fieldErrs(errs []FieldError) []error {
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = e
+	}
+	return out
+}
+
+// Tell adds observations to the history. Every configuration must be valid
+// for the space; otherwise nothing is added. An observation whose objective
+// or a guardrail metric is NaN or infinite is recorded as failed.
+func (o *GPOptimizer) Tell(obs ...Observation) error {
+	xs := make([][]float64, len(obs))
+	clean := make([]Observation, len(obs))
+	for i, ob := range obs {
+		if err := o.problem.Space.CheckConfig(ob.Config); err != nil {
+			return fmt.Errorf("models: tell: observation %d: %w", i, err)
+		}
+		x, err := o.enc.encode(ob.Config)
+		if err != nil {
+			return fmt.Errorf("models: tell: observation %d: %w", i, err)
+		}
+		xs[i] = x
+		ob.Config = ob.Config.Clone()
+		if math.IsNaN(ob.Objective) || math.IsInf(ob.Objective, 0) {
+			ob.Failed = true
+		}
+		if ob.Constraints != nil {
+			cs := make(map[string]float64, len(ob.Constraints))
+			for k, v := range ob.Constraints {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					ob.Failed = true
+					continue
+				}
+				cs[k] = v
+			}
+			ob.Constraints = cs
+		}
+		clean[i] = ob
+	}
+	for i, ob := range clean {
+		o.obs = append(o.obs, ob)
+		o.xs = append(o.xs, xs[i])
+		o.seen[ob.Config.String()] = true
+	}
+	if len(obs) > 0 {
+		o.asksSince = 0
+	}
+	return nil
+}
+
+// History returns the observations told so far, failed ones marked.
+func (o *GPOptimizer) History() []Observation { return slices.Clone(o.obs) }
+
+// Ask returns n new configurations to evaluate, none of them already in the
+// history or suggested before. Before the history holds InitialPoints
+// observations they come from the initial design; afterwards from the model,
+// a batch of n by the Kriging believer (each pick is assumed to measure what
+// the model predicts before the next is chosen). In safe mode Ask returns
+// fewer than n suggestions and an error wrapping ErrNoSafeCandidate when no
+// more candidates qualify.
+func (o *GPOptimizer) Ask(n int) ([]Suggestion, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("models: ask for at least one suggestion, got %d", n)
+	}
+	rng := rand.New(rand.NewPCG(o.opts.Seed, uint64(len(o.obs))<<16|uint64(o.asksSince)))
+	o.asksSince++
+	var out []Suggestion
+	for len(out) < n && len(o.obs)+len(out) < o.opts.InitialPoints {
+		s, ok := o.designPoint(len(o.obs) + len(out))
+		if !ok {
+			break
+		}
+		o.seen[s.Config.String()] = true
+		out = append(out, s)
+	}
+	if len(out) == n {
+		return out, nil
+	}
+	if len(o.obs) == 0 {
+		// Nothing to model and the design is exhausted.
+		return out, fmt.Errorf("models: no new configuration left in the initial design")
+	}
+	m, err := o.fit(rng)
+	if err != nil {
+		return out, err
+	}
+	// The model is about to absorb fantasies; refit it next time.
+	o.model = nil
+	for q := 0; len(out) < n; q++ {
+		s, x, err := o.propose(m, rng)
+		if err != nil {
+			return out, err
+		}
+		if n > 1 {
+			s.Why += fmt.Sprintf(" (batch pick %d of %d, Kriging believer)", q+1, n-len(out)+q)
+		}
+		o.seen[s.Config.String()] = true
+		out = append(out, s)
+		if len(out) < n {
+			if err := m.believe(x); err != nil {
+				return out, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// designPoint returns the k-th point of the initial design: the incumbent,
+// then scrambled Sobol points (inside the trust region in safe mode).
+func (o *GPOptimizer) designPoint(k int) (Suggestion, bool) {
+	if !o.seen[o.incCfg.String()] {
+		return Suggestion{Config: o.incCfg.Clone(), Why: "initial design: the incumbent (current configuration)"}, true
+	}
+	b := o.searchBox()
+	q := make([]float64, o.enc.dim())
+	for idx := uint64(k); idx < uint64(k)+1000; idx++ {
+		o.design.point(idx, q)
+		u := o.enc.fromUnitCube(q, b)
+		c := o.enc.decode(u)
+		if o.seen[c.String()] {
+			continue
+		}
+		why := fmt.Sprintf("initial design: scrambled Sobol point %d of %d", k+1, o.opts.InitialPoints)
+		if o.opts.Region != nil {
+			why += fmt.Sprintf(", within max_step %.3g of the incumbent", o.opts.Region.MaxStep)
+		}
+		return Suggestion{Config: c, Why: why}, true
+	}
+	return Suggestion{}, false
+}
+
+func (o *GPOptimizer) searchBox() box {
+	if o.opts.Region != nil {
+		return o.enc.regionBox(o.inc, o.opts.Region.MaxStep)
+	}
+	return o.enc.unitBox()
+}
+
+// LengthScales returns the fitted length scales of the objective's model by
+// parameter name (nil before a model exists). In the unit cube a length
+// scale well below 1 marks a knob that matters; categorical knobs compare
+// choices, so below 1 means the choice matters.
+func (o *GPOptimizer) LengthScales() map[string]float64 {
+	if o.warmObj == nil {
+		return nil
+	}
+	return o.lengthScales(*o.warmObj)
+}
+
+func (o *GPOptimizer) lengthScales(h gpHyper) map[string]float64 {
+	ls := make(map[string]float64, len(h.ls))
+	for i, p := range o.problem.Space {
+		ls[p.Name] = h.ls[i]
+	}
+	return ls
+}
+
+// Recommendation is the optimizer's pick of the best configuration seen.
+type Recommendation struct {
+	// Observation is the recommended observation, as told.
+	Observation Observation `json:"observation"`
+	// Index is its position in the history (the order of Tell).
+	Index int `json:"index"`
+	// Prediction is the model's belief at the point, nil without a model.
+	Prediction *Prediction `json:"prediction,omitempty"`
+}
+
+// Recommend returns the best observed configuration by the model's
+// posterior mean of the objective, which discounts lucky noisy measurements,
+// among the feasible observations if any was feasible (otherwise the best
+// by Problem.Best). ok is false when nothing succeeded yet.
+func (o *GPOptimizer) Recommend() (r Recommendation, ok bool) {
+	feasible := -1
+	var idx []int
+	for i, ob := range o.obs {
+		if o.problem.Feasible(ob) {
+			idx = append(idx, i)
+			feasible = i
+		}
+	}
+	if feasible < 0 {
+		best, ok := o.problem.Best(o.obs)
+		if !ok {
+			return r, false
+		}
+		for i, ob := range o.obs {
+			if ob.Config.Equal(best.Config) && ob.Objective == best.Objective {
+				return Recommendation{Observation: ob, Index: i}, true
+			}
+		}
+	}
+	m, err := o.fit(rand.New(rand.NewPCG(o.opts.Seed, uint64(len(o.obs))<<16|0xffff)))
+	if err != nil || m.obj == nil {
+		best, _ := o.problem.Best(o.obs)
+		i := slices.IndexFunc(o.obs, func(ob Observation) bool { return ob.Config.Equal(best.Config) && ob.Objective == best.Objective })
+		return Recommendation{Observation: o.obs[i], Index: i}, true
+	}
+	xs := make([]float64, 0, len(idx)*o.enc.dim())
+	for _, i := range idx {
+		xs = append(xs, o.xs[i]...)
+	}
+	mu, _ := m.obj.predict(xs, len(idx))
+	bi := 0
+	for j := range idx {
+		if mu[j] < mu[bi] {
+			bi = j
+		}
+	}
+	i := idx[bi]
+	pred := m.prediction(o.xs[i])
+	return Recommendation{Observation: o.obs[i], Index: i, Prediction: pred}, true
+}
+
+// fit returns the model of the current history, fitting it if the history
+// changed since the last fit.
+func (o *GPOptimizer) fit(rng *rand.Rand) (*boModel, error) {
+	if o.model != nil && o.modelN == len(o.obs) {
+		return o.model, nil
+	}
+	m, err := o.buildModel(rng)
+	if err != nil {
+		return nil, err
+	}
+	o.model, o.modelN = m, len(o.obs)
+	o.fits++
+	return m, nil
+}
+
+// fitFor chooses the work of a fit on n points.
+func (o *GPOptimizer) fitFor(n int, warm bool) fitSettings {
+	s := fitSettings{deterministic: o.opts.Deterministic, maxEvals: 80, maxPoints: 200}
+	switch {
+	case !warm:
+		s.starts = 2
+	case n <= 40 || o.fits%5 == 0:
+		s.starts = 1
+	}
+	if n > 100 {
+		s.maxEvals = 40
+	}
+	return s
+}
+
+// hyper returns the hyperparameters of one process: refitted when refit is
+// set or there is no previous fit to reuse.
+func (o *GPOptimizer) hyper(x, y []float64, warm *gpHyper, refit bool, rng *rand.Rand) gpHyper {
+	if !refit && warm != nil {
+		return warm.clone()
+	}
+	return fitHyper(o.enc.cat, x, y, warm, o.fitFor(len(y), warm != nil), rng)
+}
+
+func (o *GPOptimizer) buildModel(rng *rand.Rand) (*boModel, error) {
+	d := o.enc.dim()
+	// Refit the hyperparameters on every new observation while the history
+	// is short, then every n/20 new observations: a fit costs many Cholesky
+	// factorizations, conditioning on new data with the last fit only one.
+	n := len(o.obs)
+	refit := n <= 60 || n-o.hyperN >= n/20
+	if refit {
+		o.hyperN = n
+	}
+	m := &boModel{enc: o.enc, problem: o.problem, best: math.Inf(1)}
+	sign := 1.0
+	if o.problem.Goal == Maximize {
+		sign = -1
+	}
+	m.sign = sign
+
+	// Objective: every successful observation.
+	var xo, yo []float64
+	var feasibleX []float64
+	nf := 0
+	for i, ob := range o.obs {
+		if ob.Failed {
+			continue
+		}
+		xo = append(xo, o.xs[i]...)
+		yo = append(yo, sign*ob.Objective)
+		if o.problem.Feasible(ob) {
+			feasibleX = append(feasibleX, o.xs[i]...)
+			nf++
+		}
+	}
+	if len(yo) > 0 {
+		if o.opts.Deterministic && len(yo) > 2 {
+			// Model log(y - min + δ): noiseless objectives often span orders
+			// of magnitude, and the log scale resolves the basin near the
+			// best value instead of the far-away peaks.
+			// Only when that makes the values less skewed (a right-skewed
+			// objective like Branin's, not a left-skewed one like
+			// Hartmann6's), a one-parameter Box–Cox choice.
+			srt := slices.Sorted(slices.Values(yo))
+			lo, med := srt[0], srt[len(srt)/2]
+			delta := max(warpDelta*(med-lo), 1e-12*(1+math.Abs(lo)))
+			wy := make([]float64, len(yo))
+			for i, v := range yo {
+				wy[i] = math.Log(v - lo + delta)
+			}
+			if math.Abs(skewness(wy)) < math.Abs(skewness(yo)) {
+				m.warp, m.wMin, m.wDelta = true, lo, delta
+				yo = wy
+			}
+		}
+		h := o.hyper(xo, yo, o.warmObj, refit, rng)
+		g, err := newGP(o.enc.cat, xo, yo, h)
+		if err != nil {
+			return nil, err
+		}
+		m.obj = g
+		o.warmObj = &h
+		if nf > 0 {
+			mu, _ := g.predict(feasibleX, nf)
+			m.best = slices.Min(mu)
+			m.feasibleSeen = true
+		}
+	}
+
+	// Guardrails: every observation that measured the metric.
+	for _, c := range o.problem.Constraints {
+		var xc, yc []float64
+		for i, ob := range o.obs {
+			if v, ok := ob.Constraints[c.Metric]; ok {
+				xc = append(xc, o.xs[i]...)
+				yc = append(yc, v)
+			}
+		}
+		cm := conModel{name: c.Metric, lo: math.Inf(-1), hi: math.Inf(1)}
+		if len(yc) > 0 {
+			h := o.hyper(xc, yc, o.warmCons[c.Metric], refit, rng)
+			g, err := newGP(o.enc.cat, xc, yc, h)
+			if err != nil {
+				return nil, err
+			}
+			o.warmCons[c.Metric] = &h
+			cm.g = g
+			if c.Max != nil {
+				cm.hi = (*c.Max - g.ymu) / g.ysd
+			}
+			if c.Min != nil {
+				cm.lo = (*c.Min - g.ymu) / g.ysd
+			}
+		}
+		m.cons = append(m.cons, cm)
+	}
+
+	// Failures: a model of the failure indicator, once something failed.
+	failed := 0
+	for _, ob := range o.obs {
+		if ob.Failed {
+			failed++
+		}
+	}
+	if failed > 0 {
+		xf := make([]float64, 0, len(o.obs)*d)
+		yf := make([]float64, 0, len(o.obs))
+		for i, ob := range o.obs {
+			xf = append(xf, o.xs[i]...)
+			if ob.Failed {
+				yf = append(yf, 1)
+			} else {
+				yf = append(yf, 0)
+			}
+		}
+		h := o.hyper(xf, yf, o.warmCons[""], refit, rng)
+		g, err := newGP(o.enc.cat, xf, yf, h)
+		if err != nil {
+			return nil, err
+		}
+		o.warmCons[""] = &h
+		m.cons = append(m.cons, conModel{g: g, lo: math.Inf(-1), hi: (0.5 - g.ymu) / g.ysd})
+	}
+	return m, nil
+}
+
+// propose picks the next suggestion from the model: the best of many
+// quasi-random and local candidates by the acquisition, the best few refined
+// by projected gradient ascent, none already seen, and in safe mode only
+// those inside the trust region believed safe.
+func (o *GPOptimizer) propose(m *boModel, rng *rand.Rand) (Suggestion, []float64, error) {
+	d := o.enc.dim()
+	b := o.searchBox()
+	n := len(o.obs)
+	nc := o.opts.Candidates
+	if n > 0 {
+		nc = min(nc, max(256, int(2.5e8/float64(n*n))))
+	}
+	cands := o.candidates(m, rng, b, nc)
+	flat := make([]float64, 0, len(cands)*d)
+	for _, c := range cands {
+		flat = append(flat, c...)
+	}
+	acq, pall := m.acquisition(flat, len(cands))
+
+	// Refine the best few distinct starts.
+	order := make([]int, len(cands))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return acq[order[a]] > acq[order[b]] })
+	const refine = 8
+	var refined [][]float64
+	for _, i := range order {
+		if len(refined) == refine {
+			break
+		}
+		if math.IsInf(acq[i], -1) {
+			break
+		}
+		if o.opts.Region != nil && pall[i] < 1-o.delta {
+			continue
+		}
+		x := m.refine(cands[i], b)
+		o.enc.snap(x, b)
+		refined = append(refined, x)
+	}
+	if len(refined) > 0 {
+		rf := make([]float64, 0, len(refined)*d)
+		for _, x := range refined {
+			rf = append(rf, x...)
+		}
+		ra, rp := m.acquisition(rf, len(refined))
+		cands = append(cands, refined...)
+		acq = append(acq, ra...)
+		pall = append(pall, rp...)
+		order = order[:0]
+		for i := range cands {
+			order = append(order, i)
+		}
+		sort.SliceStable(order, func(a, b int) bool { return acq[order[a]] > acq[order[b]] })
+	}
+
+	bestP := 0.0
+	for _, i := range order {
+		c := o.enc.decode(cands[i])
+		if o.seen[c.String()] {
+			continue
+		}
+		if o.opts.Region != nil {
+			bestP = max(bestP, pall[i])
+			if pall[i] < 1-o.delta {
+				continue
+			}
+			if step, cat, err := o.problem.Space.Step(o.opts.Region.Incumbent, c); err != nil || step > o.opts.Region.MaxStep || cat > 1 {
+				continue
+			}
+		}
+		x := cands[i]
+		s := Suggestion{
+			Config:     c,
+			Prediction: m.prediction(x),
+		}
+		if m.obj != nil {
+			s.LengthScales = o.lengthScales(m.obj.hyp)
+		}
+		s.Why = m.why()
+		if o.opts.Region != nil {
+			s.Why += fmt.Sprintf("; safe mode: within max_step %.3g of the incumbent, P(all guardrails hold) %.3f >= %.3f",
+				o.opts.Region.MaxStep, pall[i], 1-o.delta)
+		}
+		return s, x, nil
+	}
+	if o.opts.Region != nil {
+		return Suggestion{}, nil, fmt.Errorf("%w: the most likely safe candidate within max_step %.3g has P(all guardrails hold) %.3f < %.3f",
+			ErrNoSafeCandidate, o.opts.Region.MaxStep, bestP, 1-o.delta)
+	}
+	return Suggestion{}, nil, errors.New("models: every candidate configuration was already evaluated")
+}
+
+// candidates returns nc points of the box: a quarter scrambled Sobol points,
+// the rest perturbations of the best observations at several scales.
+func (o *GPOptimizer) candidates(m *boModel, rng *rand.Rand, b box, nc int) [][]float64 {
+	d := o.enc.dim()
+	out := make([][]float64, 0, nc)
+	sob := newSobol(d, rng.Uint64())
+	nglobal := nc / 4
+	for _, q := range sob.points(0, nglobal) {
+		out = append(out, o.enc.fromUnitCube(q, b))
+	}
+	centers := o.centers(m, 5)
+	if len(centers) == 0 {
+		centers = [][]float64{o.inc}
+	}
+	scales := []float64{0.2, 0.05, 0.01, 0.002, 0.0005}
+	pdim := min(1, max(2.0/float64(d), 0.5))
+	for len(out) < nc {
+		// The best center gets half of the local candidates.
+		ci := 0
+		if rng.IntN(2) == 1 {
+			ci = rng.IntN(len(centers))
+		}
+		x := slices.Clone(centers[ci])
+		s := scales[rng.IntN(len(scales))]
+		moved := false
+		for i := 0; i < d; i++ {
+			if rng.Float64() >= pdim {
+				continue
+			}
+			moved = true
+			if o.enc.cat[i] {
+				if rng.Float64() < 0.2 {
+					k := len(o.problem.Space[i].Choices)
+					x[i] = float64(rng.IntN(k))
+				}
+				continue
+			}
+			x[i] += s * rng.NormFloat64()
+		}
+		if !moved {
+			i := rng.IntN(d)
+			if !o.enc.cat[i] {
+				x[i] += s * rng.NormFloat64()
+			}
+		}
+		o.enc.snap(x, b)
+		out = append(out, x)
+	}
+	return out
+}
+
+// centers returns up to k observed points to search around: the feasible
+// ones with the lowest posterior mean, or failing any feasible, the
+// successful ones with the lowest objective.
+func (o *GPOptimizer) centers(m *boModel, k int) [][]float64 {
+	type pt struct {
+		x []float64
+		v float64
+		f bool
+	}
+	var pts []pt
+	for i, ob := range o.obs {
+		if ob.Failed {
+			continue
+		}
+		pts = append(pts, pt{o.xs[i], m.sign * ob.Objective, o.problem.Feasible(ob)})
+	}
+	sort.SliceStable(pts, func(a, b int) bool {
+		if pts[a].f != pts[b].f {
+			return pts[a].f
+		}
+		return pts[a].v < pts[b].v
+	})
+	var out [][]float64
+	for _, p := range pts {
+		if len(out) == k {
+			break
+		}
+		out = append(out, p.x)
+	}
+	return out
+}
+
+// skewness is the sample skewness of y (0 when y is constant).
+func skewness(y []float64) float64 {
+	mu, sd := standardize(y)
+	var s float64
+	for _, v := range y {
+		z := (v - mu) / sd
+		s += z * z * z
+	}
+	return s / float64(len(y))
+}
