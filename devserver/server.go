@@ -70,6 +70,8 @@ type Options struct {
 	// whenever another connection wrote in between (busy_timeout cannot help
 	// a stale snapshot), so one connection is both correct and fastest.
 	MaxConns int
+	// Pragmas override or add to the default Pragmas of a file database.
+	Pragmas map[string]string
 	// Log receives the server's own log lines (JSON); nil discards them.
 	Log io.Writer
 	// LogLevel is debug, info, warn or error; default warn.
@@ -236,6 +238,9 @@ func sqlConfig(opts Options) (*config.SQL, error) {
 	c.DatabaseName = opts.DBPath
 	c.ConnectAttributes["mode"] = "rwc"
 	for k, v := range Pragmas {
+		c.ConnectAttributes[k] = v
+	}
+	for k, v := range opts.Pragmas {
 		c.ConnectAttributes[k] = v
 	}
 	if err := os.MkdirAll(filepath.Dir(opts.DBPath), 0o755); err != nil {
