@@ -39,8 +39,9 @@ const (
 
 // Verdicts of a canary stage.
 const (
-	VerdictPass = "pass"
-	VerdictFail = "fail"
+	VerdictPass     = "pass"
+	VerdictMarginal = "marginal"
+	VerdictFail     = "fail"
 )
 
 // Summary condenses a metric's samples over a window. N is 0 when there was
@@ -48,6 +49,7 @@ const (
 type Summary struct {
 	N    int     `json:"n"`
 	Mean float64 `json:"mean"`
+	SD   float64 `json:"sd"`
 	P50  float64 `json:"p50"`
 	P95  float64 `json:"p95"`
 }
@@ -67,8 +69,25 @@ func summarize(xs []float64) Summary {
 	for _, x := range clean {
 		sum += x
 	}
+	mean := sum / float64(len(clean))
+	ss := 0.0
+	for _, x := range clean {
+		ss += (x - mean) * (x - mean)
+	}
+	sd := 0.0
+	if len(clean) > 1 {
+		sd = math.Sqrt(ss / float64(len(clean)-1))
+	}
 	q := func(p float64) float64 { return clean[int(math.Round(p*float64(len(clean)-1)))] }
-	return Summary{N: len(clean), Mean: sum / float64(len(clean)), P50: q(0.5), P95: q(0.95)}
+	return Summary{N: len(clean), Mean: mean, SD: sd, P50: q(0.5), P95: q(0.95)}
+}
+
+func summarizeAll(samples map[string][]float64) map[string]Summary {
+	out := make(map[string]Summary, len(samples))
+	for m, xs := range samples {
+		out[m] = summarize(xs)
+	}
+	return out
 }
 
 // Activities holds the dependencies of every pass activity. Register it with
@@ -98,15 +117,16 @@ func (a *Activities) connect(spec target.Spec) (TelemetrySource, Actuator, error
 	return tel, act, nil
 }
 
-func (a *Activities) read(ctx context.Context, tel TelemetrySource, metrics []string, cohort string, from, to time.Time) (map[string]Summary, error) {
-	out := make(map[string]Summary, len(metrics))
+// read returns each metric's samples of a cohort over [from, to).
+func (a *Activities) read(ctx context.Context, tel TelemetrySource, metrics []string, cohort string, from, to time.Time) (map[string][]float64, error) {
+	out := make(map[string][]float64, len(metrics))
 	for _, m := range metrics {
 		xs, err := tel.Samples(ctx, Query{Metric: m, Cohort: cohort, From: from, To: to})
 		if err != nil {
 			return nil, fmt.Errorf("read %s of cohort %s over [%s, %s): %w",
 				m, cohort, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 		}
-		out[m] = summarize(xs)
+		out[m] = xs
 	}
 	return out, nil
 }
@@ -118,49 +138,62 @@ type AnalyzeInput struct {
 }
 
 // AnalyzeResult is the baseline: the configuration the service runs, its SLIs
-// over the look-back window, and whether it is safe to change anything.
+// over the look-back window, the error budget, the wait each stage needs, and
+// whether it is safe to change anything.
 type AnalyzeResult struct {
 	Baseline models.Config      `json:"baseline"`
 	From     time.Time          `json:"from"`
 	To       time.Time          `json:"to"`
 	SLIs     map[string]Summary `json:"slis"`
-	// BurnRate is the error-budget burn rate over the window, when the target
-	// has an error budget and an error_rate metric.
-	BurnRate *float64 `json:"burn_rate,omitempty"`
-	Skip     bool     `json:"skip"`
-	Reason   string   `json:"reason,omitempty"`
+	// Budget is the error-budget analysis, when the target has a budget.
+	Budget *models.Analysis `json:"budget,omitempty"`
+	// VerifyFor is each stage's wait: canary.verify_for, extended up to
+	// canary.max_verify_for when the baseline's noise needs more samples for
+	// the judge; EnoughSamples is false when the cap cut it short.
+	VerifyFor     time.Duration `json:"verify_for"`
+	SamplesNeeded int           `json:"samples_needed"`
+	EnoughSamples bool          `json:"enough_samples"`
+	Skip          bool          `json:"skip"`
+	Reason        string        `json:"reason,omitempty"`
 }
 
 // Lookback is how far back Analyze reads the baseline: one verification
 // window, and at least a minute.
 func Lookback(spec target.Spec) time.Duration { return max(spec.VerifyFor(), time.Minute) }
 
+// The error budget's burn-rate windows (the multiwindow rule of the Google
+// SRE workbook: both must burn too fast to call it burning).
+const (
+	ShortBurnWindow = time.Hour
+	LongBurnWindow  = 6 * time.Hour
+)
+
 // Analyze reads the baseline configuration and SLIs. It asks to skip the pass
-// when any metric the pass needs has no data, or when the error budget burns
-// faster than the target allows.
+// when any metric the pass needs has no data, or when the error budget is
+// spent or burns faster than max_burn_rate over both the 1h and the 6h
+// window. It also sizes the stages' wait from the baseline's noise.
 func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (AnalyzeResult, error) {
-	tel, act, err := a.connect(in.Target)
+	spec := in.Target
+	tel, act, err := a.connect(spec)
 	if err != nil {
 		return AnalyzeResult{}, err
 	}
 	base, err := act.Baseline(ctx)
 	if err != nil {
-		return AnalyzeResult{}, fmt.Errorf("analyze %s: read baseline configuration: %w", in.Target.Name, err)
+		return AnalyzeResult{}, fmt.Errorf("analyze %s: read baseline configuration: %w", spec.Name, err)
 	}
 	to := a.now()
-	from := to.Add(-Lookback(in.Target))
-	metrics := in.Target.Metrics()
-	if eb := in.Target.ErrorBudget; eb != nil && !contains(metrics, "error_rate") {
-		metrics = append(metrics, "error_rate")
-	}
-	slis, err := a.read(ctx, tel, metrics, CohortBaseline, from, to)
+	from := to.Add(-Lookback(spec))
+	metrics := spec.Metrics()
+	samples, err := a.read(ctx, tel, metrics, CohortBaseline, from, to)
 	if err != nil {
-		return AnalyzeResult{}, fmt.Errorf("analyze %s: %w", in.Target.Name, err)
+		return AnalyzeResult{}, fmt.Errorf("analyze %s: %w", spec.Name, err)
 	}
-	res := AnalyzeResult{Baseline: base, From: from, To: to, SLIs: slis}
+	res := AnalyzeResult{Baseline: base, From: from, To: to, SLIs: summarizeAll(samples),
+		VerifyFor: spec.VerifyFor(), EnoughSamples: true}
 	var missing []string
 	for _, m := range metrics {
-		if slis[m].N == 0 {
+		if res.SLIs[m].N == 0 {
 			missing = append(missing, m)
 		}
 	}
@@ -168,12 +201,47 @@ func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (AnalyzeResul
 		res.Skip, res.Reason = true, fmt.Sprintf("no telemetry for %v over the last %s", missing, to.Sub(from))
 		return res, nil
 	}
-	if eb := in.Target.ErrorBudget; eb != nil {
-		burn := slis["error_rate"].Mean / (1 - eb.SLO)
-		res.BurnRate = &burn
-		if burn > eb.MaxBurnRate {
-			res.Skip, res.Reason = true, fmt.Sprintf("error budget burns at %.2fx, above max_burn_rate %.2fx", burn, eb.MaxBurnRate)
+	if eb := spec.ErrorBudget; eb != nil {
+		mean := func(window time.Duration) (float64, error) {
+			xs, err := tel.Samples(ctx, Query{Metric: "error_rate", Cohort: CohortBaseline, From: to.Add(-window), To: to})
+			if err != nil {
+				return 0, fmt.Errorf("analyze %s: error budget: read error_rate over %s: %w", spec.Name, window, err)
+			}
+			if s := summarize(xs); s.N > 0 {
+				return s.Mean, nil
+			}
+			return math.NaN(), nil
 		}
+		short, err := mean(ShortBurnWindow)
+		if err != nil {
+			return AnalyzeResult{}, err
+		}
+		long, err := mean(LongBurnWindow)
+		if err != nil {
+			return AnalyzeResult{}, err
+		}
+		whole, err := mean(time.Duration(eb.Window))
+		if err != nil {
+			return AnalyzeResult{}, err
+		}
+		an := models.Analyze(models.AnalyzeInput{
+			SLO: eb.SLO, MaxBurnRate: eb.MaxBurnRate,
+			ShortErrorRatio: short, LongErrorRatio: long, WindowErrorRatio: whole,
+			Requests: math.NaN(), Errors: math.NaN(), Cost: math.NaN(),
+		})
+		an.SLIs = models.SLIs{} // the per-metric SLIs are in res.SLIs
+		res.Budget = &an
+		if an.Skip {
+			res.Skip, res.Reason = true, "error budget: "+an.Reason
+			return res, nil
+		}
+	}
+	// Size the wait: the samples the judge needs given the baseline's noise,
+	// at the rate the telemetry delivers them.
+	res.SamplesNeeded = spec.Judge().SamplesNeeded(samples)
+	if n := res.SLIs[spec.Objective.Metric].N; n > 1 && res.SamplesNeeded > 0 {
+		scrape := to.Sub(from) / time.Duration(n)
+		res.VerifyFor, res.EnoughSamples = models.WaitFor(res.SamplesNeeded, scrape, spec.VerifyFor(), spec.MaxVerifyFor())
 	}
 	return res, nil
 }
@@ -362,6 +430,7 @@ type WindowInput struct {
 
 // Judgement is a stage's verdict with its evidence.
 type Judgement struct {
+	// Verdict is pass, marginal or fail; only pass lets the rollout go on.
 	Verdict  string             `json:"verdict"`
 	Reasons  []string           `json:"reasons,omitempty"`
 	Canary   map[string]Summary `json:"canary"`
@@ -369,37 +438,59 @@ type Judgement struct {
 	// BaselineWindow is "same" when the baseline was read over the stage's
 	// window, "reference" when the pre-pass window stood in for it.
 	BaselineWindow string `json:"baseline_window,omitempty"`
+	// Judge is the statistical judge's verdict at the end of the wait;
+	// Sequential the look's evidence during it; SLOBreaches the absolute
+	// guardrails the canary broke.
+	Judge       *models.Verdict          `json:"judge,omitempty"`
+	Sequential  *models.SequentialResult `json:"sequential,omitempty"`
+	SLOBreaches []models.SLOBreach       `json:"slo_breaches,omitempty"`
+	// Failed lists the metrics that failed the stage (for the optimizer's
+	// record: a rolled-back candidate violated these).
+	Failed []string `json:"failed,omitempty"`
 }
 
-// Check is the periodic look during a verification wait: it fails when the
-// canary's data so far breaches an absolute guardrail.
+// Check is the look during a verification wait: the sequential test of the
+// critical metrics and the absolute guardrails on the stage's data so far
+// (models.CheckSequential). It fails the stage on a breach.
 func (a *Activities) Check(ctx context.Context, in WindowInput) (Judgement, error) {
 	tel, _, err := a.connect(in.Target)
 	if err != nil {
 		return Judgement{}, err
 	}
-	var metrics []string
-	for _, c := range in.Target.Constraints {
-		metrics = append(metrics, c.Metric)
-	}
+	cfg := in.Target.Judge()
+	metrics := in.Target.Metrics()
 	canary, err := a.read(ctx, tel, metrics, CohortCanary, in.From, in.To)
 	if err != nil {
 		return Judgement{}, fmt.Errorf("check stage %d of %s: %w", in.Stage, in.Target.Name, err)
 	}
-	j := Judgement{Verdict: VerdictPass, Canary: canary}
-	for _, c := range in.Target.Constraints {
-		if s := canary[c.Metric]; s.N > 0 && !c.Holds(s.Mean) {
-			j.Verdict = VerdictFail
-			j.Reasons = append(j.Reasons, fmt.Sprintf("canary %s mean %.4g breaks %s", c.Metric, s.Mean, c))
+	baseline, err := a.read(ctx, tel, metrics, CohortBaseline, in.From, in.To)
+	if err != nil {
+		return Judgement{}, fmt.Errorf("check stage %d of %s: %w", in.Stage, in.Target.Name, err)
+	}
+	seq, err := models.CheckSequential(cfg, in.Target.Constraints, baseline, canary)
+	if err != nil {
+		return Judgement{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("check stage %d of %s: %v", in.Stage, in.Target.Name, err), ErrTypeInvalidTarget, err)
+	}
+	j := Judgement{Verdict: VerdictPass, Canary: summarizeAll(canary), Baseline: summarizeAll(baseline),
+		BaselineWindow: "same", Sequential: &seq}
+	if seq.Breach {
+		j.Verdict, j.Reasons = VerdictFail, seq.Reasons
+		for _, e := range seq.Evidence {
+			if e.Breach && !contains(j.Failed, e.Metric) {
+				j.Failed = append(j.Failed, e.Metric)
+			}
 		}
 	}
 	return j, nil
 }
 
-// Verify judges a stage at the end of its wait: every metric must have canary
-// data (no promotion on missing data), every guardrail must hold on the
-// canary's mean, and neither a guardrail metric nor the objective may be
-// worse than the baseline by more than the target's tolerance.
+// Verify judges a stage at the end of its wait with the statistical judge
+// (models.Judge: rank test and Hodges–Lehmann interval per metric, weighted
+// score, critical metrics, never a pass on missing data) and the absolute
+// guardrails (models.CheckSLOs): any breach fails the stage whatever the
+// relative test says. When the baseline cohort has no traffic (the 100%
+// stage) the pre-pass reference window stands in for it.
 func (a *Activities) Verify(ctx context.Context, in WindowInput) (Judgement, error) {
 	tel, _, err := a.connect(in.Target)
 	if err != nil {
@@ -414,52 +505,32 @@ func (a *Activities) Verify(ctx context.Context, in WindowInput) (Judgement, err
 	if err != nil {
 		return Judgement{}, fmt.Errorf("verify stage %d of %s: %w", in.Stage, in.Target.Name, err)
 	}
-	j := Judgement{Verdict: VerdictPass, Canary: canary, Baseline: baseline, BaselineWindow: "same"}
+	window := "same"
 	if noData(baseline) && !in.ReferenceFrom.IsZero() {
-		if j.Baseline, err = a.read(ctx, tel, metrics, CohortBaseline, in.ReferenceFrom, in.ReferenceTo); err != nil {
+		if baseline, err = a.read(ctx, tel, metrics, CohortBaseline, in.ReferenceFrom, in.ReferenceTo); err != nil {
 			return Judgement{}, fmt.Errorf("verify stage %d of %s: %w", in.Stage, in.Target.Name, err)
 		}
-		j.BaselineWindow = "reference"
+		window = "reference"
 	}
-	fail := func(format string, args ...any) {
-		j.Verdict = VerdictFail
-		j.Reasons = append(j.Reasons, fmt.Sprintf(format, args...))
+	v, err := models.Judge(in.Target.Judge(), baseline, canary)
+	if err != nil {
+		return Judgement{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("verify stage %d of %s: %v", in.Stage, in.Target.Name, err), ErrTypeInvalidTarget, err)
 	}
-	for _, m := range metrics {
-		if canary[m].N == 0 {
-			fail("no canary data for %s", m)
-		}
-	}
-	tol := in.Target.Canary.Tolerance
-	obj := in.Target.Objective
-	if cs, bs := canary[obj.Metric], j.Baseline[obj.Metric]; cs.N > 0 && bs.N > 0 {
-		// A candidate is rolled out to improve the objective: one that makes
-		// it clearly worse is not promoted, however well it keeps the SLOs.
-		worse := cs.Mean > bs.Mean*(1+tol)
-		if obj.Goal == models.Maximize {
-			worse = cs.Mean < bs.Mean*(1-tol)
-		}
-		if worse {
-			fail("canary %s mean %.4g is more than %.0f%% worse than the baseline's %.4g", obj.Metric, cs.Mean, 100*tol, bs.Mean)
+	j := Judgement{Verdict: v.Verdict, Reasons: v.Reasons, Canary: summarizeAll(canary), Baseline: summarizeAll(baseline),
+		BaselineWindow: window, Judge: &v}
+	for _, m := range v.Metrics {
+		if m.Class != "pass" && !contains(j.Failed, m.Metric) {
+			j.Failed = append(j.Failed, m.Metric)
 		}
 	}
-	for _, c := range in.Target.Constraints {
-		cs, bs := canary[c.Metric], j.Baseline[c.Metric]
-		if cs.N == 0 {
-			continue
-		}
-		if !c.Holds(cs.Mean) {
-			fail("canary %s mean %.4g breaks %s", c.Metric, cs.Mean, c)
-		}
-		if bs.N == 0 {
-			fail("no baseline data for %s", c.Metric)
-			continue
-		}
-		if c.Max != nil && cs.Mean > bs.Mean*(1+tol) {
-			fail("canary %s mean %.4g is more than %.0f%% above the baseline's %.4g", c.Metric, cs.Mean, 100*tol, bs.Mean)
-		}
-		if c.Min != nil && cs.Mean < bs.Mean*(1-tol) {
-			fail("canary %s mean %.4g is more than %.0f%% below the baseline's %.4g", c.Metric, cs.Mean, 100*tol, bs.Mean)
+	if br := models.CheckSLOs(in.Target.Constraints, canary); len(br) > 0 {
+		j.Verdict, j.SLOBreaches = VerdictFail, br
+		for _, b := range br {
+			j.Reasons = append(j.Reasons, b.Why)
+			if !contains(j.Failed, b.Metric) {
+				j.Failed = append(j.Failed, b.Metric)
+			}
 		}
 	}
 	if a.Metrics != nil {
@@ -468,9 +539,9 @@ func (a *Activities) Verify(ctx context.Context, in WindowInput) (Judgement, err
 	return j, nil
 }
 
-func noData(m map[string]Summary) bool {
-	for _, s := range m {
-		if s.N > 0 {
+func noData(m map[string][]float64) bool {
+	for _, xs := range m {
+		if summarize(xs).N > 0 {
 			return false
 		}
 	}

@@ -66,6 +66,9 @@ type Observation struct {
 	Objective   float64            `json:"objective"`
 	Constraints map[string]float64 `json:"constraints,omitempty"`
 	Failed      bool               `json:"failed,omitempty"`
+	// Uncertainty is the standard error of each measured value (objective
+	// and constraint metrics, by metric name), when known.
+	Uncertainty map[string]float64 `json:"uncertainty,omitempty"`
 	// Source names where the observation came from, e.g. a pass ID.
 	Source string `json:"source,omitempty"`
 }

@@ -83,8 +83,16 @@ type Canary struct {
 	// CheckEvery is how often the guardrails are checked during the wait.
 	CheckEvery Duration `yaml:"check_every,omitempty" json:"check_every"`
 	// Tolerance is how much worse than the baseline (relative) a guardrail
-	// metric may be on the canary before the stage fails.
+	// metric or the objective may be on the canary: the allowed effect of the
+	// judge's default rules.
 	Tolerance float64 `yaml:"tolerance,omitempty" json:"tolerance"`
+	// MaxVerifyFor caps how far a stage's wait may be extended to collect the
+	// samples the judge needs (see models.JudgeConfig.SamplesNeeded); the
+	// default is twice VerifyFor.
+	MaxVerifyFor Duration `yaml:"max_verify_for,omitempty" json:"max_verify_for"`
+	// Judge configures the canary judge; without it every guardrail is a
+	// critical metric and the objective an ordinary one (see Spec.Judge).
+	Judge *models.JudgeConfig `yaml:"judge,omitempty" json:"judge,omitempty"`
 }
 
 // Risk sets when a human must approve and how far one pass may move.
@@ -130,6 +138,43 @@ type Triggers struct {
 	Schedule string   `yaml:"schedule,omitempty" json:"schedule,omitempty"`
 	Alerts   []string `yaml:"alerts,omitempty" json:"alerts,omitempty"`
 }
+
+// Judge returns the canary judge's configuration: the target's canary.judge
+// block, or else one rule per metric the pass reads: each guardrail critical,
+// bad in the direction that breaks it, and the objective bad in the direction
+// that worsens it; every allowed effect is canary.tolerance.
+func (s Spec) Judge() models.JudgeConfig {
+	if s.Canary.Judge != nil {
+		return s.Canary.Judge.WithDefaults()
+	}
+	var cfg models.JudgeConfig
+	tol := models.Percent(s.Canary.Tolerance)
+	for _, c := range s.Constraints {
+		dir := models.Both
+		switch {
+		case c.Max != nil && c.Min == nil:
+			dir = models.Increase
+		case c.Min != nil && c.Max == nil:
+			dir = models.Decrease
+		}
+		cfg.Rules = append(cfg.Rules, models.MetricRule{Metric: c.Metric, Direction: dir, AllowedEffect: tol, Critical: true})
+	}
+	dir := models.Increase
+	if s.Objective.Goal == models.Maximize {
+		dir = models.Decrease
+	}
+	dup := false
+	for _, r := range cfg.Rules {
+		dup = dup || r.Metric == s.Objective.Metric
+	}
+	if !dup {
+		cfg.Rules = append(cfg.Rules, models.MetricRule{Metric: s.Objective.Metric, Direction: dir, AllowedEffect: tol})
+	}
+	return cfg.WithDefaults()
+}
+
+// MaxVerifyFor returns the cap of a stage's extended wait.
+func (s Spec) MaxVerifyFor() time.Duration { return time.Duration(s.Canary.MaxVerifyFor) }
 
 // Problem is the optimization problem the spec describes.
 func (s Spec) Problem() models.Problem {

@@ -149,6 +149,7 @@ func Validate(s *Spec) []Problem {
 	v.telemetry(s)
 	v.errorBudget(s.ErrorBudget)
 	v.canary(s.Canary)
+	v.judge(s)
 	v.risk(s.Risk)
 	v.actuator(s)
 	v.triggers(s.Triggers)
@@ -167,6 +168,9 @@ func fillDefaults(s *Spec) {
 	setDefault(&c.VerifyFor, DefaultVerifyFor)
 	setDefault(&c.CheckEvery, DefaultCheckEvery)
 	setDefault(&c.Tolerance, DefaultTolerance)
+	if c.MaxVerifyFor == 0 {
+		c.MaxVerifyFor = 2 * c.VerifyFor
+	}
 	r := &s.Risk
 	setDefault(&r.ApprovalFrom, DefaultApprovalFrom)
 	setDefault(&r.ApprovalTimeout, DefaultApprovalTimeout)
@@ -384,6 +388,32 @@ func (v *validator) canary(c Canary) {
 	}
 	if !between(c.Tolerance, 0, 1, false, false) {
 		v.add("canary.tolerance", "expected tolerance in [0, 1], got %v", c.Tolerance)
+	}
+	if c.MaxVerifyFor < c.VerifyFor {
+		v.add("canary.max_verify_for", "expected max_verify_for >= verify_for (%v), got %v", c.VerifyFor, c.MaxVerifyFor)
+	}
+}
+
+// judge checks the canary.judge block: valid on its own, and judging only
+// metrics the pass reads.
+func (v *validator) judge(s *Spec) {
+	j := s.Canary.Judge
+	if j == nil {
+		return
+	}
+	if len(j.Rules) == 0 {
+		v.add("canary.judge.metrics", "expected at least one metric rule")
+		return
+	}
+	if err := j.Validate(); err != nil {
+		v.add("canary.judge", "%v", err)
+	}
+	read := s.Metrics()
+	for i, r := range j.Rules {
+		if !slices.Contains(read, r.Metric) {
+			v.add(fmt.Sprintf("canary.judge.metrics[%d].metric", i),
+				"expected the objective or a guardrail metric (%s), got %q", strings.Join(read, ", "), r.Metric)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -345,6 +346,9 @@ func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool,
 		ReferenceFrom: p.ref.From, ReferenceTo: p.ref.To,
 	}
 	verifyFor, every := spec.VerifyFor(), spec.CheckEvery()
+	if p.ref.VerifyFor > verifyFor {
+		verifyFor = p.ref.VerifyFor // extended so the judge gets the samples it needs
+	}
 	looks := int((verifyFor + every - 1) / every)
 	for elapsed := time.Duration(0); elapsed < verifyFor; {
 		d := min(every, verifyFor-elapsed)
@@ -380,34 +384,63 @@ func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool,
 	}
 	s.Verdict, s.Reasons, s.Judgment = j.Verdict, j.Reasons, &j
 	p.observe(j)
+	// Only a pass goes on: a marginal stage is not evidence enough to put
+	// more traffic on the candidate.
 	return j.Verdict == activities.VerdictPass, nil
 }
 
-// observe keeps the latest canary measurement as the pass's observation and
-// its objective change against the baseline.
+// observe keeps the latest canary measurement as the pass's observation: the
+// canary's means with their standard errors. A guardrail that failed the
+// stage is recorded as violated (its value pushed past its limit when the
+// mean alone would not show it), so the optimizer learns where not to go;
+// without canary data for the objective the observation is a failure.
 func (p *pass) observe(j activities.Judgement) {
 	spec := p.in.Target
-	o := models.Observation{Config: p.st.Candidate, Constraints: map[string]float64{}, Source: p.in.PassID}
+	o := models.Observation{Config: p.st.Candidate, Constraints: map[string]float64{},
+		Uncertainty: map[string]float64{}, Source: p.in.PassID}
+	se := func(s activities.Summary) float64 {
+		if s.N < 2 {
+			return 0
+		}
+		return s.SD / math.Sqrt(float64(s.N))
+	}
 	obj := j.Canary[spec.Objective.Metric]
 	if obj.N == 0 {
 		o.Failed = true
 	} else {
 		o.Objective = obj.Mean
+		o.Uncertainty[spec.Objective.Metric] = se(obj)
 	}
 	for _, c := range spec.Constraints {
-		if s := j.Canary[c.Metric]; s.N > 0 {
-			o.Constraints[c.Metric] = s.Mean
+		s := j.Canary[c.Metric]
+		if s.N == 0 {
+			o.Failed = true // a guardrail not measured cannot be called kept
+			continue
 		}
-	}
-	if j.Verdict == activities.VerdictFail {
-		// A failed stage is a violated guardrail, whatever its means say.
-		o.Failed = true
+		v := s.Mean
+		if slices.Contains(j.Failed, c.Metric) {
+			v = violated(c, v)
+		}
+		o.Constraints[c.Metric] = v
+		o.Uncertainty[c.Metric] = se(s)
 	}
 	p.obs = &o
 	if b := j.Baseline[spec.Objective.Metric]; b.N > 0 && obj.N > 0 && b.Mean != 0 {
 		ch := obj.Mean/b.Mean - 1
 		p.st.Change = &ch
 	}
+}
+
+// violated returns v, or the nearest value past c's limit (by 1%) when v
+// keeps it.
+func violated(c models.Constraint, v float64) float64 {
+	if c.Max != nil && v <= *c.Max {
+		v = *c.Max + 0.01*math.Max(math.Abs(*c.Max), 1e-9)
+	}
+	if c.Min != nil && v >= *c.Min {
+		v = *c.Min - 0.01*math.Max(math.Abs(*c.Min), 1e-9)
+	}
+	return v
 }
 
 // compensate undoes the applied stages in reverse order. It keeps going past

@@ -110,7 +110,7 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 	reg(activities.VerifyName, func(ctx context.Context, in activities.WindowInput) (activities.Judgement, error) {
 		if in.Stage == f.failStage {
 			j := judgement(activities.VerdictFail)
-			j.Reasons = []string{"latency too high"}
+			j.Reasons, j.Failed = []string{"latency too high"}, []string{"latency"}
 			return j, nil
 		}
 		return judgement(activities.VerdictPass), nil
@@ -202,8 +202,9 @@ func TestPassFailingStageCompensatesInReverse(t *testing.T) {
 			if len(st.Compensations) != stage {
 				t.Errorf("%d compensations in status, want %d", len(st.Compensations), stage)
 			}
-			if f.record.Observation == nil || !f.record.Observation.Failed {
-				t.Errorf("a rolled-back candidate must be recorded as failed, got %+v", f.record.Observation)
+			if o := f.record.Observation; o == nil || o.Failed || o.Constraints["latency"] <= 200 || o.Objective != 0.9 {
+				t.Errorf("a candidate rolled back on latency must be recorded with latency past its limit 200 "+
+					"and its measured objective 0.9, got %+v", o)
 			}
 		})
 	}

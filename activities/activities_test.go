@@ -1,0 +1,236 @@
+package activities_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/models"
+	"github.com/passflow/passflow/simulations"
+	"github.com/passflow/passflow/target"
+)
+
+// clock is a fake clock the tests move by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// env is Activities on a simulated service with a fake clock.
+type env struct {
+	acts  *activities.Activities
+	clock *clock
+	spec  target.Spec
+	store *activities.FileStore
+}
+
+func newEnv(t *testing.T, extra string) *env {
+	t.Helper()
+	y := `
+name: svc
+params:
+  - {name: worker_threads, type: int, min: 4, max: 256, log: true, current: 32}
+  - {name: cache_ttl_s, type: float, min: 1, max: 3600, log: true, current: 60}
+objective: {metric: cost_per_request, goal: minimize}
+constraints: [{metric: latency_p95_ms, max: 250}, {metric: error_rate, max: 0.01}]
+actuator: {simulator: {}}
+canary: {stages: [5, 25, 100], verify_for: 10m, check_every: 1m}
+` + extra
+	spec, err := target.Parse("svc.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	store, err := activities.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sims := simulations.NewConnector(simulations.Options{Now: c.Now}, nil)
+	return &env{acts: &activities.Activities{Connector: sims, Store: store, Now: c.Now}, clock: c, spec: spec, store: store}
+}
+
+func TestAnalyzeErrorBudget(t *testing.T) {
+	tests := []struct {
+		name, budget string
+		skip         bool
+		reason       string
+	}{
+		// The simulated baseline fails about 1.7e-4 of its requests.
+		{"budget healthy", "error_budget: {slo: 0.999, window: 30d, max_burn_rate: 1}", false, ""},
+		{"budget burning", "error_budget: {slo: 0.9999, window: 30d, max_burn_rate: 1}", true, "error budget"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, "telemetry: {simulator: {model: web, seed: 1, noise: 0.05, scrape: 15s}}\n"+tt.budget)
+			res, err := e.acts.Analyze(context.Background(), activities.AnalyzeInput{PassID: "p", Target: e.spec})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Skip != tt.skip || !strings.Contains(res.Reason, tt.reason) {
+				t.Fatalf("skip %v (%q), want %v (%q)", res.Skip, res.Reason, tt.skip, tt.reason)
+			}
+			if res.Budget == nil || res.Budget.ShortBurnRate <= 0 || res.Budget.LongBurnRate <= 0 {
+				t.Errorf("budget %+v: want both burn rates measured", res.Budget)
+			}
+			if !tt.skip && res.VerifyFor < e.spec.VerifyFor() {
+				t.Errorf("wait %s shorter than verify_for %s", res.VerifyFor, e.spec.VerifyFor())
+			}
+		})
+	}
+}
+
+// missing is telemetry with no data for one metric.
+type missing struct {
+	activities.TelemetrySource
+	metric string
+}
+
+func (m missing) Samples(ctx context.Context, q activities.Query) ([]float64, error) {
+	if q.Metric == m.metric {
+		return nil, nil
+	}
+	return m.TelemetrySource.Samples(ctx, q)
+}
+
+func TestMissingDataSkipsAndNeverPasses(t *testing.T) {
+	e := newEnv(t, "telemetry: {simulator: {model: web, seed: 1, scrape: 15s}}")
+	sims := e.acts.Connector
+	e.acts.Connector = activities.ConnectorFunc(func(s target.Spec) (activities.TelemetrySource, activities.Actuator, error) {
+		tel, act, err := sims.Connect(s)
+		return missing{tel, "error_rate"}, act, err
+	})
+	ctx := context.Background()
+	res, err := e.acts.Analyze(ctx, activities.AnalyzeInput{PassID: "p", Target: e.spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Skip || !strings.Contains(res.Reason, "error_rate") {
+		t.Fatalf("analyze without error_rate data: skip %v (%q), want a skip naming error_rate", res.Skip, res.Reason)
+	}
+	from := e.clock.Now()
+	e.clock.Advance(10 * time.Minute)
+	j, err := e.acts.Verify(ctx, activities.WindowInput{Target: e.spec, Stage: 1, Percent: 5, From: from, To: e.clock.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Verdict == activities.VerdictPass {
+		t.Fatalf("verdict pass with no error_rate data: %+v", j.Reasons)
+	}
+}
+
+func TestVerifyAndCheck(t *testing.T) {
+	tests := []struct {
+		name       string
+		regression float64
+		same       bool // canary runs the baseline configuration (A/A)
+		verdict    string
+		breach     bool
+	}{
+		{"A/A passes", 0, true, activities.VerdictPass, false},
+		{"30% latency regression fails", 0.3, true, activities.VerdictFail, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, fmt.Sprintf("telemetry: {simulator: {model: web, seed: 2, noise: 0.05, scrape: 15s, regression: %g}}", tt.regression))
+			ctx := context.Background()
+			an, err := e.acts.Analyze(ctx, activities.AnalyzeInput{PassID: "p", Target: e.spec})
+			if err != nil || an.Skip {
+				t.Fatalf("analyze: %v %+v", err, an)
+			}
+			ch := activities.ChangeInput{PassID: "p", Target: e.spec, Key: "p/stage-1", Stage: 1, Config: an.Baseline, Percent: 25}
+			if _, err := e.acts.ApplyStage(ctx, ch); err != nil {
+				t.Fatal(err)
+			}
+			from := e.clock.Now()
+			w := activities.WindowInput{Target: e.spec, Stage: 1, Percent: 25, From: from,
+				ReferenceFrom: an.From, ReferenceTo: an.To}
+			breach := false
+			for look := 1; look <= 10; look++ {
+				e.clock.Advance(time.Minute)
+				w.To = e.clock.Now()
+				j, err := e.acts.Check(ctx, w)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if j.Verdict == activities.VerdictFail {
+					breach = true
+					// The injected fault raises latency and error rate.
+					if len(j.Failed) == 0 || slices.ContainsFunc(j.Failed, func(m string) bool {
+						return m != "latency_p95_ms" && m != "error_rate"
+					}) {
+						t.Errorf("look %d failed on %v, want latency_p95_ms or error_rate", look, j.Failed)
+					}
+					break
+				}
+			}
+			if breach != tt.breach {
+				t.Errorf("sequential breach %v, want %v", breach, tt.breach)
+			}
+			j, err := e.acts.Verify(ctx, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.Verdict != tt.verdict {
+				t.Fatalf("verdict %s (%v), want %s", j.Verdict, j.Reasons, tt.verdict)
+			}
+			if j.Judge == nil || len(j.Judge.Metrics) != 3 {
+				t.Errorf("judge evidence %+v: want one verdict per metric read", j.Judge)
+			}
+		})
+	}
+}
+
+func TestRecordIsIdempotent(t *testing.T) {
+	e := newEnv(t, "telemetry: {simulator: {model: web, seed: 1}}")
+	ctx := context.Background()
+	in := activities.RecordInput{
+		Event:       activities.AuditEvent{PassID: "p1", Target: "svc", Outcome: "promoted"},
+		Observation: &models.Observation{Config: e.spec.Params.Current(), Objective: 1, Source: "p1"},
+	}
+	for range 3 {
+		if err := e.acts.Record(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	obs, err := e.store.Observations(ctx, "svc")
+	if err != nil || len(obs) != 1 {
+		t.Fatalf("%d observations (%v), want 1", len(obs), err)
+	}
+	audit, err := e.store.Audit()
+	if err != nil || len(audit) != 1 {
+		t.Fatalf("%d audit events (%v), want 1", len(audit), err)
+	}
+}
+
+func TestApplyIsIdempotentPerKey(t *testing.T) {
+	e := newEnv(t, "telemetry: {simulator: {model: web, seed: 1}}")
+	ctx := context.Background()
+	cfg := models.Config{"worker_threads": models.Num(40), "cache_ttl_s": models.Num(60)}
+	ch := activities.ChangeInput{PassID: "p", Target: e.spec, Key: "p/stage-1", Stage: 1, Config: cfg, Percent: 5}
+	for range 3 {
+		if _, err := e.acts.ApplyStage(ctx, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, act, _ := e.acts.Connector.Connect(e.spec)
+	if n := len(act.(*simulations.Service).Applied()); n != 1 {
+		t.Fatalf("%d changes applied for one key, want 1", n)
+	}
+	bad := ch
+	bad.Key, bad.Config = "p/stage-2", models.Config{"worker_threads": models.Num(1000), "cache_ttl_s": models.Num(60)}
+	if _, err := e.acts.ApplyStage(ctx, bad); err == nil || !strings.Contains(err.Error(), "worker_threads") {
+		t.Fatalf("out-of-range change: error %v, want one naming worker_threads", err)
+	}
+}
