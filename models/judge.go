@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -283,7 +284,8 @@ type MetricVerdict struct {
 	DroppedBaseline int `json:"dropped_baseline"`
 	DroppedCanary   int `json:"dropped_canary"`
 	// NeededSamples is how many samples per cohort the window needs (see
-	// JudgeConfig.SamplesNeeded); fewer makes the verdict low-confidence.
+	// JudgeConfig.SamplesNeeded), times VarianceInflation; fewer makes the
+	// verdict low-confidence.
 	NeededSamples int `json:"n_needed"`
 	// BaselineMedian and CanaryMedian are the cohorts' medians.
 	BaselineMedian float64 `json:"baseline_median"`
@@ -303,6 +305,13 @@ type MetricVerdict struct {
 	U      float64 `json:"u"`
 	PValue float64 `json:"p_value"`
 	Exact  bool    `json:"exact"`
+	// Autocorr is the lag-1 autocorrelation of the scrape-paired rank-score
+	// differences (bias-corrected, clamped to [0, 0.95]) and
+	// VarianceInflation the factor (≥ 1) by which it widened the interval's
+	// variance: the samples count as NCanary/VarianceInflation independent
+	// ones (see Judge).
+	Autocorr          float64 `json:"autocorr"`
+	VarianceInflation float64 `json:"variance_inflation"`
 	// Why says in words how the class was reached.
 	Why string `json:"why"`
 }
@@ -330,7 +339,13 @@ type Verdict struct {
 // median of all canary − baseline differences) with the distribution-free
 // interval at cfg.Confidence obtained by inverting the Mann–Whitney test
 // (exact below 50 samples a side without ties, else the normal approximation
-// with tie and continuity correction). The relative shift divides by the
+// with tie and continuity correction). Scrapes are not independent: the
+// null variance of U, and so the p-value and the interval, is inflated by the
+// AR(1) variance factor of the lag-1 autocorrelation of the scrape-paired
+// rank-score differences (canary and baseline samples paired by index, so a
+// drift shared by both cohorts cancels), which deflates the effective sample
+// size to n/f; when f > 1 the normal approximation is used (see rankAutocorr
+// in stats.go). The relative shift divides by the
 // magnitude of the baseline median, or when that is zero the mean magnitude
 // of the baseline, then of the canary (both all zero: 1).
 //
@@ -441,13 +456,16 @@ func judgeMetric(r MetricRule, cfg JudgeConfig, base, can []float64) MetricVerdi
 		return mv
 	}
 	mv.BaselineMedian, mv.CanaryMedian = sortedMedian(x), sortedMedian(y)
-	rt := mannWhitney(y, x)
+	pooled := append(slices.Clone(y), x...)
+	slices.Sort(pooled)
+	rho, vif := rankAutocorr(base, can, pooled)
+	mv.Autocorr, mv.VarianceInflation = rho, vif
+	rt := mannWhitney(y, x).inflate(vif)
 	mv.U, mv.PValue, mv.Exact = rt.U, rt.PValue(), rt.Exact
 	mv.Shift, mv.CILow, mv.CIHigh = hodgesLehmann(y, x, rt, cfg.Confidence)
 	scale := relScale(x, y)
 	mv.RelShift, mv.RelCILow, mv.RelCIHigh = mv.Shift/scale, mv.CILow/scale, mv.CIHigh/scale
-	_, sd := sampleMeanSD(x)
-	mv.NeededSamples = max(r.MinSamples, samplesForRule(sd, scale, r, cfg))
+	mv.NeededSamples = max(r.MinSamples, inflateSamples(samplesForRule(x, r, cfg), vif))
 
 	allowed := float64(r.AllowedEffect)
 	up := mv.CILow > 0 // significantly higher

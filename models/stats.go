@@ -293,3 +293,109 @@ func hodgesLehmann(y, x []float64, r rankTest, conf float64) (shift, lo, hi floa
 	k := r.ciIndex(len(y), len(x), conf)
 	return shift, kthDiff(y, x, k), kthDiff(y, x, nm+1-k)
 }
+
+// Serial dependence. Consecutive scrapes of a per-scrape statistic (a p95
+// over the last 15 s) are autocorrelated, and the Mann–Whitney null
+// variance assumes independent samples: with lag-1 autocorrelation ρ the
+// variance of U is larger by about the factor of the variance of a mean of
+// an AR(1) series,
+//
+//	f(ρ, n) = 1 + 2 Σ_{k=1}^{n−1} (1 − k/n) ρᵏ   (→ (1+ρ)/(1−ρ) for large n),
+//
+// so the effective sample is n/f. The correlation that matters is that of
+// the noise which does not cancel between the cohorts: a slow load drift
+// shared by canary and baseline moves both, and adds nothing to the
+// variance of their difference. So ρ is estimated on the scrape-paired
+// series of rank-score differences Dᵢ = F̂(cᵢ) − F̂(bᵢ), F̂ the pooled
+// empirical CDF (mid-ranks for ties): U/(nm) − ½ is, to first order (the
+// Hájek projection), the mean of the Dᵢ. The lag-1 estimate is corrected for
+// its O(1/n) downward bias (Kendall 1954: E ρ̂ ≈ ρ − (1+3ρ)/n) and clamped
+// to [0, maxAutocorr]: negative correlation is not used to narrow intervals.
+// References: Box, Jenkins & Reinsel, "Time Series Analysis", §2.1.5;
+// Serfling (1968) on U-statistics of mixing sequences.
+
+// maxAutocorr caps the lag-1 autocorrelation the correction uses (f ≤ 39).
+const maxAutocorr = 0.95
+
+// minPairsForAutocorr is the fewest scrape pairs ρ is estimated from; with
+// fewer the samples are taken as independent.
+const minPairsForAutocorr = 16
+
+// rankAutocorr returns the bias-corrected lag-1 autocorrelation of the
+// paired rank-score differences of can and base (raw, in scrape order; pairs
+// with a NaN or infinite side are skipped), and the variance inflation
+// factor f(ρ, n) of the rank statistics, at least 1. pooled is the sorted
+// pooled finite sample.
+func rankAutocorr(base, can, pooled []float64) (rho, vif float64) {
+	n := min(len(base), len(can))
+	d := make([]float64, 0, n)
+	for i := 0; i < n; i++ {
+		if !isFiniteValue(base[i]) || !isFiniteValue(can[i]) {
+			continue
+		}
+		d = append(d, midRankCDF(pooled, can[i])-midRankCDF(pooled, base[i]))
+	}
+	if len(d) < minPairsForAutocorr {
+		return 0, 1
+	}
+	rho = lag1Autocorr(d)
+	m := float64(len(d))
+	rho = min(max((m*rho+1)/(m-3), 0), maxAutocorr)
+	return rho, ar1VarianceFactor(rho, len(d))
+}
+
+// midRankCDF returns (#{v < x} + ½·#{v = x}) / len(sorted).
+func midRankCDF(sorted []float64, x float64) float64 {
+	lo, _ := slices.BinarySearch(sorted, x)
+	hi := lo
+	for hi < len(sorted) && sorted[hi] == x {
+		hi++
+	}
+	return (float64(lo) + float64(hi-lo)/2) / float64(len(sorted))
+}
+
+// lag1Autocorr is the usual lag-1 sample autocorrelation of xs (len ≥ 2);
+// 0 when xs has no spread.
+func lag1Autocorr(xs []float64) float64 {
+	mean, _ := sampleMeanSD(xs)
+	var num, den float64
+	for i, x := range xs {
+		den += (x - mean) * (x - mean)
+		if i > 0 {
+			num += (x - mean) * (xs[i-1] - mean)
+		}
+	}
+	if den == 0 {
+		return 0
+	}
+	return num / den
+}
+
+// ar1VarianceFactor returns f(ρ, n) = 1 + 2 Σ_{k=1}^{n−1} (1 − k/n) ρᵏ, the
+// variance of the mean of n samples of an AR(1) series over that of n
+// independent ones.
+func ar1VarianceFactor(rho float64, n int) float64 {
+	if rho <= 0 || n < 2 {
+		return 1
+	}
+	f, p := 1.0, 1.0
+	for k := 1; k < n; k++ {
+		p *= rho
+		if p < 1e-12 {
+			break
+		}
+		f += 2 * (1 - float64(k)/float64(n)) * p
+	}
+	return f
+}
+
+// inflate returns r with its null variance multiplied by vif (≥ 1): the
+// normal approximation with an effective sample smaller by vif. The exact
+// distribution, which assumes independence, is dropped when vif > 1.
+func (r rankTest) inflate(vif float64) rankTest {
+	if vif > 1 {
+		r.SD *= math.Sqrt(vif)
+		r.Exact, r.cdf = false, nil
+	}
+	return r
+}

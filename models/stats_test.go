@@ -200,3 +200,54 @@ func TestQuantile(t *testing.T) {
 		t.Error("want NaN for no data or p out of range")
 	}
 }
+
+func TestRankAutocorr(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	series := func(n int, rho float64) []float64 {
+		out := make([]float64, n)
+		x := rng.NormFloat64()
+		for i := range out {
+			if i > 0 {
+				x = rho*x + math.Sqrt(1-rho*rho)*rng.NormFloat64()
+			}
+			out[i] = x
+		}
+		return out
+	}
+	pooledOf := func(a, b []float64) []float64 { return sortedCopy(append(slices.Clone(a), b...)) }
+	tests := []struct {
+		name           string
+		rho            float64
+		minVIF, maxVIF float64
+	}{
+		{"independent", 0, 1, 1.8},
+		{"AR(1) 0.5", 0.5, 2, 4.5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var sum float64
+			const reps = 50
+			for i := 0; i < reps; i++ {
+				b, c := series(200, tt.rho), series(200, tt.rho)
+				_, vif := rankAutocorr(b, c, pooledOf(b, c))
+				sum += vif
+			}
+			if m := sum / reps; m < tt.minVIF || m > tt.maxVIF {
+				t.Errorf("mean variance inflation %.2f, want in [%v, %v] (AR(1) 0.5 at n=200: 2.97)", m, tt.minVIF, tt.maxVIF)
+			}
+		})
+	}
+	// A drift shared by both cohorts cancels in the paired differences.
+	drift := series(200, 0.99)
+	b, c := slices.Clone(drift), slices.Clone(drift)
+	for i := range b {
+		b[i] += 0.1 * rng.NormFloat64()
+		c[i] += 0.1 * rng.NormFloat64()
+	}
+	if _, vif := rankAutocorr(b, c, pooledOf(b, c)); vif > 1.6 {
+		t.Errorf("shared drift: variance inflation %.2f, want near 1", vif)
+	}
+	if f := ar1VarianceFactor(0.5, 1000); math.Abs(f-3) > 0.01 {
+		t.Errorf("ar1VarianceFactor(0.5, 1000) = %v, want ≈ 3", f)
+	}
+}

@@ -42,18 +42,60 @@ func SamplesNeeded(baselineSD, baselineMean, minRelEffect, alpha, power float64)
 }
 
 // samplesForRule sizes the window for one metric under the judge's class
-// rule, which asks for two things of a regression of DetectEffect Δ above an
-// allowed effect δ: the interval must exclude zero (a test at level
-// 1−Confidence), and the estimated shift must exceed δ. The second needs
-// SE ≤ (Δ−δ)/z_power, the first SE ≤ Δ/(z₁₋α/₂+z_power), so the window is
-// sized for the smaller effective effect of the two.
-func samplesForRule(sd, scale float64, r MetricRule, cfg JudgeConfig) int {
+// rule, from the baseline's finite samples x, which asks for two things of a
+// regression of DetectEffect Δ above an allowed effect δ: the interval must
+// exclude zero (a test at level 1−Confidence), and the estimated shift must
+// exceed δ. The second needs SE ≤ (Δ−δ)/z_power, the first
+// SE ≤ Δ/(z₁₋α/₂+z_power), so the window is sized for the smaller effective
+// effect of the two.
+//
+// A metric whose samples are all positive (latency, CPU, cost) is sized on
+// the log scale, where a relative effect is a shift, log(1+Δ), and the
+// spread is the SD of log x: the rank test is invariant to that monotone
+// transform, and multiplicative noise is a location model there, so the
+// normal-theory size is accurate. (On the raw scale a +10% shift of a
+// log-normal with log-SD 0.2 is sized as if it were 10% of an SD of 20%, while
+// the rank test sees log 1.1 = 9.5% of 20%: about 10% too few samples.)
+// Other metrics use the raw SD and Δ times the scale.
+func samplesForRule(x []float64, r MetricRule, cfg JudgeConfig) int {
 	alpha := 1 - cfg.Confidence
 	za := distuv.UnitNormal.Quantile(1 - alpha/2)
 	zp := distuv.UnitNormal.Quantile(cfg.Power)
 	d, a := float64(r.DetectEffect), float64(r.AllowedEffect)
-	eff := min(d, (d-a)*(za+zp)/zp)
-	return SamplesNeeded(sd, scale, eff, alpha, cfg.Power)
+	effect := func(d, a float64) float64 { return min(d, (d-a)*(za+zp)/zp) }
+	if x[0] > 0 { // sorted: all positive
+		lx := make([]float64, len(x))
+		for i, v := range x {
+			lx[i] = math.Log(v)
+		}
+		_, sd := sampleMeanSD(lx)
+		eff := math.Inf(1)
+		if r.Direction != Decrease {
+			eff = effect(math.Log1p(d), math.Log1p(a))
+		}
+		if r.Direction != Increase && d < 1 {
+			eff = min(eff, effect(-math.Log1p(-d), -math.Log1p(-min(a, d))))
+		}
+		if math.IsInf(eff, 1) { // a decrease of 100% or more: use the raw scale
+			eff = effect(d, a)
+		}
+		return SamplesNeeded(sd, 1, eff, alpha, cfg.Power)
+	}
+	_, sd := sampleMeanSD(x)
+	return SamplesNeeded(sd, relScale(x, x), effect(d, a), alpha, cfg.Power)
+}
+
+// inflateSamples scales a sample size by a variance inflation factor vif ≥ 1
+// (the effective sample of autocorrelated scrapes is n/vif).
+func inflateSamples(n int, vif float64) int {
+	if vif <= 1 || n == math.MaxInt {
+		return n
+	}
+	f := math.Ceil(float64(n) * vif)
+	if f >= math.MaxInt32 {
+		return math.MaxInt
+	}
+	return int(f)
 }
 
 // SamplesNeeded returns the samples per cohort the judge needs to reach
@@ -74,8 +116,7 @@ func (c JudgeConfig) SamplesNeeded(baseline map[string][]float64) int {
 		if len(x) < r.MinSamples {
 			continue
 		}
-		_, sd := sampleMeanSD(x)
-		need = max(need, samplesForRule(sd, relScale(x, x), r, c))
+		need = max(need, samplesForRule(x, r, c))
 	}
 	return need
 }

@@ -36,9 +36,10 @@ func TestJudgeConfigSamplesNeeded(t *testing.T) {
 		t.Errorf("quiet baseline needs %d, want the minimum %d", got, DefaultMinSamples)
 	}
 	noisy := judgeSeq(40, func(i int) float64 { return 100 + 20*float64(i%2*2-1) })
-	// SD ≈ 20.25 of median 100 (sample SD of ±20): ≈ 133 samples.
-	if got := cfg.SamplesNeeded(map[string][]float64{"a": quiet, "b": noisy}); got < 130 || got > 140 {
-		t.Errorf("noisy baseline needs %d, want about 136", got)
+	// Positive, so sized on the log scale: SD of log(100 ± 20) ≈ 0.2053,
+	// effect log 1.1: n = 2 · 3.9712² · 0.2053² / (0.09531² · 0.95493) ≈ 153.
+	if got := cfg.SamplesNeeded(map[string][]float64{"a": quiet, "b": noisy}); got < 150 || got > 158 {
+		t.Errorf("noisy baseline needs %d, want about 154", got)
 	}
 }
 
