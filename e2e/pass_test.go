@@ -16,8 +16,11 @@ import (
 
 	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/passflow/passflow/devserver"
 	"github.com/passflow/passflow/operator"
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/workflows"
@@ -248,4 +251,26 @@ func saveHistory(t *testing.T, id, path string) {
 		t.Fatal(err)
 	}
 	t.Logf("recorded %d events into %s", len(hist.Events), path)
+}
+
+// TestNamespaceSetup checks what passflow dev creates: a namespace that keeps
+// closed passes for 30 days and has passflow's search attributes.
+func TestNamespaceSetup(t *testing.T) {
+	ctx := context.Background()
+	d, err := temporalClient.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := d.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration(); r < devserver.Retention {
+		t.Errorf("retention %s, want at least %s", r, devserver.Retention)
+	}
+	sa, err := temporalClient.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range workflows.SearchAttributeNames {
+		if sa.GetCustomAttributes()[name] != enums.INDEXED_VALUE_TYPE_KEYWORD {
+			t.Errorf("search attribute %s: %v, want a keyword", name, sa.GetCustomAttributes()[name])
+		}
+	}
 }
