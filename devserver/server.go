@@ -92,10 +92,12 @@ type PortInUseError struct {
 	Err  error
 }
 
+// Error names the port and what needed it.
 func (e *PortInUseError) Error() string {
 	return fmt.Sprintf("%s port %d on 127.0.0.1 is not available: %v", e.What, e.Port, e.Err)
 }
 
+// Unwrap returns the listen error.
 func (e *PortInUseError) Unwrap() error { return e.Err }
 
 // CheckPort returns a *PortInUseError unless 127.0.0.1:port can be bound now.

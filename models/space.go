@@ -167,6 +167,7 @@ type FieldError struct {
 	Msg   string
 }
 
+// Error formats e as "field: message".
 func (e FieldError) Error() string { return e.Field + ": " + e.Msg }
 
 // Validate returns every problem with the space, each naming its field
