@@ -12,10 +12,21 @@ import (
 
 var nonRetryable = []string{activities.ErrTypeInvalidTarget, activities.ErrTypeInvalidChange}
 
-// readCtx is for telemetry reads: short, retried a few times.
+// readCtx is for telemetry reads and checks: fast, retried a few times.
 func readCtx(ctx workflow.Context, summary string) workflow.Context {
+	return retried(ctx, summary, 30*time.Second)
+}
+
+// writeCtx is for actuator calls and records: idempotent, so retried.
+func writeCtx(ctx workflow.Context, summary string) workflow.Context {
+	return retried(ctx, summary, time.Minute)
+}
+
+// retried runs an activity for at most startToClose an attempt, five
+// attempts with exponential backoff, none for the non-retryable errors.
+func retried(ctx workflow.Context, summary string, startToClose time.Duration) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute,
+		StartToCloseTimeout: startToClose,
 		Summary:             summary,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second,
@@ -32,18 +43,6 @@ func proposeCtx(ctx workflow.Context) workflow.Context {
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
 			MaximumAttempts: 3, NonRetryableErrorTypes: nonRetryable,
-		},
-	})
-}
-
-// writeCtx is for actuator calls and records: idempotent, so retried.
-func writeCtx(ctx workflow.Context, summary string) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute,
-		Summary:             summary,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second,
-			MaximumAttempts: 5, NonRetryableErrorTypes: nonRetryable,
 		},
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"go.temporal.io/sdk/client"
 
 	"github.com/passflow/passflow/app"
 	"github.com/passflow/passflow/judge"
@@ -228,6 +229,22 @@ func passArg(name string, args []string, stderr io.Writer, extra func(*pflag.Fla
 	return conn, fs.Arg(0), 0, true
 }
 
+// withClient dials Temporal and runs f with a context that SIGINT and
+// SIGTERM cancel.
+func withClient(conn *app.Conn, stderr io.Writer, f func(ctx context.Context, c client.Client) error) int {
+	ctx, stop := signalContext()
+	defer stop()
+	c, err := conn.Dial(ctx, nil)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer c.Close()
+	if err := f(ctx, c); err != nil {
+		return fail(stderr, err)
+	}
+	return exitOK
+}
+
 func statusCmd(args []string, stdout, stderr io.Writer) int {
 	var asJSON bool
 	conn, id, code, ok := passArg("status", args, stderr, func(fs *pflag.FlagSet) {
@@ -236,27 +253,22 @@ func statusCmd(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	ctx, stop := signalContext()
-	defer stop()
-	c, err := conn.Dial(ctx, nil)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	defer c.Close()
-	st, err := operator.Status(ctx, c, id)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	if asJSON {
+	return withClient(conn, stderr, func(ctx context.Context, c client.Client) error {
+		st, err := operator.Status(ctx, c, id)
+		if err != nil {
+			return err
+		}
+		if !asJSON {
+			printStatus(stdout, st)
+			return nil
+		}
 		b, err := json.Marshal(st)
 		if err != nil {
-			return fail(stderr, err)
+			return err
 		}
 		fmt.Fprintln(stdout, string(b))
-		return exitOK
-	}
-	printStatus(stdout, st)
-	return exitOK
+		return nil
+	})
 }
 
 func printStatus(w io.Writer, st workflows.PassStatus) {
@@ -275,18 +287,13 @@ func cancelCmd(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	ctx, stop := signalContext()
-	defer stop()
-	c, err := conn.Dial(ctx, nil)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	defer c.Close()
-	if err := operator.Cancel(ctx, c, id); err != nil {
-		return fail(stderr, err)
-	}
-	fmt.Fprintf(stdout, "cancel requested for pass %s; it undoes what it applied before it ends\n", id)
-	return exitOK
+	return withClient(conn, stderr, func(ctx context.Context, c client.Client) error {
+		if err := operator.Cancel(ctx, c, id); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "cancel requested for pass %s; it undoes what it applied before it ends\n", id)
+		return nil
+	})
 }
 
 func decideCmd(approve bool) func(args []string, stdout, stderr io.Writer) int {
@@ -311,18 +318,13 @@ func decideCmd(approve bool) func(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "passflow reject: --reason TEXT is required")
 			return exitUsage
 		}
-		ctx, stop := signalContext()
-		defer stop()
-		c, err := conn.Dial(ctx, nil)
-		if err != nil {
-			return fail(stderr, err)
-		}
-		defer c.Close()
-		if err := operator.Decide(ctx, c, id, workflows.Approval{Approver: by, Approved: approve, Reason: reason}); err != nil {
-			return fail(stderr, err)
-		}
-		fmt.Fprintf(stdout, "%s sent to pass %s as %s\n", name, id, by)
-		return exitOK
+		return withClient(conn, stderr, func(ctx context.Context, c client.Client) error {
+			if err := operator.Decide(ctx, c, id, workflows.Approval{Approver: by, Approved: approve, Reason: reason}); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s sent to pass %s as %s\n", name, id, by)
+			return nil
+		})
 	}
 }
 
