@@ -99,6 +99,9 @@ func Decide(ctx context.Context, c client.Client, id string, a workflows.Approva
 // ends, and returns its final status.
 func Follow(ctx context.Context, c client.Client, id string, w io.Writer, every time.Duration) (workflows.PassStatus, error) {
 	var prev workflows.PassStatus
+	if d, err := c.DescribeTaskQueue(ctx, workers.TaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW); err == nil && len(d.GetPollers()) == 0 {
+		fmt.Fprintf(w, "  warning     no worker polls task queue %q: the pass waits until `passflow dev` or `passflow worker` runs\n", workers.TaskQueue)
+	}
 	for {
 		running, err := Running(ctx, c, id)
 		if err != nil {
