@@ -69,6 +69,7 @@ func samplesForRule(x []float64, r MetricRule, cfg JudgeConfig) int {
 			lx[i] = math.Log(v)
 		}
 		_, sd := sampleMeanSD(lx)
+		sd = sdUpperBound(sd, len(lx))
 		eff := math.Inf(1)
 		if r.Direction != Decrease {
 			eff = effect(math.Log1p(d), math.Log1p(a))
@@ -82,7 +83,25 @@ func samplesForRule(x []float64, r MetricRule, cfg JudgeConfig) int {
 		return SamplesNeeded(sd, 1, eff, alpha, cfg.Power)
 	}
 	_, sd := sampleMeanSD(x)
-	return SamplesNeeded(sd, relScale(x, x), effect(d, a), alpha, cfg.Power)
+	return SamplesNeeded(sdUpperBound(sd, len(x)), relScale(x, x), effect(d, a), alpha, cfg.Power)
+}
+
+// sdConfidence is the one-sided confidence of the upper bound on the
+// baseline's SD that the window is sized from.
+const sdConfidence = 0.8
+
+// sdUpperBound is the one-sided sdConfidence upper bound of a standard
+// deviation estimated from n samples, sd·√((n−1)/χ²₁₋c(n−1)) (normal theory).
+// Sizing from the point estimate falls short about half the time, since the
+// estimate is as likely to be low as high; from the bound the window reaches
+// the power asked in all but 1 − sdConfidence of the windows.
+func sdUpperBound(sd float64, n int) float64 {
+	if n < 2 || !(sd > 0) {
+		return sd
+	}
+	k := float64(n - 1)
+	q := distuv.ChiSquared{K: k}.Quantile(1 - sdConfidence)
+	return sd * math.Sqrt(k/q)
 }
 
 // inflateSamples scales a sample size by a variance inflation factor vif ≥ 1
