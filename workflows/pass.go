@@ -235,9 +235,13 @@ func (p *pass) run(ctx workflow.Context) error {
 	if pr.Suggestion.Prediction != nil {
 		pViolation = 1 - pr.Suggestion.Prediction.PAllFeasible
 	}
+	budget := nan()
+	if an.Budget != nil {
+		budget = an.Budget.BudgetRemaining // known: Analyze skips passes whose budget it cannot read
+	}
 	risk := models.AssessRisk(models.RiskInput{
 		Step: pr.Step, CategoricalChanges: pr.CategoricalChanges, MaxStep: spec.Risk.MaxStep,
-		PViolation: pViolation, Tier: spec.Tier, BudgetRemaining: nan(),
+		PViolation: pViolation, Tier: spec.Tier, BudgetRemaining: budget,
 	})
 	p.st.Risk = &risk
 	_ = workflow.UpsertTypedSearchAttributes(ctx, RiskBandKey.ValueSet(string(risk.Band)))
