@@ -1,0 +1,178 @@
+package models
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+)
+
+func ptrV(v Value) *Value { return &v }
+
+func testSpace() Space {
+	return Space{
+		{Name: "threads", Type: Int, Min: 4, Max: 256, Log: true, Current: ptrV(Num(32))},
+		{Name: "ttl", Type: Float, Min: 0, Max: 10, Current: ptrV(Num(5))},
+		{Name: "gc", Type: Categorical, Choices: []string{"a", "b", "c"}, Current: ptrV(Str("b"))},
+	}
+}
+
+func TestSpaceUnitRoundTrip(t *testing.T) {
+	s := testSpace()
+	tests := []struct {
+		cfg  Config
+		unit []float64
+	}{
+		{Config{"threads": Num(4), "ttl": Num(0), "gc": Str("a")}, []float64{0, 0, 0}},
+		{Config{"threads": Num(256), "ttl": Num(10), "gc": Str("c")}, []float64{1, 1, 1}},
+		// log scale: 32 = 4·8 is half of 4..256 = 4·64 in log terms.
+		{Config{"threads": Num(32), "ttl": Num(2.5), "gc": Str("b")}, []float64{0.5, 0.25, 0.5}},
+	}
+	for _, tt := range tests {
+		u, err := s.ToUnit(tt.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range u {
+			if math.Abs(u[i]-tt.unit[i]) > 1e-12 {
+				t.Errorf("ToUnit(%s)[%d] = %v, want %v", tt.cfg, i, u[i], tt.unit[i])
+			}
+		}
+		if back := s.FromUnit(u); !back.Equal(tt.cfg) {
+			t.Errorf("FromUnit(ToUnit(%s)) = %s", tt.cfg, back)
+		}
+	}
+	// Ints land on their grid, categoricals on a choice.
+	c := s.FromUnit([]float64{0.31, 0.5, 0.74})
+	if v := c["threads"].Float(); v != math.Round(v) {
+		t.Errorf("int parameter came back as %v", v)
+	}
+	if c["gc"] != Str("b") {
+		t.Errorf("categorical at 0.74 of 3 choices = %s, want b", c["gc"])
+	}
+}
+
+func TestSpaceValidate(t *testing.T) {
+	tests := []struct {
+		name  string
+		space Space
+		want  string
+	}{
+		{"empty", Space{}, "params: expected at least one parameter"},
+		{"min >= max", Space{{Name: "x", Type: Float, Min: 2, Max: 2}}, "params[0].max: expected max > min"},
+		{"log needs min > 0", Space{{Name: "x", Type: Float, Min: 0, Max: 2, Log: true}}, "params[0].min: log scale needs min > 0"},
+		{"unknown type", Space{{Name: "x", Type: "bool"}}, `params[0].type: unknown type "bool"`},
+		{"duplicate", Space{{Name: "x", Type: Float, Max: 1}, {Name: "x", Type: Float, Max: 1}}, "params[1].name: duplicate parameter"},
+		{"one choice", Space{{Name: "x", Type: Categorical, Choices: []string{"a"}}}, "params[0].choices: expected at least two choices"},
+		{"current out of range", Space{{Name: "x", Type: Int, Min: 1, Max: 3, Current: ptrV(Num(7))}}, "params[0].current: expected a value in [1, 3]"},
+		{"NaN bound", Space{{Name: "x", Type: Float, Min: math.NaN(), Max: 1}}, "params[0].min: expected finite min and max"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			errs := tt.space.Validate("params")
+			var all []string
+			for _, e := range errs {
+				all = append(all, e.Error())
+			}
+			if !strings.Contains(strings.Join(all, "\n"), tt.want) {
+				t.Errorf("problems %q, want one containing %q", all, tt.want)
+			}
+		})
+	}
+	if errs := testSpace().Validate("params"); len(errs) != 0 {
+		t.Errorf("valid space: %v", errs)
+	}
+}
+
+func TestStepAndCheckConfig(t *testing.T) {
+	s := testSpace()
+	a := s.Current()
+	b := Config{"threads": Num(64), "ttl": Num(6), "gc": Str("c")}
+	step, cat, err := s.Step(a, b)
+	if err != nil || math.Abs(step-1.0/6) > 1e-12 || cat != 1 {
+		t.Errorf("Step = %v, %d, %v; want 1/6 (threads doubled of 64x on a log scale), 1 switch", step, cat, err)
+	}
+	bad := Config{"threads": Num(4.5), "ttl": Str("x"), "gc": Str("z"), "extra": Num(1)}
+	err = s.CheckConfig(bad)
+	for _, want := range []string{"threads: expected an integer", "ttl: expected a number", "gc: expected one of", "unknown parameter extra"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("CheckConfig error %v, want it to say %q", err, want)
+		}
+	}
+}
+
+func TestValueJSON(t *testing.T) {
+	c := Config{"n": Num(1.5), "s": Str("x")}
+	b, err := json.Marshal(c)
+	if err != nil || string(b) != `{"n":1.5,"s":"x"}` {
+		t.Fatalf("marshal = %s, %v", b, err)
+	}
+	var back Config
+	if err := json.Unmarshal(b, &back); err != nil || !back.Equal(c) {
+		t.Fatalf("round trip = %v, %v", back, err)
+	}
+	if _, err := json.Marshal(Config{"n": Num(math.NaN())}); err == nil {
+		t.Error("a NaN value must not encode")
+	}
+}
+
+func TestAssessRisk(t *testing.T) {
+	nan := math.NaN()
+	tests := []struct {
+		name string
+		in   RiskInput
+		want Band
+	}{
+		{"small step, confident model", RiskInput{Step: 0.05, MaxStep: 0.25, PViolation: 0.01, BudgetRemaining: nan}, BandLow},
+		{"middle step", RiskInput{Step: 0.1, MaxStep: 0.25, PViolation: 0.01, BudgetRemaining: nan}, BandMedium},
+		{"large step", RiskInput{Step: 0.2, MaxStep: 0.25, PViolation: 0.01, BudgetRemaining: nan}, BandHigh},
+		{"outside the trust region", RiskInput{Step: 0.3, MaxStep: 0.25, PViolation: 0.01, BudgetRemaining: nan}, BandForbidden},
+		{"budget spent", RiskInput{Step: 0.01, MaxStep: 0.25, PViolation: 0.01, BudgetRemaining: 0}, BandForbidden},
+		{"violation likely", RiskInput{Step: 0.01, MaxStep: 0.25, PViolation: 0.6, BudgetRemaining: nan}, BandForbidden},
+		{"violation plausible", RiskInput{Step: 0.01, MaxStep: 0.25, PViolation: 0.3, BudgetRemaining: nan}, BandHigh},
+		{"no model", RiskInput{Step: 0.01, MaxStep: 0.25, PViolation: nan, BudgetRemaining: nan}, BandMedium},
+		{"categorical switch", RiskInput{Step: 0, CategoricalChanges: 1, MaxStep: 0.25, PViolation: 0.01, BudgetRemaining: nan}, BandMedium},
+		{"critical tier", RiskInput{Step: 0.05, MaxStep: 0.25, PViolation: 0.01, Tier: TierCritical, BudgetRemaining: nan}, BandMedium},
+		{"best-effort tier", RiskInput{Step: 0.1, MaxStep: 0.25, PViolation: 0.01, Tier: TierBestEffort, BudgetRemaining: nan}, BandLow},
+		{"little budget", RiskInput{Step: 0.1, MaxStep: 0.25, PViolation: 0.01, BudgetRemaining: 0.1}, BandHigh},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := AssessRisk(tt.in)
+			if r.Band != tt.want || len(r.Reasons) == 0 {
+				t.Errorf("band %s (%v), want %s", r.Band, r.Reasons, tt.want)
+			}
+		})
+	}
+}
+
+func TestRandomSearchStaysInTheTrustRegion(t *testing.T) {
+	s := testSpace()
+	region := &TrustRegion{Incumbent: s.Current(), MaxStep: 0.1}
+	rs, err := NewRandomSearch(Problem{Space: s, Goal: Minimize}, 7, region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sugs, err := rs.Ask(200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{s.Current().String(): true}
+	for _, sg := range sugs {
+		step, cat, err := s.Step(region.Incumbent, sg.Config)
+		if err != nil || step > region.MaxStep+1e-12 || cat != 0 {
+			t.Fatalf("%s: step %v, %d switches (%v): outside the region", sg.Config, step, cat, err)
+		}
+		if seen[sg.Config.String()] {
+			t.Fatalf("%s proposed twice (or is the incumbent)", sg.Config)
+		}
+		seen[sg.Config.String()] = true
+	}
+	// A region holding only the incumbent has nothing safe to offer.
+	tiny := Space{{Name: "n", Type: Int, Min: 1, Max: 100, Current: ptrV(Num(50))}}
+	rs, _ = NewRandomSearch(Problem{Space: tiny}, 1, &TrustRegion{Incumbent: tiny.Current(), MaxStep: 0.001})
+	if _, err := rs.Ask(1); !errors.Is(err, ErrNoSafeCandidate) {
+		t.Errorf("exhausted region: error %v, want ErrNoSafeCandidate", err)
+	}
+}
