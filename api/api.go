@@ -68,6 +68,10 @@ func (s *server) start(w http.ResponseWriter, r *http.Request) {
 		trigger = "api"
 	}
 	id, err := operator.Start(r.Context(), s.c, spec, trigger, r.URL.Query().Get("by"))
+	if errors.Is(err, operator.ErrBusy) {
+		writeError(w, http.StatusConflict, "%v", err)
+		return
+	}
 	if err != nil {
 		writeError(w, http.StatusBadGateway, "%v", err)
 		return

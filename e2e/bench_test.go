@@ -165,7 +165,7 @@ objective: {metric: cost_per_request, goal: minimize}
 constraints: [{metric: latency_p95_ms, max: 250}, {metric: error_rate, max: 0.01}]
 telemetry: {simulator: {model: web, seed: %d, noise: 0.02, scrape: 100ms}}
 actuator: {simulator: {}}
-canary: {stages: [5, 25, 100], verify_for: 1s, check_every: 1s}
+canary: {stages: [5, 25, 100], verify_for: 1s, max_verify_for: 1s, check_every: 1s}
 risk: {approval_from: forbidden, max_step: 0.05}
 `, i, i)
 	s, err := target.Parse("bench.yaml", []byte(y))

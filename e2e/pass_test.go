@@ -147,6 +147,17 @@ func TestHTTPAPIStartStatusCancel(t *testing.T) {
 	var started struct{ ID string }
 	decode(t, resp, http.StatusCreated, &started)
 
+	// A second pass on the same target is refused while this one runs.
+	resp, err = http.Post(apiServer.URL+"/v1/passes", "application/yaml", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var busy struct{ Error string }
+	decode(t, resp, http.StatusConflict, &busy)
+	if !strings.Contains(busy.Error, started.ID) {
+		t.Errorf("conflict %q does not name the running pass %s", busy.Error, started.ID)
+	}
+
 	// Wait for stage 1 to be applied, then cancel over HTTP.
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -3,8 +3,8 @@
 // or reject it. The CLI and the HTTP API both call it.
 //
 // Invariants: it never changes a pass except through the workflow's own
-// handlers (start, signal, cancel); every pass runs under the workflow ID
-// "pass/<uuid>"-less form: its ID is its UUID.
+// handlers (start, signal, cancel); a pass's workflow ID is its UUID; at
+// most one pass per target runs at a time.
 package operator
 
 import (
@@ -18,18 +18,40 @@ import (
 	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/workers"
 	"github.com/passflow/passflow/workflows"
 )
 
-// Start starts a pass of spec and returns its ID.
+// ErrBusy is returned by Start when a pass on the same target is running:
+// two passes would fight over the target's canary.
+var ErrBusy = errors.New("a pass on this target is running")
+
+// Start starts a pass of spec and returns its ID. It refuses (ErrBusy) while
+// another pass on the same target runs.
 func Start(ctx context.Context, c client.Client, spec target.Spec, trigger, requestedBy string) (string, error) {
+	running, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Query: fmt.Sprintf("%s = '%s' AND ExecutionStatus = 'Running'", workflows.TargetKey.GetName(), spec.Name),
+	})
+	if err != nil {
+		return "", fmt.Errorf("look for running passes on %s: %w", spec.Name, err)
+	}
+	for _, ex := range running.GetExecutions() {
+		// Visibility lags a little behind; the execution itself does not.
+		id := ex.GetExecution().GetWorkflowId()
+		if still, err := Running(ctx, c, id); err == nil && still {
+			return "", fmt.Errorf("start a pass on %s: %w: %s (cancel it or wait for it)", spec.Name, ErrBusy, id)
+		}
+	}
 	id := uuid.NewString()
-	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                    id,
+	_, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: id,
+		// Set at start so the pass is found by target before its first task.
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.TargetKey.ValueSet(spec.Name)),
 		TaskQueue:             workers.TaskQueue,
 		StaticSummary:         fmt.Sprintf("pass on %s (%s)", spec.Name, trigger),
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
