@@ -34,6 +34,12 @@ type GPOptions struct {
 	// suggestion before the best are refined by gradient ascent. Zero means
 	// 2048, fewer once the history is large.
 	Candidates int
+	// Restarts turns on restart steps outside safe mode: once the best value
+	// has stalled, every other suggestion searches outside the incumbent's
+	// basin (see restartStep). They help a multimodal objective leave a
+	// local optimum (Hartmann6) and cost precision on objectives whose
+	// first basin was the right one; off by default.
+	Restarts bool
 }
 
 // warpDelta sets how strongly the log warp of a noiseless objective expands
@@ -53,9 +59,11 @@ const defaultDelta = 0.05
 // distance. Each process has a Matérn-5/2 kernel with one length scale per
 // knob, a constant mean and learned noise, fitted by maximizing the marginal
 // likelihood under priors from several starts. Until something feasible has
-// been seen it maximizes the probability of feasibility instead. Failed
-// evaluations (and NaN or infinite measurements) count as infeasible and
-// feed a model of failure.
+// been seen it maximizes the probability of feasibility instead. With
+// GPOptions.Restarts, once the best value has stalled, every other
+// suggestion is a restart step that searches outside the incumbent's basin
+// (see restartStep). Failed evaluations (and NaN or infinite measurements)
+// count as infeasible and feed a model of failure.
 //
 // A GPOptimizer is not safe for concurrent use.
 type GPOptimizer struct {
@@ -70,14 +78,15 @@ type GPOptimizer struct {
 	xs   [][]float64
 	seen map[string]bool
 
-	model     *boModel
-	modelN    int // len(obs) the model was fitted on
-	fits      int
-	warmObj   *gpHyper
-	warmCons  map[string]*gpHyper
-	design    *sobol
-	asksSince int
-	hyperN    int // len(obs) at the last hyperparameter fit
+	model       *boModel
+	modelN      int // len(obs) the model was fitted on
+	fits        int
+	warmObj     *gpHyper
+	warmCons    map[string]*gpHyper
+	design      *sobol
+	asksSince   int
+	hyperN      int      // len(obs) at the last hyperparameter fit
+	warmRestart *gpHyper // hyperparameters of the last restart model
 }
 
 // NewGPOptimizer returns an optimizer for p. The space must be valid, the
@@ -247,7 +256,7 @@ func (o *GPOptimizer) Ask(n int) ([]Suggestion, error) {
 	// The model is about to absorb fantasies; refit it next time.
 	o.model = nil
 	for q := 0; len(out) < n; q++ {
-		s, x, err := o.propose(m, rng)
+		s, x, err := o.propose(m, rng, o.restartStep(m, len(o.obs)+q))
 		if err != nil {
 			return out, err
 		}
@@ -386,12 +395,19 @@ func (o *GPOptimizer) fit(rng *rand.Rand) (*boModel, error) {
 	return m, nil
 }
 
+// The cold fit of a long history: starts on coldSubset points, the best
+// refined on all of them for at most coldRefineEvals evaluations.
+var coldSubset, coldRefineEvals = 50, 10
+
 // fitFor chooses the work of a fit on n points.
 func (o *GPOptimizer) fitFor(n int, warm bool) fitSettings {
 	s := fitSettings{deterministic: o.opts.Deterministic, maxEvals: 80, maxPoints: 200}
 	switch {
 	case !warm:
 		s.starts = 2
+		// A cold fit on a long history (each live pass starts one): the
+		// starts run on a subset, the winner is refined on everything.
+		s.subset, s.refineEvals = coldSubset, coldRefineEvals
 	case n <= 40 || o.fits%5 == 0:
 		s.starts = 1
 	}
@@ -537,7 +553,7 @@ func (o *GPOptimizer) buildModel(rng *rand.Rand) (*boModel, error) {
 // quasi-random and local candidates by the acquisition, the best few refined
 // by projected gradient ascent, none already seen, and in safe mode only
 // those inside the trust region believed safe.
-func (o *GPOptimizer) propose(m *boModel, rng *rand.Rand) (Suggestion, []float64, error) {
+func (o *GPOptimizer) propose(m *boModel, rng *rand.Rand, explore bool) (Suggestion, []float64, error) {
 	d := o.enc.dim()
 	b := o.searchBox()
 	n := len(o.obs)
@@ -545,12 +561,22 @@ func (o *GPOptimizer) propose(m *boModel, rng *rand.Rand) (Suggestion, []float64
 	if n > 0 {
 		nc = min(nc, max(256, int(2.5e8/float64(n*n))))
 	}
-	cands := o.candidates(m, rng, b, nc)
+	am, centers := m, o.centers(m, 5)
+	var basin *restartBasin
+	if explore {
+		if r, ok := o.restartModel(m, rng); ok {
+			am, centers, basin = r.model, r.centers, r
+		}
+	}
+	cands := o.candidates(rng, b, nc, centers)
+	if basin != nil {
+		cands = slices.DeleteFunc(cands, basin.inside)
+	}
 	flat := make([]float64, 0, len(cands)*d)
 	for _, c := range cands {
 		flat = append(flat, c...)
 	}
-	acq, pall := m.acquisition(flat, len(cands))
+	acq, pall := am.acquisition(flat, len(cands))
 
 	// Refine the best few distinct starts.
 	order := make([]int, len(cands))
@@ -570,7 +596,7 @@ func (o *GPOptimizer) propose(m *boModel, rng *rand.Rand) (Suggestion, []float64
 		if o.opts.Region != nil && pall[i] < 1-o.delta {
 			continue
 		}
-		x := m.refine(cands[i], b)
+		x := am.refine(cands[i], b)
 		o.enc.snap(x, b)
 		refined = append(refined, x)
 	}
@@ -579,7 +605,7 @@ func (o *GPOptimizer) propose(m *boModel, rng *rand.Rand) (Suggestion, []float64
 		for _, x := range refined {
 			rf = append(rf, x...)
 		}
-		ra, rp := m.acquisition(rf, len(refined))
+		ra, rp := am.acquisition(rf, len(refined))
 		cands = append(cands, refined...)
 		acq = append(acq, ra...)
 		pall = append(pall, rp...)
@@ -614,6 +640,10 @@ func (o *GPOptimizer) propose(m *boModel, rng *rand.Rand) (Suggestion, []float64
 			s.LengthScales = o.lengthScales(m.obj.hyp)
 		}
 		s.Why = m.why()
+		if basin != nil {
+			s.Why = fmt.Sprintf("restart step (no gain above %.2g sd in the last %d evaluations): %s outside the incumbent's basin, on a model of the observations there",
+				stallGain, stallEvals, s.Why)
+		}
 		if o.opts.Region != nil {
 			s.Why += fmt.Sprintf("; safe mode: within max_step %.3g of the incumbent, P(all guardrails hold) %.3f >= %.3f",
 				o.opts.Region.MaxStep, pall[i], 1-o.delta)
@@ -628,8 +658,8 @@ func (o *GPOptimizer) propose(m *boModel, rng *rand.Rand) (Suggestion, []float64
 }
 
 // candidates returns nc points of the box: a quarter scrambled Sobol points,
-// the rest perturbations of the best observations at several scales.
-func (o *GPOptimizer) candidates(m *boModel, rng *rand.Rand, b box, nc int) [][]float64 {
+// the rest perturbations of the centers (best first) at several scales.
+func (o *GPOptimizer) candidates(rng *rand.Rand, b box, nc int, centers [][]float64) [][]float64 {
 	d := o.enc.dim()
 	out := make([][]float64, 0, nc)
 	sob := newSobol(d, rng.Uint64())
@@ -637,7 +667,6 @@ func (o *GPOptimizer) candidates(m *boModel, rng *rand.Rand, b box, nc int) [][]
 	for _, q := range sob.points(0, nglobal) {
 		out = append(out, o.enc.fromUnitCube(q, b))
 	}
-	centers := o.centers(m, 5)
 	if len(centers) == 0 {
 		centers = [][]float64{o.inc}
 	}
@@ -719,4 +748,134 @@ func skewness(y []float64) float64 {
 		s += z * z * z
 	}
 	return s / float64(len(y))
+}
+
+// Restart steps. A noiseless multimodal objective (Hartmann6) often brings the
+// model to a local optimum first; expected improvement then refines that
+// basin for good, because the model, fitted mostly on it, is confident that
+// the rest of the space is worse (it even learns that knobs which do not
+// matter there do not matter anywhere). With GPOptions.Restarts, once the
+// best value has stalled, every other suggestion is a restart step in the
+// manner of TuRBO's
+// restarts: it drops the observations of the incumbent's basin (within
+// restartRadius length scales of the incumbent), models the rest on its own
+// and maximizes expected improvement over the best value outside, away from
+// the basin. A better basin found so becomes the incumbent's and the normal
+// steps take it over.
+const (
+	stallEvals    = 5    // observations without a gain that count as a stall
+	stallGain     = 0.03 // a gain, in standard deviations of the outputs
+	restartRadius = 1.5  // the incumbent's basin, in length scales (at most 1 each)
+	restartAfter  = 30   // observations before the first restart step
+)
+
+// restartStep says whether the suggestion of a model-based ask, the k-th
+// observation, is a restart step: with GPOptions.Restarts, not in safe mode
+// (the trust region is the incumbent's neighbourhood), once something
+// feasible was seen and restartAfter observations (at least twice the
+// initial design) were made, every other suggestion while the best has
+// stalled.
+func (o *GPOptimizer) restartStep(m *boModel, k int) bool {
+	if !o.opts.Restarts || o.opts.Region != nil || m.obj == nil || !m.feasibleSeen || len(o.obs) < max(restartAfter, 2*o.opts.InitialPoints) || k%2 != 0 {
+		return false
+	}
+	var ys []float64
+	for _, ob := range o.obs {
+		if !ob.Failed {
+			ys = append(ys, m.sign*ob.Objective)
+		}
+	}
+	_, sd := standardize(ys)
+	best, last := math.Inf(1), 0
+	for i, ob := range o.obs {
+		if ob.Failed || !o.problem.Feasible(ob) {
+			continue
+		}
+		v := m.sign * ob.Objective
+		if v < best-stallGain*sd {
+			last = i
+		}
+		best = min(best, v)
+	}
+	return len(o.obs)-1-last >= stallEvals
+}
+
+// restartBasin is the model of a restart step and the basin it avoids.
+type restartBasin struct {
+	model   *boModel
+	centers [][]float64 // the best feasible observations outside the basin
+	inc     []float64   // the incumbent
+	ls      []float64   // the length scales of the basin's metric
+}
+
+// inside says whether x is in the incumbent's basin.
+func (r *restartBasin) inside(x []float64) bool {
+	var s float64
+	for i, l := range r.ls {
+		t := x[i] - r.inc[i]
+		if l == 0 { // categorical
+			continue
+		}
+		s += t * t / (l * l)
+	}
+	return s < restartRadius*restartRadius
+}
+
+// restartModel returns the model of a restart step: the objective's process
+// refitted on the successful observations outside the incumbent's basin
+// (hyperparameters refitted when the main model's are, warm-started),
+// expected improvement measured from the best of them, and the guardrail
+// and failure processes of m. ok is false when too few observations lie
+// outside the basin.
+func (o *GPOptimizer) restartModel(m *boModel, rng *rand.Rand) (*restartBasin, bool) {
+	d := o.enc.dim()
+	inc := o.centers(m, 1)
+	if len(inc) == 0 {
+		return nil, false
+	}
+	r := &restartBasin{inc: inc[0], ls: make([]float64, d)}
+	for i, l := range m.obj.hyp.ls {
+		if !o.enc.cat[i] {
+			r.ls[i] = min(l, 1)
+		}
+	}
+	type pt struct {
+		x []float64
+		v float64
+	}
+	var x, y []float64
+	var feasible []pt
+	for i, ob := range o.obs {
+		if ob.Failed || r.inside(o.xs[i]) {
+			continue
+		}
+		x = append(x, o.xs[i]...)
+		y = append(y, m.sign*ob.Objective)
+		if o.problem.Feasible(ob) {
+			feasible = append(feasible, pt{o.xs[i], m.sign * ob.Objective})
+		}
+	}
+	if len(feasible) < d+2 {
+		return nil, false
+	}
+	refit := o.warmRestart == nil || o.hyperN == len(o.obs)
+	h := o.hyper(x, y, o.warmRestart, refit, rng)
+	g, err := newGP(o.enc.cat, x, y, h)
+	if err != nil {
+		return nil, false
+	}
+	o.warmRestart = &h
+	sort.SliceStable(feasible, func(a, b int) bool { return feasible[a].v < feasible[b].v })
+	fx := make([]float64, 0, len(feasible)*d)
+	for _, p := range feasible {
+		fx = append(fx, p.x...)
+		if len(r.centers) < 5 {
+			r.centers = append(r.centers, p.x)
+		}
+	}
+	mu, _ := g.predict(fx, len(feasible))
+	rm := *m
+	rm.obj, rm.warp, rm.best = g, false, slices.Min(mu)
+	r.model = &rm
+	return r, true
 }

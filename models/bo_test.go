@@ -482,3 +482,55 @@ func TestEncodingRoundTrip(t *testing.T) {
 		t.Errorf("categorical dims %s", got)
 	}
 }
+
+// TestGPOptimizerRestarts runs the restart steps on the six-hump camel (two
+// global minima, so the best value stalls once one is found): they must
+// happen, stay reproducible under a seed, never repeat a configuration and
+// stay off in safe mode and by default.
+func TestGPOptimizerRestarts(t *testing.T) {
+	tf := testFuncs[2]
+	f := func(c Config) Observation { return Observation{Config: c, Objective: tf.f(tf.point(c))} }
+	inc := tf.space().Current()
+	tests := []struct {
+		name     string
+		opts     GPOptions
+		restarts bool
+	}{
+		{"on", GPOptions{Seed: 4, Deterministic: true, Restarts: true}, true},
+		{"off by default", GPOptions{Seed: 4, Deterministic: true}, false},
+		{"off in safe mode", GPOptions{Seed: 4, Deterministic: true, Restarts: true, Region: &TrustRegion{Incumbent: inc, MaxStep: 0.3}}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			run := func() []string {
+				o, err := NewGPOptimizer(tf.problem(), tc.opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []string
+				restarts := 0
+				for _, s := range runOptimizer(t, o, 45, f) {
+					out = append(out, s.Config.String())
+					if strings.HasPrefix(s.Why, "restart step") {
+						restarts++
+					}
+				}
+				if got := restarts > 0; got != tc.restarts {
+					t.Errorf("%d restart steps, want some: %v", restarts, tc.restarts)
+				}
+				return out
+			}
+			a, b := run(), run()
+			if strings.Join(a, "\n") != strings.Join(b, "\n") {
+				t.Errorf("same seed, different suggestions")
+			}
+			seen := map[string]bool{}
+			for _, c := range a {
+				if seen[c] {
+					t.Errorf("configuration %s suggested twice", c)
+				}
+				seen[c] = true
+			}
+		})
+	}
+}

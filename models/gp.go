@@ -4,10 +4,13 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/lapack/lapack64"
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/optimize"
 )
@@ -117,10 +120,10 @@ func newGP(cat []bool, x, y []float64, h gpHyper) (*gp, error) {
 // errNotPD reports a kernel matrix that stays indefinite after every jitter.
 var errNotPD = errors.New("models: kernel matrix is not positive definite even with jitter")
 
-// factorize builds K = sf2·M + noise·I of points x under h into k and
-// factorizes it, retrying with growing jitter on the diagonal. It returns the
-// jitter added.
-func factorize(chol *mat.Cholesky, k []float64, n int, x []float64, cat []bool, h gpHyper, invLS2 []float64, pre []float64) (float64, error) {
+// buildKernel writes K = sf2·M + noise·I of points x under h into the upper
+// triangle of k (row-major n×n) and, when pre is not nil, the Matérn
+// derivative factor of every pair above the diagonal into pre.
+func buildKernel(k []float64, n int, x []float64, cat []bool, h gpHyper, invLS2 []float64, pre []float64) {
 	d := len(cat)
 	for a := 0; a < n; a++ {
 		xa := x[a*d : (a+1)*d]
@@ -133,6 +136,13 @@ func factorize(chol *mat.Cholesky, k []float64, n int, x []float64, cat []bool, 
 			}
 		}
 	}
+}
+
+// factorize builds K = sf2·M + noise·I of points x under h into k and
+// factorizes it, retrying with growing jitter on the diagonal. It returns the
+// jitter added.
+func factorize(chol *mat.Cholesky, k []float64, n int, x []float64, cat []bool, h gpHyper, invLS2 []float64, pre []float64) (float64, error) {
+	buildKernel(k, n, x, cat, h, invLS2, pre)
 	sym := mat.NewSymDense(n, k)
 	if chol.Factorize(sym) {
 		return 0, nil
@@ -146,6 +156,39 @@ func factorize(chol *mat.Cholesky, k []float64, n int, x []float64, cat []bool, 
 		}
 	}
 	return 0, errNotPD
+}
+
+// potrf copies the upper triangle of k (n×n) into u and factorizes it in
+// place as K = UᵀU, retrying with growing jitter on the diagonal like
+// factorize. It skips the condition estimate of mat.Cholesky, which the fit
+// does not need, but still refuses a factor whose diagonal spans more than
+// 1e8 (a condition number above 1e16).
+func potrf(u, k []float64, n int, h gpHyper) (blas64.Triangular, bool) {
+	sym := blas64.Symmetric{Uplo: blas.Upper, N: n, Stride: max(1, n), Data: u}
+	try := func(jitter float64) (blas64.Triangular, bool) {
+		copy(u, k[:n*n])
+		for a := 0; a < n; a++ {
+			u[a*n+a] += jitter
+		}
+		t, ok := lapack64.Potrf(sym)
+		if !ok {
+			return t, false
+		}
+		lo, hi := math.Inf(1), 0.0
+		for a := 0; a < n; a++ {
+			lo, hi = min(lo, u[a*n+a]), max(hi, u[a*n+a])
+		}
+		return t, hi < 1e8*lo
+	}
+	if t, ok := try(0); ok {
+		return t, true
+	}
+	for jitter := 1e-9 * h.sf2; jitter < 1e-1*h.sf2; jitter *= 10 {
+		if t, ok := try(jitter); ok {
+			return t, true
+		}
+	}
+	return blas64.Triangular{}, false
 }
 
 // condition factorizes the kernel matrix of the data and solves for alpha.
@@ -184,13 +227,36 @@ func (g *gp) predict(c []float64, m int) (mu, v []float64) {
 	n, d := g.n, g.d
 	// kt is n×m: column j holds k(x_a, c_j) for every data point a.
 	kt := make([]float64, n*m)
-	for a := 0; a < n; a++ {
-		xa := g.x[a*d : (a+1)*d]
-		row := kt[a*m : (a+1)*m]
-		for j := 0; j < m; j++ {
-			k, _ := matern52(dist2(c[j*d:(j+1)*d], xa, g.cat, g.invLS2))
-			row[j] = g.hyp.sf2 * k
+	v = make([]float64, m)
+	// Columns are independent: large batches are split in two halves that
+	// run side by side, with the same arithmetic per column either way.
+	cols := func(j0, j1 int) {
+		for a := 0; a < n; a++ {
+			xa := g.x[a*d : (a+1)*d]
+			row := kt[a*m : (a+1)*m]
+			for j := j0; j < j1; j++ {
+				k, _ := matern52(dist2(c[j*d:(j+1)*d], xa, g.cat, g.invLS2))
+				row[j] = g.hyp.sf2 * k
+			}
 		}
+		// Z = L⁻¹Kt, so that column j of Z is L⁻¹k*_j and var = sf2 - |Z_j|².
+		z := slices.Clone(kt[j0 : j0+(n-1)*m+j1-j0])
+		blas64.Trsm(blas.Left, blas.NoTrans, 1, g.lower, blas64.General{Rows: n, Cols: j1 - j0, Stride: m, Data: z})
+		for a := 0; a < n; a++ {
+			row := z[a*m : a*m+j1-j0]
+			for j, t := range row {
+				v[j0+j] += t * t
+			}
+		}
+	}
+	if n*m >= 1<<16 && runtime.GOMAXPROCS(0) > 1 {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); cols(0, m/2) }()
+		cols(m/2, m)
+		wg.Wait()
+	} else {
+		cols(0, m)
 	}
 	mu = make([]float64, m)
 	for j := range mu {
@@ -198,15 +264,6 @@ func (g *gp) predict(c []float64, m int) (mu, v []float64) {
 	}
 	for a := 0; a < n; a++ {
 		blas64.Axpy(g.alpha[a], blas64.Vector{N: m, Data: kt[a*m : (a+1)*m], Inc: 1}, blas64.Vector{N: m, Data: mu, Inc: 1})
-	}
-	// Z = L⁻¹Kt, so that column j of Z is L⁻¹k*_j and var = sf2 - |Z_j|².
-	blas64.Trsm(blas.Left, blas.NoTrans, 1, g.lower, blas64.General{Rows: n, Cols: m, Stride: m, Data: kt})
-	v = make([]float64, m)
-	for a := 0; a < n; a++ {
-		row := kt[a*m : (a+1)*m]
-		for j, z := range row {
-			v[j] += z * z
-		}
 	}
 	for j := range v {
 		v[j] = max(g.hyp.sf2-v[j], 1e-12*g.hyp.sf2)
@@ -291,6 +348,14 @@ type fitSettings struct {
 	starts        int // random starts besides the warm start and the default
 	maxEvals      int // function evaluations per start
 	maxPoints     int // fit on at most this many points
+	// subset, when positive and below the number of points, makes the
+	// starts run on that many points (fitSubset, at most 40 evaluations
+	// each) and only the best of them continue on all of them (up to
+	// maxPoints) for refineEvals evaluations:
+	// a cold fit on a long history costs a few full factorizations instead
+	// of hundreds.
+	subset      int
+	refineEvals int
 }
 
 // lsPrior returns the mean and sd of the log-normal length-scale prior in d
@@ -353,7 +418,6 @@ type logPosterior struct {
 	lsMu, lsSD    float64
 
 	k, pre, inv []float64
-	chol        mat.Cholesky
 	// cache of the last evaluation
 	lastT []float64
 	lastF float64
@@ -387,26 +451,29 @@ func (lp *logPosterior) compute(t []float64) (float64, []float64) {
 	for i, l := range h.ls {
 		invLS2[i] = 1 / (l * l)
 	}
-	if _, err := factorize(&lp.chol, lp.k, n, lp.x, lp.cat, h, invLS2, lp.pre); err != nil {
+	buildKernel(lp.k, n, lp.x, lp.cat, h, invLS2, lp.pre)
+	u, ok := potrf(lp.inv, lp.k, n, h)
+	if !ok {
 		return 1e10, grad
 	}
 	r := make([]float64, n)
 	for i, v := range lp.y {
 		r[i] = v - h.mean
 	}
-	var av mat.VecDense
-	if err := lp.chol.SolveVecTo(&av, mat.NewVecDense(n, r)); err != nil {
-		return 1e10, grad
+	alpha := slices.Clone(r)
+	lapack64.Potrs(u, blas64.General{Rows: n, Cols: 1, Stride: 1, Data: alpha})
+	var logDet float64
+	for a := 0; a < n; a++ {
+		logDet += 2 * math.Log(lp.inv[a*n+a])
 	}
-	alpha := av.RawVector().Data
-	nll := 0.5*floats64Dot(r, alpha) + 0.5*lp.chol.LogDet() + 0.5*float64(n)*math.Log(2*math.Pi)
+	nll := 0.5*floats64Dot(r, alpha) + 0.5*logDet + 0.5*float64(n)*math.Log(2*math.Pi)
 
-	inv := mat.NewSymDense(n, lp.inv)
-	if err := lp.chol.InverseTo(inv); err != nil {
+	// K⁻¹ in place of the factor, upper triangle.
+	if _, ok := lapack64.Potri(u); !ok {
 		return 1e10, grad
 	}
-	// ∂nll/∂θ = -½ tr((ααᵀ - K⁻¹) ∂K/∂θ). K holds sf2·M above the diagonal
-	// (factorize overwrote only what Cholesky needs; rebuild from pre).
+	// ∂nll/∂θ = -½ tr((ααᵀ - K⁻¹) ∂K/∂θ). lp.k still holds sf2·M above the
+	// diagonal (the factor and then K⁻¹ live in lp.inv).
 	var gsf, gnz float64
 	for a := 0; a < n; a++ {
 		xa := lp.x[a*d : (a+1)*d]
@@ -496,36 +563,52 @@ func defaultHyper(d int, deterministic bool) gpHyper {
 
 // fitHyper fits the hyperparameters of a process on inputs x and raw outputs
 // y by maximizing the log posterior (marginal likelihood times priors) with
-// L-BFGS from the warm start (when given), the default start and
-// s.starts draws from the priors; the best optimum wins.
+// L-BFGS from the warm start (the default start without one) and s.starts
+// draws from the priors; the best optimum wins. With s.subset the starts run
+// on a subset and only the winner continues on all the points.
 func fitHyper(cat []bool, x, y []float64, warm *gpHyper, s fitSettings, rng *rand.Rand) gpHyper {
 	d, n := len(cat), len(y)
 	if s.maxPoints > 0 && n > s.maxPoints {
 		x, y = fitSubset(d, x, y, s.maxPoints)
 		n = len(y)
 	}
-	mu, sd := standardize(y)
-	ys := make([]float64, n)
-	for i, v := range y {
-		ys[i] = (v - mu) / sd
-	}
-	lp := newLogPosterior(cat, x, ys, s.deterministic)
 	var starts [][]float64
 	if warm != nil {
 		starts = append(starts, hyperVec(*warm))
 	} else {
 		starts = append(starts, hyperVec(defaultHyper(d, s.deterministic)))
 	}
+	lsMu, lsSD := lsPrior(d)
 	for i := 0; i < s.starts; i++ {
 		t := make([]float64, d+3)
 		for j := 0; j < d; j++ {
-			t[j] = clamp(lp.lsMu-1+lp.lsSD*0.7*rng.NormFloat64(), logLSMin, logLSMax)
+			t[j] = clamp(lsMu-1+lsSD*0.7*rng.NormFloat64(), logLSMin, logLSMax)
 		}
 		t[d] = 0.5 * rng.NormFloat64()
 		t[d+1] = clamp(noisePriorMu+rng.NormFloat64(), logNzMin, logNzMax)
 		t[d+2] = 0.3 * rng.NormFloat64()
 		starts = append(starts, t)
 	}
+	if s.subset > 0 && n > s.subset {
+		xs, ys := fitSubset(d, x, y, s.subset)
+		best := minimizeStarts(cat, xs, ys, starts, s.deterministic, min(s.maxEvals, 40))
+		// The subset's standardization differs a little from the full
+		// data's; the refinement absorbs it.
+		return vecHyper(minimizeStarts(cat, x, y, [][]float64{best}, s.deterministic, s.refineEvals), s.deterministic)
+	}
+	return vecHyper(minimizeStarts(cat, x, y, starts, s.deterministic, s.maxEvals), s.deterministic)
+}
+
+// minimizeStarts minimizes the log posterior of raw outputs y at inputs x
+// with L-BFGS from each start, at most maxEvals evaluations each, and
+// returns the best optimum (the first start if every run failed).
+func minimizeStarts(cat []bool, x, y []float64, starts [][]float64, deterministic bool, maxEvals int) []float64 {
+	mu, sd := standardize(y)
+	ys := make([]float64, len(y))
+	for i, v := range y {
+		ys[i] = (v - mu) / sd
+	}
+	lp := newLogPosterior(cat, x, ys, deterministic)
 	problem := optimize.Problem{
 		Func: func(t []float64) float64 { f, _ := lp.eval(t); return f },
 		Grad: func(dst, t []float64) { _, g := lp.eval(t); copy(dst, g) },
@@ -533,7 +616,7 @@ func fitHyper(cat []bool, x, y []float64, warm *gpHyper, s fitSettings, rng *ran
 	bestF, bestT := math.Inf(1), starts[0]
 	for _, t0 := range starts {
 		settings := &optimize.Settings{
-			FuncEvaluations:   s.maxEvals,
+			FuncEvaluations:   maxEvals,
 			GradientThreshold: 1e-5,
 			Converger:         &optimize.FunctionConverge{Absolute: 1e-6, Relative: 1e-6, Iterations: 4},
 		}
@@ -545,7 +628,7 @@ func fitHyper(cat []bool, x, y []float64, warm *gpHyper, s fitSettings, rng *ran
 			bestF, bestT = res.F, res.X
 		}
 	}
-	return vecHyper(bestT, s.deterministic)
+	return bestT
 }
 
 // fitSubset keeps at most m points for fitting: the best half by output and

@@ -30,7 +30,7 @@ func regretRun(tb testing.TB, tf testFunc, gp bool, seed uint64, checkpoints []i
 	var g *GPOptimizer
 	var err error
 	if gp {
-		g, err = NewGPOptimizer(p, GPOptions{Seed: seed, Deterministic: tf.noise == 0})
+		g, err = NewGPOptimizer(p, GPOptions{Seed: seed, Deterministic: tf.noise == 0, Restarts: os.Getenv("PASSFLOW_REGRET_RESTARTS") != ""})
 		opt = g
 	} else {
 		opt, err = NewRandomSearch(p, seed, nil)
@@ -122,7 +122,9 @@ func fmtRegret(v float64) string {
 // interquartile range of the simple regret over 20 seeds for the GP
 // optimizer and random search on every test function. It takes minutes and
 // runs only with PASSFLOW_REGRET=1; PASSFLOW_REGRET_FUNCS (comma-separated
-// substrings of the names) and PASSFLOW_REGRET_SEEDS narrow it.
+// substrings of the names) and PASSFLOW_REGRET_SEEDS narrow it,
+// PASSFLOW_REGRET_GPONLY skips random search and PASSFLOW_REGRET_RESTARTS
+// turns on GPOptions.Restarts.
 //
 //	PASSFLOW_REGRET=1 go test -run TestRegretReport -v -timeout 2h ./models/
 func TestRegretReport(t *testing.T) {
