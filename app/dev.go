@@ -144,10 +144,23 @@ func runDemo(ctx context.Context, c client.Client, spec target.Spec, srv *devser
 	if u := srv.UIAddress(); u != "" {
 		fmt.Fprintf(out, "  watch it   %s/namespaces/%s/workflows/%s\n", u, srv.Namespace(), id)
 	}
+	if len(spec.Risk.Approvers) > 0 {
+		// A high-risk candidate waits for a human; in the demo the first
+		// approver says yes after a few seconds unless you answer first.
+		fmt.Fprintf(out, "  (should it ask for approval: `passflow approve|reject %s --by %s` within %s, or the demo approves as %s)\n",
+			id, spec.Risk.Approvers[0], demoApprovalAfter, spec.Risk.Approvers[0])
+		actx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go operator.AutoApprove(actx, c, id, spec.Risk.Approvers[0], demoApprovalAfter)
+	}
 	_, err = operator.Follow(ctx, c, id, out, 250*time.Millisecond)
 	fmt.Fprintln(out)
 	return err
 }
+
+// demoApprovalAfter is how long the demo waits for a human approval before it
+// approves itself.
+const demoApprovalAfter = 10 * time.Second
 
 func demoTarget(path string) (target.Spec, error) {
 	if path == "" {

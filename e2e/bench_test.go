@@ -108,6 +108,9 @@ func BenchmarkDemoPass(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		// As in `passflow dev --demo`: a high-risk candidate is approved by
+		// the demo after its wait, which counts in the pass's wall time.
+		go operator.AutoApprove(ctx, p.client, id, spec.Risk.Approvers[0], 10*time.Second)
 		st, err := operator.Follow(ctx, p.client, id, io.Discard, 50*time.Millisecond)
 		if err != nil {
 			b.Fatal(err)
