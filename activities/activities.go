@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
-	"sort"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -39,9 +39,9 @@ const (
 
 // Verdicts of a canary stage.
 const (
-	VerdictPass     = "pass"
-	VerdictMarginal = "marginal"
-	VerdictFail     = "fail"
+	VerdictPass     = models.VerdictPass
+	VerdictMarginal = models.VerdictMarginal
+	VerdictFail     = models.VerdictFail
 )
 
 // Summary condenses a metric's samples over a window. N is 0 when there was
@@ -64,7 +64,6 @@ func summarize(xs []float64) Summary {
 	if len(clean) == 0 {
 		return Summary{}
 	}
-	sort.Float64s(clean)
 	sum := 0.0
 	for _, x := range clean {
 		sum += x
@@ -78,8 +77,7 @@ func summarize(xs []float64) Summary {
 	if len(clean) > 1 {
 		sd = math.Sqrt(ss / float64(len(clean)-1))
 	}
-	q := func(p float64) float64 { return clean[int(math.Round(p*float64(len(clean)-1)))] }
-	return Summary{N: len(clean), Mean: mean, SD: sd, P50: q(0.5), P95: q(0.95)}
+	return Summary{N: len(clean), Mean: mean, SD: sd, P50: models.Quantile(0.5, clean), P95: models.Quantile(0.95, clean)}
 }
 
 func summarizeAll(samples map[string][]float64) map[string]Summary {
@@ -283,7 +281,7 @@ func (a *Activities) Propose(ctx context.Context, in ProposeInput) (ProposeResul
 			ErrTypeInvalidTarget, err)
 	}
 	region := &models.TrustRegion{Incumbent: in.Incumbent, MaxStep: spec.Risk.MaxStep, Delta: spec.Risk.Delta}
-	opt, name, err := NewOptimizer(spec.Problem(), in.Seed, region)
+	opt, name, err := newOptimizer(spec.Problem(), in.Seed, region)
 	if err != nil {
 		return ProposeResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("propose for %s: %v", spec.Name, err), ErrTypeInvalidTarget, err)
@@ -343,19 +341,11 @@ func incumbentObservation(spec target.Spec, in ProposeInput) (models.Observation
 	return o, true
 }
 
-// NewOptimizer returns the optimizer the propose step uses, and its name:
-// the Gaussian-process optimizer in safe mode. It is a variable so that a
-// simulation can swap in another (e.g. the random-search baseline) in one
-// place.
-var NewOptimizer = func(p models.Problem, seed uint64, region *models.TrustRegion) (models.Optimizer, string, error) {
+// newOptimizer returns the optimizer the propose step uses, and its name:
+// the Gaussian-process optimizer in safe mode.
+func newOptimizer(p models.Problem, seed uint64, region *models.TrustRegion) (models.Optimizer, string, error) {
 	gp, err := models.NewGPOptimizer(p, models.GPOptions{Seed: seed, Region: region})
 	return gp, "gaussian-process", err
-}
-
-// NewBaselineOptimizer is the random-search baseline, for comparisons.
-func NewBaselineOptimizer(p models.Problem, seed uint64, region *models.TrustRegion) (models.Optimizer, string, error) {
-	rs, err := models.NewRandomSearch(p, seed, region)
-	return rs, "random-search", err
 }
 
 // ChangeInput is one actuator change of a pass.
@@ -477,7 +467,7 @@ func (a *Activities) Check(ctx context.Context, in WindowInput) (Judgement, erro
 	if seq.Breach {
 		j.Verdict, j.Reasons = VerdictFail, seq.Reasons
 		for _, e := range seq.Evidence {
-			if e.Breach && !contains(j.Failed, e.Metric) {
+			if e.Breach && !slices.Contains(j.Failed, e.Metric) {
 				j.Failed = append(j.Failed, e.Metric)
 			}
 		}
@@ -520,7 +510,7 @@ func (a *Activities) Verify(ctx context.Context, in WindowInput) (Judgement, err
 	j := Judgement{Verdict: v.Verdict, Reasons: v.Reasons, Canary: summarizeAll(canary), Baseline: summarizeAll(baseline),
 		BaselineWindow: window, Judge: &v}
 	for _, m := range v.Metrics {
-		if m.Class != "pass" && !contains(j.Failed, m.Metric) {
+		if m.Class != models.ClassPass && !slices.Contains(j.Failed, m.Metric) {
 			j.Failed = append(j.Failed, m.Metric)
 		}
 	}
@@ -528,7 +518,7 @@ func (a *Activities) Verify(ctx context.Context, in WindowInput) (Judgement, err
 		j.Verdict, j.SLOBreaches = VerdictFail, br
 		for _, b := range br {
 			j.Reasons = append(j.Reasons, b.Why)
-			if !contains(j.Failed, b.Metric) {
+			if !slices.Contains(j.Failed, b.Metric) {
 				j.Failed = append(j.Failed, b.Metric)
 			}
 		}
@@ -580,13 +570,4 @@ func Seed(passID string) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(passID))
 	return h.Sum64()
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
