@@ -185,7 +185,7 @@ func Progress(prev, cur workflows.PassStatus) []string {
 		}
 		if p.Verdict == "" && s.Verdict != "" {
 			line := fmt.Sprintf("%g%%: %s", s.Percent, s.Verdict)
-			if s.Judgment != nil {
+			if s.Judgement != nil {
 				line += " " + deltas(s)
 			}
 			if len(s.Reasons) > 0 {
@@ -231,8 +231,8 @@ func slis(st workflows.PassStatus) string {
 
 func deltas(s workflows.StageStatus) string {
 	var parts []string
-	for _, m := range sortedKeys(s.Judgment.Canary) {
-		c, b := s.Judgment.Canary[m], s.Judgment.Baseline[m]
+	for _, m := range sortedKeys(s.Judgement.Canary) {
+		c, b := s.Judgement.Canary[m], s.Judgement.Baseline[m]
 		if c.N == 0 || b.N == 0 || b.Mean == 0 {
 			continue
 		}

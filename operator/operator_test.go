@@ -34,8 +34,8 @@ func snapshots() []workflows.PassStatus {
 	s1.Stages = []workflows.StageStatus{{Index: 1, Percent: 5, Applied: true}, {Index: 2, Percent: 100}}
 	s2 := s1
 	s2.Stages = []workflows.StageStatus{
-		{Index: 1, Percent: 5, Applied: true, Verdict: "pass", Judgment: judged("pass", 101)},
-		{Index: 2, Percent: 100, Applied: true, Verdict: "fail", Reasons: []string{"latency high"}, Judgment: judged("fail", 130)},
+		{Index: 1, Percent: 5, Applied: true, Verdict: "pass", Judgement: judged("pass", 101)},
+		{Index: 2, Percent: 100, Applied: true, Verdict: "fail", Reasons: []string{"latency high"}, Judgement: judged("fail", 130)},
 	}
 	s2.Step = workflows.StepCompensate
 	s2.Compensations = []workflows.Compensation{{Stage: 2, FromPercent: 100, ToPercent: 5, Done: true}}

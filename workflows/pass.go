@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -91,12 +92,12 @@ type StageStatus struct {
 	Percent float64 `json:"percent"`
 	Applied bool    `json:"applied"`
 	// Checks counts the periodic guardrail checks made during the wait.
-	Checks   int                   `json:"checks"`
-	Verdict  string                `json:"verdict,omitempty"`
-	Reasons  []string              `json:"reasons,omitempty"`
-	Judgment *activities.Judgement `json:"judgement,omitempty"`
-	From     time.Time             `json:"from,omitzero"`
-	To       time.Time             `json:"to,omitzero"`
+	Checks    int                   `json:"checks"`
+	Verdict   string                `json:"verdict,omitempty"`
+	Reasons   []string              `json:"reasons,omitempty"`
+	Judgement *activities.Judgement `json:"judgement,omitempty"`
+	From      time.Time             `json:"from,omitzero"`
+	To        time.Time             `json:"to,omitzero"`
 }
 
 // Compensation is one undo the pass ran.
@@ -265,7 +266,7 @@ func (p *pass) run(ctx workflow.Context) error {
 		}
 		if !ok {
 			p.end(OutcomeRolledBack, fmt.Sprintf("stage %d (%g%%) failed: %s", i+1,
-				p.st.Stages[i].Percent, joinReasons(p.st.Stages[i].Reasons)))
+				p.st.Stages[i].Percent, strings.Join(p.st.Stages[i].Reasons, "; ")))
 			return nil
 		}
 		prev = p.st.Stages[i].Percent
@@ -373,7 +374,7 @@ func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool,
 		}
 		s.Checks++
 		if j.Verdict == activities.VerdictFail {
-			s.Verdict, s.Reasons, s.Judgment, s.To = activities.VerdictFail, append([]string{"aborted early"}, j.Reasons...), &j, window.To
+			s.Verdict, s.Reasons, s.Judgement, s.To = activities.VerdictFail, append([]string{"aborted early"}, j.Reasons...), &j, window.To
 			p.observe(j)
 			return false, nil
 		}
@@ -386,7 +387,7 @@ func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool,
 		activities.VerifyName, window).Get(ctx, &j); err != nil {
 		return false, fmt.Errorf("verify stage %d: %w", s.Index, err)
 	}
-	s.Verdict, s.Reasons, s.Judgment = j.Verdict, j.Reasons, &j
+	s.Verdict, s.Reasons, s.Judgement = j.Verdict, j.Reasons, &j
 	p.observe(j)
 	// Only a pass goes on: a marginal stage is not evidence enough to put
 	// more traffic on the candidate.
@@ -521,15 +522,4 @@ func (p *pass) upsertStep(ctx workflow.Context, s string) {
 	if err := workflow.UpsertTypedSearchAttributes(ctx, upd...); err != nil {
 		workflow.GetLogger(ctx).Warn("upsert search attributes", "error", err)
 	}
-}
-
-func joinReasons(rs []string) string {
-	if len(rs) == 0 {
-		return "no reason given"
-	}
-	out := rs[0]
-	for _, r := range rs[1:] {
-		out += "; " + r
-	}
-	return out
 }

@@ -91,8 +91,8 @@ func TestPromotionOnSimulator(t *testing.T) {
 		t.Fatalf("outcome %s (%s), want promoted", st.Outcome, st.Reason)
 	}
 	for _, s := range st.Stages {
-		if s.Checks < 29 || s.Judgment == nil || s.Judgment.Judge == nil {
-			t.Errorf("stage %d: %d looks, judge %v; want the full 30-minute wait and the judge's evidence", s.Index, s.Checks, s.Judgment)
+		if s.Checks < 29 || s.Judgement == nil || s.Judgement.Judge == nil {
+			t.Errorf("stage %d: %d looks, judge %v; want the full 30-minute wait and the judge's evidence", s.Index, s.Checks, s.Judgement)
 		}
 	}
 }
