@@ -64,12 +64,6 @@ type Options struct {
 	Namespace string
 	// SearchAttributes are created in the namespace (all Keyword).
 	SearchAttributes []string
-	// MaxConns is the SQLite connection pool size; 0 means 1. More than one
-	// connection lets reads run beside the writer in WAL mode, but the
-	// server's read-then-write transactions then fail with SQLITE_BUSY
-	// whenever another connection wrote in between (busy_timeout cannot help
-	// a stale snapshot), so one connection is both correct and fastest.
-	MaxConns int
 	// Pragmas override or add to the default Pragmas of a file database.
 	Pragmas map[string]string
 	// Log receives the server's own log lines (JSON); nil discards them.
@@ -219,23 +213,21 @@ func sqlConfig(opts Options) (*config.SQL, error) {
 	c := &config.SQL{
 		PluginName:        sqliteplugin.PluginName,
 		ConnectAttributes: map[string]string{},
-		MaxConns:          opts.MaxConns,
-		MaxIdleConns:      opts.MaxConns,
+		// One connection: with more, WAL lets reads run beside the writer,
+		// but the server's read-then-write transactions then fail with
+		// SQLITE_BUSY whenever another connection wrote in between
+		// (busy_timeout cannot help a stale snapshot).
+		MaxConns:     1,
+		MaxIdleConns: 1,
 	}
 	if opts.Ephemeral {
 		c.ConnectAttributes["mode"] = "memory"
 		c.ConnectAttributes["cache"] = "shared"
 		c.DatabaseName = fmt.Sprintf("passflow-%d-%d", os.Getpid(), time.Now().UnixNano())
-		if c.MaxConns == 0 {
-			c.MaxConns, c.MaxIdleConns = 1, 1
-		}
 		return c, nil
 	}
 	if opts.DBPath == "" {
 		return nil, errors.New("devserver: a database path is needed unless the server is ephemeral")
-	}
-	if c.MaxConns == 0 {
-		c.MaxConns, c.MaxIdleConns = 1, 1
 	}
 	c.DatabaseName = opts.DBPath
 	c.ConnectAttributes["mode"] = "rwc"
