@@ -187,29 +187,24 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
-	ctx, stop := signalContext()
-	defer stop()
-	c, err := conn.Dial(ctx, nil)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	defer c.Close()
-	id, err := operator.Start(ctx, c, spec, *trigger, *by)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	fmt.Fprintln(stdout, id)
-	if !*follow {
-		return exitOK
-	}
-	st, err := operator.Follow(ctx, c, id, stdout, 500*time.Millisecond)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	if !st.Outcome.Decided() {
+	decided := true
+	code := withClient(conn, stderr, func(ctx context.Context, c client.Client) error {
+		id, err := operator.Start(ctx, c, spec, *trigger, *by)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, id)
+		if !*follow {
+			return nil
+		}
+		st, err := operator.Follow(ctx, c, id, stdout, 500*time.Millisecond)
+		decided = st.Outcome.Decided()
+		return err
+	})
+	if code == exitOK && !decided {
 		return exitFail
 	}
-	return exitOK
+	return code
 }
 
 // passArg parses a command that takes one pass ID and connection flags.
