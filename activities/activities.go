@@ -92,7 +92,9 @@ func summarizeAll(samples map[string][]float64) map[string]Summary {
 // Register so each method gets its stable name.
 type Activities struct {
 	Connector Connector
-	Store     Store
+	// Schedules keeps targets' Temporal Schedules (SyncSchedule); nil
+	// makes SyncSchedule fail for good.
+	Schedules Schedules
 	// Metrics, when set, counts what the activities do.
 	Metrics *Metrics
 	// Now is the clock; nil means time.Now.
@@ -252,7 +254,10 @@ type ProposeInput struct {
 	// IncumbentSLIs is what Analyze measured of the incumbent; it is told to
 	// the optimizer as one more observation.
 	IncumbentSLIs map[string]Summary `json:"incumbent_slis,omitempty"`
-	Seed          uint64             `json:"seed"`
+	// History is the target's observations, oldest first, as its tuner
+	// keeps them.
+	History []models.Observation `json:"history,omitempty"`
+	Seed    uint64               `json:"seed"`
 }
 
 // ProposeResult is the candidate and how far it moves.
@@ -271,10 +276,7 @@ type ProposeResult struct {
 // one candidate inside the trust region around the incumbent.
 func (a *Activities) Propose(ctx context.Context, in ProposeInput) (ProposeResult, error) {
 	spec := in.Target
-	hist, err := a.Store.Observations(ctx, spec.Name)
-	if err != nil {
-		return ProposeResult{}, fmt.Errorf("propose for %s: %w", spec.Name, err)
-	}
+	hist := in.History
 	if err := spec.Params.CheckConfig(in.Incumbent); err != nil {
 		return ProposeResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("propose for %s: the running configuration does not fit the target's params: %v", spec.Name, err),
@@ -545,19 +547,16 @@ type RecordInput struct {
 	Observation *models.Observation `json:"observation,omitempty"`
 }
 
-// Record appends the audit event and the observation, once per pass.
+// Record reports a pass's end: it logs the audit event and counts the
+// outcome. The observation and the audit of record go back to the target's
+// tuner in the pass's result; Record keeps nothing, so a retry is harmless.
 func (a *Activities) Record(ctx context.Context, in RecordInput) error {
-	if in.Observation != nil {
-		if err := a.Store.AddObservation(ctx, in.Event.Target, *in.Observation); err != nil {
-			return fmt.Errorf("record pass %s: %w", in.Event.PassID, err)
-		}
-	}
 	if in.Event.Time.IsZero() {
 		in.Event.Time = a.now()
 	}
-	if err := a.Store.AddAudit(ctx, in.Event); err != nil {
-		return fmt.Errorf("record pass %s: %w", in.Event.PassID, err)
-	}
+	activity.GetLogger(ctx).Info("pass ended", "pass", in.Event.PassID, "target", in.Event.Target,
+		"trigger", in.Event.Trigger, "outcome", in.Event.Outcome, "reason", in.Event.Reason,
+		"candidate", in.Event.Candidate.String(), "measured", in.Observation != nil)
 	if a.Metrics != nil {
 		a.Metrics.Passes.WithLabelValues(in.Event.Target, in.Event.Outcome).Inc()
 	}

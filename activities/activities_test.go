@@ -33,7 +33,6 @@ type env struct {
 	acts  *activities.Activities
 	clock *clock
 	spec  target.Spec
-	store *activities.FileStore
 }
 
 func newEnv(t *testing.T, extra string) *env {
@@ -53,12 +52,8 @@ canary: {stages: [5, 25, 100], verify_for: 10m, check_every: 1m}
 		t.Fatal(err)
 	}
 	c := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
-	store, err := activities.NewFileStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
 	sims := simulations.NewConnector(simulations.Options{Now: c.Now}, nil)
-	return &env{acts: &activities.Activities{Connector: sims, Store: store, Now: c.Now}, clock: c, spec: spec, store: store}
+	return &env{acts: &activities.Activities{Connector: sims, Now: c.Now}, clock: c, spec: spec}
 }
 
 func TestAnalyzeErrorBudget(t *testing.T) {
@@ -192,25 +187,64 @@ func TestVerifyAndCheck(t *testing.T) {
 	}
 }
 
-func TestRecordIsIdempotent(t *testing.T) {
+func TestReconcileRestoresEveryCohort(t *testing.T) {
 	e := newEnv(t, "telemetry: {simulator: {model: web, seed: 1}}")
 	ctx := context.Background()
-	in := activities.RecordInput{
-		Event:       activities.AuditEvent{PassID: "p1", Target: "svc", Outcome: "promoted"},
-		Observation: &models.Observation{Config: e.spec.Params.Current(), Objective: 1, Source: "p1"},
+	cand := models.Config{"worker_threads": models.Num(40), "cache_ttl_s": models.Num(60)}
+	if _, err := e.acts.ApplyStage(ctx, activities.ChangeInput{PassID: "p", Target: e.spec, Key: "p/stage-1",
+		Stage: 1, Config: cand, Percent: 25}); err != nil {
+		t.Fatal(err)
 	}
-	for range 3 {
-		if err := e.acts.Record(ctx, in); err != nil {
+	in := activities.ReconcileInput{PassID: "p", Target: e.spec, Key: "p/reconcile", Config: e.spec.Params.Current()}
+	for range 2 { // a retried restore changes nothing twice
+		if _, err := e.acts.Reconcile(ctx, in); err != nil {
 			t.Fatal(err)
 		}
 	}
-	obs, err := e.store.Observations(ctx, "svc")
-	if err != nil || len(obs) != 1 {
-		t.Fatalf("%d observations (%v), want 1", len(obs), err)
+	_, act, _ := e.acts.Connector.Connect(e.spec)
+	svc := act.(*simulations.Service)
+	st := svc.State(e.clock.Now())
+	if st.Percent != 0 || !st.Baseline.Equal(e.spec.Params.Current()) {
+		t.Errorf("after the restore: canary %g%%, baseline %s; want no canary and %s", st.Percent, st.Baseline, e.spec.Params.Current())
 	}
-	audit, err := e.store.Audit()
-	if err != nil || len(audit) != 1 {
-		t.Fatalf("%d audit events (%v), want 1", len(audit), err)
+	if n := len(svc.Applied()); n != 2 {
+		t.Errorf("%d changes applied, want the stage and one restore", n)
+	}
+}
+
+// schedules is an in-memory Schedules.
+type schedules map[string]activities.ScheduleInput
+
+func (s schedules) Put(_ context.Context, in activities.ScheduleInput) error {
+	s[in.ID] = in
+	return nil
+}
+func (s schedules) Delete(_ context.Context, id string) error { delete(s, id); return nil }
+
+func TestSyncSchedule(t *testing.T) {
+	ctx := context.Background()
+	if err := (&activities.Activities{}).SyncSchedule(ctx, activities.ScheduleInput{ID: "schedule/x"}); err == nil {
+		t.Fatal("a worker without a schedule client must refuse")
+	}
+	s := schedules{}
+	a := &activities.Activities{Schedules: s}
+	in := activities.ScheduleInput{ID: "schedule/x", Target: "x", Cron: "0 2 * * *"}
+	for range 2 {
+		if err := a.SyncSchedule(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(s) != 1 || s["schedule/x"].Cron != "0 2 * * *" {
+		t.Fatalf("schedules %+v, want schedule/x at 0 2 * * *", s)
+	}
+	in.Delete = true
+	for range 2 {
+		if err := a.SyncSchedule(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(s) != 0 {
+		t.Fatalf("schedules %+v after delete, want none", s)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -38,6 +39,8 @@ type DevOptions struct {
 	Demo bool
 	// DemoTarget overrides the built-in demo target file.
 	DemoTarget string
+	// Targets are target files or directories applied once everything is up.
+	Targets []string
 	// Pragmas override SQLite settings (for benchmarks).
 	Pragmas map[string]string
 }
@@ -121,8 +124,13 @@ func Dev(ctx context.Context, opts DevOptions, out io.Writer) error {
 	if u := srv.UIAddress(); u != "" {
 		fmt.Fprintf(out, "  Web UI     %s/namespaces/%s/workflows\n", u, opts.Namespace)
 	}
-	fmt.Fprintf(out, "  HTTP API   http://%s  (/healthz, /metrics, /v1/passes)\n", ln.Addr())
+	fmt.Fprintf(out, "  HTTP API   http://%s  (/healthz, /metrics, /v1/targets, /v1/passes, /v1/alerts)\n", ln.Addr())
 	fmt.Fprintf(out, "  state      %s  server log %s\n", stateDir, logFile.Name())
+	if len(opts.Targets) > 0 {
+		if code := operator.ApplyFiles(ctx, c, opts.Targets, "passflow dev --targets", out, out); code != 0 {
+			fmt.Fprintf(out, "  warning    some of --targets could not be applied (above)\n")
+		}
+	}
 
 	if opts.Demo {
 		if err := runDemo(ctx, c, demo, srv, out); err != nil && ctx.Err() == nil {
@@ -136,13 +144,25 @@ func Dev(ctx context.Context, opts DevOptions, out io.Writer) error {
 }
 
 func runDemo(ctx context.Context, c client.Client, spec target.Spec, srv *devserver.Server, out io.Writer) error {
-	id, err := operator.Start(ctx, c, spec, "demo", "passflow dev --demo")
+	reg, err := operator.Apply(ctx, c, spec, "examples/targets/demo.yaml", "passflow dev --demo")
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\ndemo pass %s on %s\n", id, spec.Name)
+	rep, err := operator.Request(ctx, c, spec.Name, workflows.PassRequest{
+		Trigger: workflows.TriggerOperator, RequestedBy: "passflow dev --demo", Reason: "the demo"})
+	if err != nil {
+		return err
+	}
+	if rep.PassID == "" {
+		return fmt.Errorf("no demo pass: %s", rep.Reason)
+	}
+	id := rep.PassID
+	fmt.Fprintf(out, "\ndemo target %s %s (tuner %s, schedule %q)\n", spec.Name, reg.Result,
+		workflows.TunerID(spec.Name), spec.Triggers.Schedule)
+	fmt.Fprintf(out, "demo pass %s (%s)\n", id, rep.Status)
 	if u := srv.UIAddress(); u != "" {
-		fmt.Fprintf(out, "  watch it   %s/namespaces/%s/workflows/%s\n", u, srv.Namespace(), id)
+		fmt.Fprintf(out, "  watch it   %s/namespaces/%s/workflows/%s\n", u, srv.Namespace(), url.PathEscape(id))
+		fmt.Fprintf(out, "  schedule   %s/namespaces/%s/schedules\n", u, srv.Namespace())
 	}
 	if len(spec.Risk.Approvers) > 0 {
 		// A high-risk candidate waits for a human; in the demo the first

@@ -43,13 +43,9 @@ func listen(addr string) (net.Listener, error) {
 func startRuntime(c client.Client, stateDir string, ln net.Listener, wopts workers.Options) (*runtime, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	store, err := activities.NewFileStore(filepath.Join(stateDir, "store"))
-	if err != nil {
-		return nil, err
-	}
 	acts := &activities.Activities{
 		Connector: simulations.NewConnector(simulations.Options{StateDir: filepath.Join(stateDir, "sim")}, notConnected),
-		Store:     store,
+		Schedules: activities.TemporalSchedules{Client: c},
 		Metrics:   activities.NewMetrics(reg),
 	}
 	w := workers.New(c, acts, wopts)

@@ -56,7 +56,7 @@ func TestDurabilityAcrossKill(t *testing.T) {
 	s := spec(t, "durable", 0.002, 0.01, 0)
 	s.Canary.VerifyFor = model.Duration(12 * time.Second) // long enough to kill the process inside the wait
 	s.Canary.CheckEvery = model.Duration(3 * time.Second)
-	id, err := operator.Start(ctx, c, s, "test", t.Name())
+	id, err := startPass(ctx, c, s, t.Name())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,6 @@ import (
 var (
 	temporalClient client.Client
 	sims           *simulations.Connector
-	store          *activities.FileStore
 	apiServer      *httptest.Server
 )
 
@@ -69,12 +68,9 @@ func testMain(m *testing.M) int {
 	}
 	defer temporalClient.Close()
 	sims = simulations.NewConnector(simulations.Options{StateDir: filepath.Join(dir, "sim")}, nil)
-	if store, err = activities.NewFileStore(filepath.Join(dir, "store")); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
 	reg := prometheus.NewRegistry()
-	w := workers.New(temporalClient, &activities.Activities{Connector: sims, Store: store, Metrics: activities.NewMetrics(reg)}, workers.Options{})
+	w := workers.New(temporalClient, &activities.Activities{
+		Connector: sims, Schedules: activities.TemporalSchedules{Client: temporalClient}, Metrics: activities.NewMetrics(reg)}, workers.Options{})
 	if err := w.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

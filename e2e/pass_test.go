@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -55,12 +56,19 @@ risk: {approval_from: forbidden, max_step: %g}
 	return s
 }
 
+// runPass registers s with its tuner, requests a pass and follows it to
+// its end.
 func runPass(t *testing.T, s target.Spec) (string, workflows.PassStatus) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	id, err := operator.Start(ctx, temporalClient, s, "test", t.Name())
-	if err != nil {
+	id := requestPass(t, ctx, s)
+	if rep, err := operator.Request(ctx, temporalClient, s.Name, workflows.PassRequest{
+		Trigger: workflows.TriggerOperator, RequestedBy: t.Name()}); err != nil || rep.Status != workflows.ReplyQueued {
+		// A second request while it runs queues a pass (deleted below).
+		t.Fatalf("second request: %+v %v, want queued", rep, err)
+	}
+	if _, err := operator.Pause(ctx, temporalClient, s.Name, true, t.Name(), "drop the queued pass"); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
@@ -70,6 +78,40 @@ func runPass(t *testing.T, s target.Spec) (string, workflows.PassStatus) {
 		t.Fatal(err)
 	}
 	return id, st
+}
+
+// requestPass applies s and requests a pass; it returns the pass's ID.
+func requestPass(t *testing.T, ctx context.Context, s target.Spec) string {
+	t.Helper()
+	if _, err := operator.Apply(ctx, temporalClient, s, t.Name(), t.Name()); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := operator.Request(ctx, temporalClient, s.Name, workflows.PassRequest{
+		Trigger: workflows.TriggerOperator, RequestedBy: t.Name()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != workflows.ReplyStarted {
+		t.Fatalf("request: %+v, want started", rep)
+	}
+	return rep.PassID
+}
+
+// tunerState waits until cond holds of s's tuner state (a pass's result
+// reaches its tuner a moment after the pass ends) and returns it.
+func tunerState(t *testing.T, name string, cond func(workflows.TunerState) bool) workflows.TunerState {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := operator.TargetState(context.Background(), temporalClient, name)
+		if err == nil && cond(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tuner of %s: condition not met within 30s: %+v (%v)", name, st, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // eventsByKey counts the simulator's applied changes per idempotency key.
@@ -103,12 +145,20 @@ func TestPassPromotesOnSimulator(t *testing.T) {
 	if !base.Equal(st.Candidate) {
 		t.Errorf("service baseline %s, want the promoted candidate %s", base, st.Candidate)
 	}
-	hist, err := store.Observations(context.Background(), s.Name)
-	if err != nil || len(hist) != 1 || hist[0].Source != id || hist[0].Failed {
-		t.Errorf("history %+v (%v), want one successful observation from %s", hist, err, id)
+	ts := tunerState(t, s.Name, func(st workflows.TunerState) bool { return len(st.Recent) == 2 })
+	if hist := ts.History; len(hist) != 1 || hist[0].Source != id || hist[0].Failed {
+		t.Errorf("history %+v, want one successful observation from %s", hist, id)
+	}
+	// The queued pass was dropped by the pause while the first ran.
+	if ts.Recent[1].ID != id || ts.Recent[1].Outcome != workflows.OutcomePromoted || !ts.LastPromoted.Equal(st.Candidate) {
+		t.Errorf("tuner's record %+v, last promoted %s; want %s promoted", ts.Recent[1], ts.LastPromoted, id)
+	}
+	if q := ts.Recent[0]; q.Outcome != workflows.OutcomeSkipped || !strings.Contains(q.Reason, "paused") {
+		t.Errorf("the queued pass %+v, want skipped when the target was paused", q)
 	}
 	if *record {
 		saveHistory(t, id, filepath.Join("..", "workflows", "testdata", "pass_promoted.json"))
+		saveHistory(t, workflows.TunerID(s.Name), filepath.Join("..", "workflows", "testdata", "tuner_paused.json"))
 	}
 }
 
@@ -129,7 +179,7 @@ func TestPassRollsBackInjectedRegression(t *testing.T) {
 	if now := svc.State(time.Now()); now.Percent != 0 {
 		t.Errorf("canary still at %g%% after rollback", now.Percent)
 	}
-	hist, _ := store.Observations(context.Background(), s.Name)
+	hist := tunerState(t, s.Name, func(st workflows.TunerState) bool { return len(st.Recent) == 2 }).History
 	if len(hist) != 1 || hist[0].Constraints["latency_p95_ms"] <= 250 {
 		t.Errorf("history %+v: want the rolled-back candidate recorded as breaking latency_p95_ms <= 250", hist)
 	}
@@ -138,35 +188,62 @@ func TestPassRollsBackInjectedRegression(t *testing.T) {
 	}
 }
 
-func TestHTTPAPIStartStatusCancel(t *testing.T) {
-	body := strings.Replace(apiTarget("e2e-api"), "verify_for: 2s", "verify_for: 1h", 1)
-	resp, err := http.Post(apiServer.URL+"/v1/passes?trigger=api-test", "application/yaml", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
+func TestHTTPAPITargetsPassesCancel(t *testing.T) {
+	const name = "e2e-api"
+	body := strings.Replace(apiTarget(name), "verify_for: 2s", "verify_for: 1h", 1)
+	put := func(body string) *http.Response {
+		req, err := http.NewRequest(http.MethodPut, apiServer.URL+"/v1/targets/"+name, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
 	}
-	var started struct{ ID string }
-	decode(t, resp, http.StatusCreated, &started)
+	post := func(path string) *http.Response {
+		resp, err := http.Post(apiServer.URL+path, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	get := func(path string) *http.Response {
+		resp, err := http.Get(apiServer.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	var reg workflows.RegisterResult
+	decode(t, put(body), http.StatusCreated, &reg)
+	decode(t, put(body), http.StatusOK, &reg)
+	if reg.Result != workflows.Unchanged || reg.Version != 1 {
+		t.Errorf("second PUT of the same target: %+v, want unchanged at version 1", reg)
+	}
 
-	// A second pass on the same target is refused while this one runs.
-	resp, err = http.Post(apiServer.URL+"/v1/passes", "application/yaml", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var busy struct{ Error string }
-	decode(t, resp, http.StatusConflict, &busy)
-	if !strings.Contains(busy.Error, started.ID) {
-		t.Errorf("conflict %q does not name the running pass %s", busy.Error, started.ID)
+	var first, second workflows.RequestReply
+	decode(t, post("/v1/targets/"+name+"/passes?by=alice"), http.StatusAccepted, &first)
+	decode(t, post("/v1/targets/"+name+"/passes?by=bob"), http.StatusAccepted, &second)
+	if first.Status != workflows.ReplyStarted || second.Status != workflows.ReplyQueued || first.PassID == second.PassID {
+		t.Fatalf("requests: %+v then %+v; want started, then queued behind it", first, second)
 	}
 
-	// Wait for stage 1 to be applied, then cancel over HTTP.
+	// Wait for stage 1 to be applied, then cancel over HTTP (the ID holds
+	// slashes: pass/e2e-api/1).
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(apiServer.URL + "/v1/passes/" + started.ID)
+		resp, err := http.Get(apiServer.URL + "/v1/passes/" + first.PassID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var st workflows.PassStatus
-		decode(t, resp, http.StatusOK, &st)
+		if resp.StatusCode == http.StatusOK {
+			decode(t, resp, http.StatusOK, &st)
+		} else {
+			resp.Body.Close()
+		}
 		if len(st.Stages) > 0 && st.Stages[0].Applied {
 			break
 		}
@@ -175,41 +252,61 @@ func TestHTTPAPIStartStatusCancel(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	resp, err = http.Post(apiServer.URL+"/v1/passes/"+started.ID+"/cancel", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	decode(t, resp, http.StatusAccepted, nil)
+	decode(t, post("/v1/targets/"+name+"/pause?by=carol&reason=test"), http.StatusOK, nil)
+	decode(t, post("/v1/passes/"+first.PassID+"/cancel"), http.StatusAccepted, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := operator.Follow(ctx, temporalClient, started.ID, io.Discard, 100*time.Millisecond)
+	st, err := operator.Follow(ctx, temporalClient, first.PassID, io.Discard, 100*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.Outcome != workflows.OutcomeRolledBack || len(st.Compensations) != 1 || !st.Compensations[0].Done {
 		t.Fatalf("outcome %s, compensations %+v: want rolled back with stage 1 undone", st.Outcome, st.Compensations)
 	}
-	d, err := temporalClient.DescribeWorkflowExecution(ctx, started.ID, "")
+	d, err := temporalClient.DescribeWorkflowExecution(ctx, first.PassID, "")
 	if err != nil || d.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_CANCELED {
 		t.Errorf("workflow status %v (%v), want canceled", d.GetWorkflowExecutionInfo().GetStatus(), err)
 	}
 
-	// Bad input: a malformed target is refused with its problems, and a
-	// pass that does not exist is a 404.
-	resp, err = http.Post(apiServer.URL+"/v1/passes", "application/yaml", strings.NewReader("name: x\nparams: []\n"))
-	if err != nil {
-		t.Fatal(err)
+	// The history: the cancelled pass rolled back, the queued one dropped by
+	// the pause. The list and the state show the target paused.
+	tunerState(t, name, func(st workflows.TunerState) bool { return len(st.Recent) == 2 })
+	var hist []workflows.PassRecord
+	decode(t, get("/v1/targets/"+name+"/history"), http.StatusOK, &hist)
+	if len(hist) != 2 || hist[1].Outcome != workflows.OutcomeRolledBack || hist[1].RequestedBy != "alice" ||
+		hist[0].ID != second.PassID || hist[0].Outcome != workflows.OutcomeSkipped {
+		t.Errorf("history %+v, want the queued pass skipped and the first rolled back", hist)
 	}
+	var rows []operator.TargetRow
+	deadline = time.Now().Add(10 * time.Second)
+	for !slices.ContainsFunc(rows, func(r operator.TargetRow) bool { return r.Name == name && r.Paused }) {
+		if time.Now().After(deadline) {
+			t.Fatalf("targets %+v: want %s listed as paused", rows, name)
+		}
+		decode(t, get("/v1/targets"), http.StatusOK, &rows)
+		time.Sleep(100 * time.Millisecond)
+	}
+	var paused struct{ Error string }
+	decode(t, post("/v1/targets/"+name+"/passes"), http.StatusConflict, &paused)
+	if !strings.Contains(paused.Error, "paused by carol (test)") {
+		t.Errorf("request to a paused target: %q, want it to say who paused it and why", paused.Error)
+	}
+
+	// Bad input: a malformed target is refused with its problems; a name
+	// that is not the path's, a pass or a target that does not exist.
 	var bad struct{ Error string }
-	decode(t, resp, http.StatusBadRequest, &bad)
+	decode(t, put("name: x\nparams: []\n"), http.StatusBadRequest, &bad)
 	if !strings.Contains(bad.Error, "request body") || !strings.Contains(bad.Error, "params") {
 		t.Errorf("error %q: want it to name the request body and the params field", bad.Error)
 	}
-	resp, err = http.Get(apiServer.URL + "/v1/passes/no-such-pass")
-	if err != nil {
-		t.Fatal(err)
+	decode(t, put(apiTarget("other-name")), http.StatusBadRequest, &bad)
+	if !strings.Contains(bad.Error, `expected "e2e-api"`) {
+		t.Errorf("error %q: want it to name the expected target", bad.Error)
 	}
-	decode(t, resp, http.StatusNotFound, nil)
+	decode(t, get("/v1/passes/pass/no-such-target/1"), http.StatusNotFound, nil)
+	decode(t, get("/v1/targets/no-such-target"), http.StatusNotFound, nil)
+	decode(t, post("/v1/targets/no-such-target/passes"), http.StatusNotFound, nil)
+	decode(t, post("/v1/passes/"+first.PassID+"/frobnicate"), http.StatusNotFound, nil)
 }
 
 // apiTarget is a small simulated target as the API receives it.

@@ -1,10 +1,11 @@
-// Package operator holds what an operator does to passes against a running
-// Temporal server: start one, follow it, read its status, cancel it, approve
-// or reject it. The CLI and the HTTP API both call it.
+// Package operator holds what an operator does against a running Temporal
+// server: register targets with their tuners, pause, resume and delete them,
+// request passes, follow a pass, read its status, cancel it, approve or
+// reject it. The CLI and the HTTP API both call it.
 //
-// Invariants: it never changes a pass except through the workflow's own
-// handlers (start, signal, cancel); a pass's workflow ID is its UUID; at
-// most one pass per target runs at a time.
+// Invariants: it never changes a target or a pass except through the
+// workflows' own handlers (updates, signals, cancel); passes start only in
+// their target's tuner, so one runs per target at a time by construction.
 package operator
 
 import (
@@ -12,57 +13,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
-	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/workers"
 	"github.com/passflow/passflow/workflows"
 )
-
-// ErrBusy is returned by Start when a pass on the same target is running:
-// two passes would fight over the target's canary.
-var ErrBusy = errors.New("a pass on this target is running")
-
-// Start starts a pass of spec and returns its ID. It refuses (ErrBusy) while
-// another pass on the same target runs.
-func Start(ctx context.Context, c client.Client, spec target.Spec, trigger, requestedBy string) (string, error) {
-	running, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		Query: fmt.Sprintf("%s = '%s' AND ExecutionStatus = 'Running'", workflows.TargetKey.GetName(), spec.Name),
-	})
-	if err != nil {
-		return "", fmt.Errorf("look for running passes on %s: %w", spec.Name, err)
-	}
-	for _, ex := range running.GetExecutions() {
-		// Visibility lags a little behind; the execution itself does not.
-		id := ex.GetExecution().GetWorkflowId()
-		if still, err := Running(ctx, c, id); err == nil && still {
-			return "", fmt.Errorf("start a pass on %s: %w: %s (cancel it or wait for it)", spec.Name, ErrBusy, id)
-		}
-	}
-	id := uuid.NewString()
-	_, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: id,
-		// Set at start so the pass is found by target before its first task.
-		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.TargetKey.ValueSet(spec.Name)),
-		TaskQueue:             workers.TaskQueue,
-		StaticSummary:         fmt.Sprintf("pass on %s (%s)", spec.Name, trigger),
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-	}, workflows.PassWorkflowName, workflows.PassInput{
-		PassID: id, Target: spec, Trigger: trigger, RequestedBy: requestedBy,
-	})
-	if err != nil {
-		return "", fmt.Errorf("start a pass on %s: %w", spec.Name, err)
-	}
-	return id, nil
-}
 
 // ErrNotFound is returned for a pass ID the server does not know.
 var ErrNotFound = errors.New("no such pass")
@@ -121,31 +82,96 @@ func Decide(ctx context.Context, c client.Client, id string, a workflows.Approva
 // ends, and returns its final status.
 func Follow(ctx context.Context, c client.Client, id string, w io.Writer, every time.Duration) (workflows.PassStatus, error) {
 	var prev workflows.PassStatus
-	if d, err := c.DescribeTaskQueue(ctx, workers.TaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW); err == nil && len(d.GetPollers()) == 0 {
-		fmt.Fprintf(w, "  warning     no worker polls task queue %q: the pass waits until `passflow dev` or `passflow worker` runs\n", workers.TaskQueue)
-	}
+	began, warned, queued := time.Now(), false, false
 	for {
 		running, err := Running(ctx, c, id)
-		if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			// Not started yet: queued in its tuner, or dropped from the queue.
+			rec, waiting, qerr := queuedPass(ctx, c, id)
+			if qerr != nil {
+				return prev, qerr
+			}
+			if !waiting {
+				fmt.Fprintf(w, "outcome: %s — %s\n", strings.ReplaceAll(string(rec.Outcome), "_", " "), rec.Reason)
+				return workflows.PassStatus{ID: id, Outcome: rec.Outcome, Reason: rec.Reason, Step: workflows.StepDone}, nil
+			}
+			if !queued {
+				fmt.Fprintf(w, "  queued      %s\n", waiting2string(rec))
+				queued = true
+			}
+		} else if err != nil {
 			return prev, err
 		}
-		st, err := Status(ctx, c, id)
-		if err != nil {
-			return prev, err
+		if err == nil {
+			st, err := Status(ctx, c, id)
+			if err != nil {
+				return prev, err
+			}
+			for _, line := range Progress(prev, st) {
+				fmt.Fprintln(w, line)
+			}
+			prev = st
+			if !running {
+				return st, nil
+			}
 		}
-		for _, line := range Progress(prev, st) {
-			fmt.Fprintln(w, line)
-		}
-		prev = st
-		if !running {
-			return st, nil
+		// Warn once when nothing has happened for a while and no worker
+		// polls: the pass waits for one.
+		if !warned && prev.Baseline == nil && time.Since(began) > noProgressWarning {
+			warned = true
+			if d, err := c.DescribeTaskQueue(ctx, workers.TaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW); err == nil && len(d.GetPollers()) == 0 {
+				fmt.Fprintf(w, "  warning     no worker polls task queue %q: the pass waits until `passflow dev` or `passflow worker` runs\n", workers.TaskQueue)
+			}
 		}
 		select {
 		case <-ctx.Done():
-			return st, ctx.Err()
+			return prev, ctx.Err()
 		case <-time.After(every):
 		}
 	}
+}
+
+// noProgressWarning is how long Follow waits for a pass to show progress
+// before it checks that a worker polls.
+const noProgressWarning = 3 * time.Second
+
+// queuedPass finds a pass that has not started in its tuner: waiting is
+// true while it is queued; otherwise rec is how the tuner recorded it.
+func queuedPass(ctx context.Context, c client.Client, id string) (rec workflows.PassRecord, waiting bool, err error) {
+	name, ok := TargetOfPass(id)
+	if !ok {
+		return rec, false, fmt.Errorf("pass %s: %w", id, ErrNotFound)
+	}
+	st, err := TargetState(ctx, c, name)
+	if err != nil {
+		return rec, false, fmt.Errorf("pass %s: %w", id, err)
+	}
+	if q := st.Queued; q != nil && q.ID == id {
+		rec = workflows.PassRecord{ID: id, Trigger: q.Trigger, Requested: q.Requested, Started: q.NotBefore}
+		if st.Running != nil {
+			rec.Reason = "behind " + st.Running.ID
+		}
+		return rec, true, nil
+	}
+	if r := st.Running; r != nil && r.ID == id {
+		return workflows.PassRecord{ID: id, Reason: "starting"}, true, nil
+	}
+	for _, r := range slices.Backward(st.Recent) {
+		if r.ID == id {
+			return r, false, nil
+		}
+	}
+	return rec, false, fmt.Errorf("pass %s: %w", id, ErrNotFound)
+}
+
+func waiting2string(r workflows.PassRecord) string {
+	switch {
+	case !r.Started.IsZero():
+		return "until the freeze ends at " + r.Started.UTC().Format(time.RFC3339)
+	case r.Reason != "":
+		return r.Reason
+	}
+	return "waiting to start"
 }
 
 // Progress returns the lines that describe what happened between two

@@ -6,5 +6,7 @@
 // filled and every rule is checked in one place, Validate, which Parse and
 // Load call; every error names the file, the field and what was expected,
 // and all of a file's problems are reported at once; a Spec that Parse
-// returned is valid.
+// returned is valid. The freeze and schedule arithmetic (Freeze.At,
+// Freeze.Next, Triggers.NextRun) is pure, for workflow code: no wall clock,
+// no randomness, no state kept between calls.
 package target

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -234,6 +235,7 @@ var (
 	unmarshalerType         = reflect.TypeFor[yaml.Unmarshaler]()
 	obsoleteUnmarshalerType = reflect.TypeFor[obsoleteUnmarshaler]()
 	textUnmarshalerType     = reflect.TypeFor[encoding.TextUnmarshaler]()
+	timeType                = reflect.TypeFor[time.Time]()
 )
 
 // customDecoded reports whether values of t decode themselves.
@@ -255,6 +257,15 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 	}
 	w.seen = append(w.seen, seenNode{node: n, path: path, typ: t})
 	if n.ShortTag() == "!!null" {
+		return
+	}
+	if t == timeType {
+		// yaml also reads a date alone, or a time without an offset, as
+		// UTC; a freeze that starts an hour off is worse than an error.
+		if _, err := time.Parse(time.RFC3339, n.Value); n.Kind != yaml.ScalarNode || err != nil {
+			w.add(n, path, "expected %s, got %s", describe(t), valueOf(n))
+			*n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: n.Line, Column: n.Column}
+		}
 		return
 	}
 	if customDecoded(t) {
@@ -450,6 +461,8 @@ func describe(t reflect.Type) string {
 	switch t {
 	case reflect.TypeFor[Duration]():
 		return "a duration such as 30s, 5m, 24h or 30d"
+	case timeType:
+		return "an RFC 3339 time such as 2026-12-20T00:00:00Z"
 	}
 	if customDecoded(t) {
 		if t.PkgPath() == "github.com/passflow/passflow/models" && t.Name() == "Value" {

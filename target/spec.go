@@ -133,10 +133,94 @@ type File struct {
 	Path string `yaml:"path" json:"path"`
 }
 
-// Triggers say when passes start on their own.
+// Triggers say when passes start on their own, and when no change may
+// start at all.
 type Triggers struct {
-	Schedule string   `yaml:"schedule,omitempty" json:"schedule,omitempty"`
-	Alerts   []string `yaml:"alerts,omitempty" json:"alerts,omitempty"`
+	// Schedule starts a pass at fixed times: a 5-field cron expression
+	// ("0 2 * * *"), one of the macros @hourly, @daily, @midnight, @weekly,
+	// @monthly, @yearly and @annually, or "@every D" (D a Go duration such
+	// as 6h). Cron expressions and macros are read in Timezone; "@every D"
+	// fires at the multiples of D since the Unix epoch.
+	Schedule string `yaml:"schedule,omitempty" json:"schedule,omitempty"`
+	// Timezone is the IANA time zone of Schedule and of every recurring
+	// freeze window that names none, e.g. "Europe/Berlin". Empty means UTC
+	// (Validate leaves it empty; Location resolves it).
+	Timezone string `yaml:"timezone,omitempty" json:"timezone,omitempty"`
+	// Jitter delays each scheduled start by a random amount up to Jitter,
+	// so that targets scheduled alike do not all start at once; >= 0.
+	Jitter Duration `yaml:"jitter,omitempty" json:"jitter,omitempty"`
+	// Alerts names the Prometheus alerts whose firing requests a pass.
+	Alerts []string `yaml:"alerts,omitempty" json:"alerts,omitempty"`
+	// Cooldown is the least time between two alert-triggered pass
+	// requests: at most one is made per Cooldown; >= 0, default 1h.
+	// Because zero means the default, write 1s for practically none.
+	Cooldown Duration `yaml:"cooldown,omitempty" json:"cooldown,omitempty"`
+	// Freeze, when set, holds the time ranges in which no change may start.
+	Freeze *Freeze `yaml:"freeze,omitempty" json:"freeze,omitempty"`
+}
+
+// Freeze is the target's change freezes: time ranges in which no change may
+// start. See Freeze.At for when the target is frozen.
+type Freeze struct {
+	// Windows are the freezes; the target is frozen while any is in force.
+	Windows []FreezeWindow `yaml:"windows" json:"windows"`
+	// OnRequest is what a pass requested inside a freeze does: FreezeWait
+	// (the default; it starts when the freeze ends) or FreezeSkip.
+	OnRequest FreezeRequestPolicy `yaml:"on_request,omitempty" json:"on_request"`
+	// OnCanary is what a pass already in a canary does when a freeze
+	// begins: it finishes its current stage, then FreezeHold (the default:
+	// it waits for the end of the freeze with the stage applied, then goes
+	// on) or FreezeRollback.
+	OnCanary FreezeCanaryPolicy `yaml:"on_canary,omitempty" json:"on_canary"`
+}
+
+// FreezeRequestPolicy is what a pass requested inside a freeze does.
+type FreezeRequestPolicy string
+
+// The policies for a pass requested inside a freeze.
+const (
+	// FreezeWait starts the pass when the freeze ends.
+	FreezeWait FreezeRequestPolicy = "wait"
+	// FreezeSkip drops the request.
+	FreezeSkip FreezeRequestPolicy = "skip"
+)
+
+// FreezeCanaryPolicy is what a pass in a canary does, once its current
+// stage is finished, when a freeze begins.
+type FreezeCanaryPolicy string
+
+// The policies for a pass in a canary when a freeze begins.
+const (
+	// FreezeHold keeps the finished stage applied until the freeze ends,
+	// then goes on with the pass.
+	FreezeHold FreezeCanaryPolicy = "hold"
+	// FreezeRollback undoes the stages applied so far.
+	FreezeRollback FreezeCanaryPolicy = "rollback"
+)
+
+// FreezeWindow is one freeze: either recurring (Cron and Duration: it
+// starts at each time the 5-field cron expression matches, in Timezone, and
+// lasts Duration) or fixed (From and To, RFC 3339 timestamps). Each
+// occurrence includes its start and excludes its end. Duration is elapsed
+// time, so an occurrence that spans a daylight-saving change ends an hour
+// earlier or later by the wall clock than the others.
+type FreezeWindow struct {
+	// Name is an optional label shown to operators, e.g. "weekend" or
+	// "year-end release freeze".
+	Name string `yaml:"name,omitempty" json:"name,omitempty"`
+	// Cron is a 5-field cron expression (minute, hour, day of month,
+	// month, day of week), e.g. "0 18 * * 5" for Fridays at 18:00.
+	Cron string `yaml:"cron,omitempty" json:"cron,omitempty"`
+	// Duration is how long each occurrence lasts: > 0 and at most 7d.
+	Duration Duration `yaml:"duration,omitempty" json:"duration,omitempty"`
+	// Timezone is the IANA time zone Cron is read in. Validate fills it
+	// with Triggers.Timezone when empty; empty means UTC. Only for a
+	// recurring window: From and To carry their own offset.
+	Timezone string `yaml:"timezone,omitempty" json:"timezone,omitempty"`
+	// From is when a fixed freeze starts (included).
+	From time.Time `yaml:"from,omitempty" json:"from,omitzero"`
+	// To is when a fixed freeze ends (excluded).
+	To time.Time `yaml:"to,omitempty" json:"to,omitzero"`
 }
 
 // Judge returns the canary judge's configuration: the target's canary.judge

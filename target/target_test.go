@@ -47,32 +47,57 @@ func TestGoodFiles(t *testing.T) {
 
 // badFiles lists every file of testdata/bad with what its error must say.
 var badFiles = map[string][]string{
-	"actuator-simulator-differs.yaml":         {"actuator-simulator-differs.yaml:8: actuator.simulator: expected {} or the same settings as telemetry.simulator"},
-	"bad-band.yaml":                           {`bad-band.yaml:9: risk.approval_from: expected low, medium, high or forbidden (never ask), got "severe"`},
-	"bad-cron-range.yaml":                     {`bad-cron-range.yaml:9: triggers.schedule: expected a 5-field cron expression`, `got "25" in the hour field (expected 0-23)`},
-	"bad-cron.yaml":                           {`bad-cron.yaml:9: triggers.schedule: expected a 5-field cron expression`, `got 4 fields in "0 2 * *"`},
-	"bad-duration.yaml":                       {`bad-duration.yaml:10: canary.verify_for: expected a duration such as 30s, 5m, 24h or 30d, got "30 minutes"`},
-	"bad-goal.yaml":                           {`bad-goal.yaml:4: objective.goal: expected minimize or maximize, got "lower"`},
-	"bad-name.yaml":                           {`bad-name.yaml:1: name: expected lowercase letters, digits and '-'`, `got "Checkout API"`},
-	"bad-prometheus-url.yaml":                 {`bad-prometheus-url.yaml:8: telemetry.prometheus.url: expected an absolute http(s) URL`, `got "127.0.0.1:9090"`},
-	"bad-risk-numbers.yaml":                   {"bad-risk-numbers.yaml:10: risk.max_step: expected max_step in (0, 1], got 1.5", "bad-risk-numbers.yaml:11: risk.delta: expected delta in (0, 0.5], got 0.9", "bad-risk-numbers.yaml:12: risk.approvers[1]: expected an approver's name"},
-	"bad-secret-env.yaml":                     {`bad-secret-env.yaml:12: actuator.webhook.secret_env: expected an environment variable name`, `got "my-secret"`},
-	"bad-slo.yaml":                            {"bad-slo.yaml:9: error_budget.slo: expected slo in (0, 1)", "got 99.9"},
-	"bad-tier.yaml":                           {`bad-tier.yaml:2: tier: expected critical, standard or best-effort, got "gold"`},
-	"bad-webhook-url.yaml":                    {`bad-webhook-url.yaml:12: actuator.webhook.url: expected an absolute http(s) URL`, `got "ftp://example.com/config"`},
-	"categorical-no-choices.yaml":             {"categorical-no-choices.yaml:3: params[0].choices: expected at least two choices"},
-	"check-every-gt-verify-for.yaml":          {"check-every-gt-verify-for.yaml:9: canary.check_every: expected check_every <= verify_for (5m), got 10m"},
-	"constraint-no-bound.yaml":                {"constraint-no-bound.yaml:6: constraints[0]: expected a bound: max, min or both"},
-	"current-out-of-range.yaml":               {"current-out-of-range.yaml:3: params[0].current: expected a value in [1, 64], got 100"},
-	"current-wrong-type.yaml":                 {"current-wrong-type.yaml:3: params[0].current: expected a number or a string, got a list"},
-	"duplicate-constraint.yaml":               {`duplicate-constraint.yaml:7: constraints[1].metric: duplicate metric "error_rate" (also constraints[0])`},
-	"duplicate-key.yaml":                      {"duplicate-key.yaml:9: name: repeated key; it is already set on line 1"},
-	"duplicate-param.yaml":                    {`duplicate-param.yaml:4: params[1].name: duplicate parameter "threads" (also params[0])`},
-	"empty-alert.yaml":                        {"empty-alert.yaml:9: triggers.alerts[1]: expected an alert name"},
-	"empty-command.yaml":                      {"empty-command.yaml:12: actuator.command.argv: expected a program and its arguments"},
-	"empty-file-path.yaml":                    {"empty-file-path.yaml:12: actuator.file.path: expected a file path"},
-	"empty-params.yaml":                       {"empty-params.yaml:2: params: expected at least one parameter"},
-	"empty.yaml":                              {"empty.yaml: empty file; expected a target"},
+	"actuator-simulator-differs.yaml": {"actuator-simulator-differs.yaml:8: actuator.simulator: expected {} or the same settings as telemetry.simulator"},
+	"bad-band.yaml":                   {`bad-band.yaml:9: risk.approval_from: expected low, medium, high or forbidden (never ask), got "severe"`},
+	"bad-cron-range.yaml":             {`bad-cron-range.yaml:9: triggers.schedule: expected a 5-field cron expression`, `got "25" in the hour field (expected 0-23)`},
+	"bad-cron.yaml":                   {`bad-cron.yaml:9: triggers.schedule: expected a 5-field cron expression`, `got 4 fields in "0 2 * *"`},
+	"bad-duration.yaml":               {`bad-duration.yaml:10: canary.verify_for: expected a duration such as 30s, 5m, 24h or 30d, got "30 minutes"`},
+	"bad-goal.yaml":                   {`bad-goal.yaml:4: objective.goal: expected minimize or maximize, got "lower"`},
+	"bad-name.yaml":                   {`bad-name.yaml:1: name: expected lowercase letters, digits and '-'`, `got "Checkout API"`},
+	"bad-prometheus-url.yaml":         {`bad-prometheus-url.yaml:8: telemetry.prometheus.url: expected an absolute http(s) URL`, `got "127.0.0.1:9090"`},
+	"bad-risk-numbers.yaml":           {"bad-risk-numbers.yaml:10: risk.max_step: expected max_step in (0, 1], got 1.5", "bad-risk-numbers.yaml:11: risk.delta: expected delta in (0, 0.5], got 0.9", "bad-risk-numbers.yaml:12: risk.approvers[1]: expected an approver's name"},
+	"bad-secret-env.yaml":             {`bad-secret-env.yaml:12: actuator.webhook.secret_env: expected an environment variable name`, `got "my-secret"`},
+	"bad-slo.yaml":                    {"bad-slo.yaml:9: error_budget.slo: expected slo in (0, 1)", "got 99.9"},
+	"bad-timezone.yaml":               {`bad-timezone.yaml:11: triggers.timezone: expected an IANA time zone such as UTC or Europe/Berlin, got "Mars/Olympus"`},
+	"bad-tier.yaml":                   {`bad-tier.yaml:2: tier: expected critical, standard or best-effort, got "gold"`},
+	"bad-webhook-url.yaml":            {`bad-webhook-url.yaml:12: actuator.webhook.url: expected an absolute http(s) URL`, `got "ftp://example.com/config"`},
+	"categorical-no-choices.yaml":     {"categorical-no-choices.yaml:3: params[0].choices: expected at least two choices"},
+	"check-every-gt-verify-for.yaml":  {"check-every-gt-verify-for.yaml:9: canary.check_every: expected check_every <= verify_for (5m), got 10m"},
+	"constraint-no-bound.yaml":        {"constraint-no-bound.yaml:6: constraints[0]: expected a bound: max, min or both"},
+	"current-out-of-range.yaml":       {"current-out-of-range.yaml:3: params[0].current: expected a value in [1, 64], got 100"},
+	"current-wrong-type.yaml":         {"current-wrong-type.yaml:3: params[0].current: expected a number or a string, got a list"},
+	"duplicate-constraint.yaml":       {`duplicate-constraint.yaml:7: constraints[1].metric: duplicate metric "error_rate" (also constraints[0])`},
+	"duplicate-key.yaml":              {"duplicate-key.yaml:9: name: repeated key; it is already set on line 1"},
+	"duplicate-param.yaml":            {`duplicate-param.yaml:4: params[1].name: duplicate parameter "threads" (also params[0])`},
+	"empty-alert.yaml":                {"empty-alert.yaml:9: triggers.alerts[1]: expected an alert name"},
+	"empty-command.yaml":              {"empty-command.yaml:12: actuator.command.argv: expected a program and its arguments"},
+	"empty-file-path.yaml":            {"empty-file-path.yaml:12: actuator.file.path: expected a file path"},
+	"empty-params.yaml":               {"empty-params.yaml:2: params: expected at least one parameter"},
+	"empty.yaml":                      {"empty.yaml: empty file; expected a target"},
+	"freeze-bad-cron.yaml": {
+		`freeze-bad-cron.yaml:12: triggers.freeze.windows[0].cron: expected a 5-field cron expression such as "0 18 * * 5" (minute, hour, day of month, month, day of week), got "0 18 * *"`,
+		`freeze-bad-cron.yaml:13: triggers.freeze.windows[1].cron: expected a 5-field cron expression such as "0 18 * * 5" (minute, hour, day of month, month, day of week), got "0 22 * * FRIDAY": failed to parse int from FRIDAY`,
+	},
+	"freeze-bad-policies.yaml": {
+		`freeze-bad-policies.yaml:11: triggers.freeze.on_request: expected wait or skip, got "later"`,
+		`freeze-bad-policies.yaml:12: triggers.freeze.on_canary: expected hold or rollback, got "pause"`,
+	},
+	"freeze-bad-time.yaml":      {`freeze-bad-time.yaml:15: triggers.freeze.windows[1].to: expected an RFC 3339 time such as 2026-12-20T00:00:00Z, got "2027-01-04"`},
+	"freeze-both.yaml":          {"freeze-both.yaml:12: triggers.freeze.windows[0]: expected either cron and duration (a recurring freeze) or from and to (a fixed one), got both"},
+	"freeze-cron-never.yaml":    {`freeze-cron-never.yaml:12: triggers.freeze.windows[0].cron: expected a cron expression that matches some date, got "0 0 30 2 *", which never does`},
+	"freeze-cron-tz.yaml":       {`freeze-cron-tz.yaml:12: triggers.freeze.windows[0].cron: expected no CRON_TZ= or TZ= prefix, got "CRON_TZ=Europe/Berlin 0 18 * * 5"; set the window's timezone field instead`},
+	"freeze-from-after-to.yaml": {"freeze-from-after-to.yaml:13: triggers.freeze.windows[1].to: expected a time after from (2027-01-04T00:00:00Z), got 2026-12-20T00:00:00Z"},
+	"freeze-incomplete.yaml": {
+		"freeze-incomplete.yaml:12: triggers.freeze.windows[0].duration: expected a duration > 0 such as 62h: how long each freeze lasts",
+		"freeze-incomplete.yaml:13: triggers.freeze.windows[1].to: expected an RFC 3339 time such as 2026-12-20T00:00:00Z: when the freeze ends",
+	},
+	"freeze-long-duration.yaml": {"freeze-long-duration.yaml:12: triggers.freeze.windows[0].duration: expected at most 7d, got 8d: a recurring freeze longer than a week is a mistake"},
+	"freeze-neither.yaml":       {"freeze-neither.yaml:12: triggers.freeze.windows[0]: expected either cron and duration (a recurring freeze) or from and to (a fixed one), got neither"},
+	"freeze-no-windows.yaml":    {"freeze-no-windows.yaml:11: triggers.freeze.windows: expected at least one freeze window: cron and duration, or from and to"},
+	"freeze-window-timezone.yaml": {
+		`freeze-window-timezone.yaml:13: triggers.freeze.windows[0].timezone: expected an IANA time zone such as UTC or Europe/Berlin, got "Berlin"`,
+		`freeze-window-timezone.yaml:14: triggers.freeze.windows[1].timezone: expected no timezone on a fixed window: from and to carry their own offset, got "Europe/Berlin"`,
+	},
 	"log-min-zero.yaml":                       {"log-min-zero.yaml:3: params[0].min: log scale needs min > 0, got 0"},
 	"many-problems.yaml":                      {"many-problems.yaml:1: name:"}, // see TestAllProblemsReported
 	"min-ge-max.yaml":                         {"min-ge-max.yaml:3: params[0].max: expected max > min, got min 10 and max 5"},
@@ -109,6 +134,9 @@ var quiet = []string{
 	"bad-duration.yaml", "current-wrong-type.yaml", "wrong-type.yaml", "wrong-kind.yaml",
 	"unknown-field.yaml", "unknown-nested-field.yaml", "telemetry-both.yaml", "simulator-with-webhook.yaml",
 	"missing-query.yaml", "query-unknown-field.yaml", "duplicate-key.yaml", "negative-seed.yaml",
+	// triggers.timezone is wrong, and the window that takes it is not.
+	"bad-timezone.yaml", "freeze-bad-time.yaml", "freeze-both.yaml", "freeze-neither.yaml",
+	"freeze-cron-tz.yaml", "freeze-long-duration.yaml", "freeze-from-after-to.yaml", "freeze-no-windows.yaml",
 }
 
 func TestBadFiles(t *testing.T) {
@@ -213,6 +241,9 @@ func TestDefaults(t *testing.T) {
 		{"telemetry.simulator", s.Telemetry.Simulator, sim},
 		{"actuator.simulator", s.Actuator.Simulator, sim},
 		{"error_budget", s.ErrorBudget, (*ErrorBudget)(nil)},
+		{"triggers.cooldown", s.Triggers.Cooldown, Duration(time.Hour)},
+		{"triggers.timezone", s.Triggers.Timezone, ""},
+		{"triggers.freeze", s.Triggers.Freeze, (*Freeze)(nil)},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -224,6 +255,25 @@ func TestDefaults(t *testing.T) {
 	Validate(&s)
 	if s.ErrorBudget.MaxBurnRate != 1 {
 		t.Errorf("error_budget.max_burn_rate = %v, want 1", s.ErrorBudget.MaxBurnRate)
+	}
+
+	// A freeze block takes its policies' defaults, and its recurring
+	// windows take the triggers' time zone; a fixed window takes none.
+	from := time.Date(2026, 12, 20, 0, 0, 0, 0, time.UTC)
+	s = Spec{Triggers: Triggers{Timezone: "Europe/Berlin", Freeze: &Freeze{Windows: []FreezeWindow{
+		{Cron: "0 18 * * 5", Duration: Duration(62 * time.Hour)},
+		{Cron: "0 9 * * 1", Duration: Duration(time.Hour), Timezone: "America/New_York"},
+		{From: from, To: from.AddDate(0, 0, 15)},
+	}}}}
+	Validate(&s)
+	f := s.Triggers.Freeze
+	if f.OnRequest != FreezeWait || f.OnCanary != FreezeHold {
+		t.Errorf("freeze policies = %q, %q, want wait, hold", f.OnRequest, f.OnCanary)
+	}
+	for i, want := range []string{"Europe/Berlin", "America/New_York", ""} {
+		if got := f.Windows[i].Timezone; got != want {
+			t.Errorf("freeze.windows[%d].timezone = %q, want %q", i, got, want)
+		}
 	}
 }
 
@@ -282,6 +332,28 @@ func TestValidateSpec(t *testing.T) {
 		}, "actuator.command.argv[0]: expected a program"},
 		{"budget window", func(s *Spec) { s.ErrorBudget = &ErrorBudget{SLO: 0.9} }, "error_budget.window: expected a window > 0"},
 		{"duplicate approver", func(s *Spec) { s.Risk.Approvers = []string{"a", "a"} }, `risk.approvers[1]: duplicate approver "a"`},
+		{"negative jitter", func(s *Spec) { s.Triggers.Jitter = Duration(-time.Minute) }, "triggers.jitter: expected a duration >= 0, got -1m"},
+		{"negative cooldown", func(s *Spec) { s.Triggers.Cooldown = Duration(-90 * time.Second) }, "triggers.cooldown: expected a duration >= 0, got -90s"},
+		{"local time zone", func(s *Spec) { s.Triggers.Timezone = "Local" }, `triggers.timezone: expected an IANA time zone such as UTC or Europe/Berlin, got "Local"`},
+		{"freeze", func(s *Spec) {
+			s.Triggers = Triggers{Schedule: "@every 6h", Timezone: "UTC", Freeze: &Freeze{OnCanary: FreezeRollback, Windows: []FreezeWindow{
+				{Cron: "0 0 * * 7", Duration: MaxFreezeDuration, Timezone: "Asia/Tokyo"},
+				{From: time.Date(2026, 12, 20, 0, 0, 0, 0, time.FixedZone("", 3600)), To: time.Date(2026, 12, 20, 0, 0, 1, 0, time.UTC)},
+			}}}
+		}, ""},
+		{"freeze window zero duration", func(s *Spec) {
+			s.Triggers.Freeze = &Freeze{Windows: []FreezeWindow{{Cron: "0 0 * * *", Duration: Duration(-time.Hour)}}}
+		}, "triggers.freeze.windows[0].duration: expected a duration > 0"},
+		{"freeze window from equals to", func(s *Spec) {
+			at := time.Date(2026, 12, 20, 0, 0, 0, 0, time.UTC)
+			s.Triggers.Freeze = &Freeze{Windows: []FreezeWindow{{From: at, To: at}}}
+		}, "triggers.freeze.windows[0].to: expected a time after from (2026-12-20T00:00:00Z), got 2026-12-20T00:00:00Z"},
+		{"freeze window macro", func(s *Spec) {
+			s.Triggers.Freeze = &Freeze{Windows: []FreezeWindow{{Cron: "@weekly", Duration: Duration(time.Hour)}}}
+		}, `triggers.freeze.windows[0].cron: expected a 5-field cron expression such as "0 18 * * 5" (minute, hour, day of month, month, day of week), got "@weekly"`},
+		{"freeze window without cron", func(s *Spec) {
+			s.Triggers.Freeze = &Freeze{Windows: []FreezeWindow{{Duration: Duration(time.Hour)}}}
+		}, `triggers.freeze.windows[0].cron: expected a 5-field cron expression`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -354,6 +426,10 @@ func TestParseEdgeCases(t *testing.T) {
 		{"tab indentation", "name: a\n\tparams: []\n", "x.yaml:2: invalid YAML"},
 		{"bad indentation", "name: a\nparams:\n  - {name: x}\n type: int\n", "x.yaml:4: invalid YAML: did not find expected key"},
 		{"unclosed list", "name: a\ncanary: {stages: [5, 100}\n", "x.yaml:2: invalid YAML"},
+		{"quoted freeze times with offsets", string(good) + "triggers:\n  freeze:\n    windows:\n      - {from: \"2026-12-20T00:00:00+01:00\", to: 2027-01-04T00:00:00.5-05:00}\n", ""},
+		{"freeze time as a mapping", string(good) + "triggers:\n  freeze:\n    windows:\n      - from: {day: 20}\n        to: 2027-01-04T00:00:00Z\n", "x.yaml:11: triggers.freeze.windows[0].from: expected an RFC 3339 time such as 2026-12-20T00:00:00Z, got a mapping"},
+		{"freeze time without an offset", string(good) + "triggers:\n  freeze:\n    windows:\n      - {from: 2026-12-20 00:00:00, to: 2027-01-04T00:00:00Z}\n", `x.yaml:11: triggers.freeze.windows[0].from: expected an RFC 3339 time such as 2026-12-20T00:00:00Z, got "2026-12-20 00:00:00"`},
+		{"negative jitter", string(good) + "triggers: {jitter: -5m}\n", `x.yaml:8: triggers.jitter: expected a duration such as 30s, 5m, 24h or 30d, got "-5m"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package target
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/url"
@@ -28,6 +29,9 @@ const (
 	DefaultSimulatorNoise  = 0.05
 	DefaultSimulatorScrape = Duration(time.Second)
 	DefaultMaxBurnRate     = 1.0
+	DefaultCooldown        = Duration(time.Hour)
+	DefaultFreezeRequest   = FreezeWait
+	DefaultFreezeCanary    = FreezeHold
 )
 
 // DefaultStages returns the default canary stages, in percent of traffic.
@@ -93,9 +97,17 @@ var (
 //	simulator.model            web            (telemetry and actuator)
 //	simulator.noise            0.05
 //	simulator.scrape           1s
+//	triggers.cooldown          1h
+//	triggers.freeze.on_request wait
+//	triggers.freeze.on_canary  hold
+//
+// A recurring freeze window without a timezone takes triggers.timezone.
+// triggers.timezone itself has no default filled in: empty means UTC
+// (Triggers.Location), for the schedule and for the windows that take it.
 //
 // Because zero means "default", canary.tolerance and simulator.noise cannot
-// be exactly 0; write a tiny value such as 1e-9 instead. An actuator
+// be exactly 0; write a tiny value such as 1e-9 instead; likewise write a
+// triggers.cooldown of 1s for practically none. An actuator
 // simulator block left empty ({}) takes the telemetry simulator's settings;
 // one that is not empty must match them, since both name the same simulated
 // service.
@@ -125,7 +137,14 @@ var (
 //     an absolute http(s) URL and, if set, a valid environment variable name
 //     in secret_env; a command a non-empty argv; a file a path.
 //   - triggers: schedule, if set, a 5-field cron expression or @hourly,
-//     @daily, @weekly, @monthly, @yearly or @every DURATION; alerts non-empty.
+//     @daily, @weekly, @monthly, @yearly or @every DURATION; timezone, if
+//     set, an IANA time zone (not "Local"); jitter >= 0; alerts non-empty;
+//     cooldown >= 0.
+//   - triggers.freeze: at least one window; on_request wait or skip;
+//     on_canary hold or rollback. Each window is either recurring, with cron
+//     (exactly five fields, no CRON_TZ= prefix, matching some date),
+//     duration in (0, 7d] and an optional timezone, or fixed, with from
+//     before to and no timezone; never both.
 func Validate(s *Spec) []Problem {
 	v := &validator{}
 	fillDefaults(s)
@@ -176,6 +195,17 @@ func fillDefaults(s *Spec) {
 	setDefault(&r.ApprovalTimeout, DefaultApprovalTimeout)
 	setDefault(&r.MaxStep, DefaultMaxStep)
 	setDefault(&r.Delta, DefaultDelta)
+	tr := &s.Triggers
+	setDefault(&tr.Cooldown, DefaultCooldown)
+	if f := tr.Freeze; f != nil {
+		setDefault(&f.OnRequest, DefaultFreezeRequest)
+		setDefault(&f.OnCanary, DefaultFreezeCanary)
+		for i := range f.Windows {
+			if w := &f.Windows[i]; w.recurring() {
+				setDefault(&w.Timezone, tr.Timezone)
+			}
+		}
+	}
 	if b := s.ErrorBudget; b != nil {
 		setDefault(&b.MaxBurnRate, DefaultMaxBurnRate)
 	}
@@ -512,9 +542,105 @@ func (v *validator) triggers(t Triggers) {
 			v.add("triggers.schedule", "%s", msg)
 		}
 	}
+	zoneOK := v.timezone("triggers.timezone", t.Timezone)
+	if t.Jitter < 0 {
+		v.add("triggers.jitter", "expected a duration >= 0, got %s", formatDuration(time.Duration(t.Jitter)))
+	}
 	for i, a := range t.Alerts {
 		if strings.TrimSpace(a) == "" {
 			v.add(fmt.Sprintf("triggers.alerts[%d]", i), "expected an alert name")
+		}
+	}
+	if t.Cooldown < 0 {
+		v.add("triggers.cooldown", "expected a duration >= 0, got %s", formatDuration(time.Duration(t.Cooldown)))
+	}
+	if f := t.Freeze; f != nil {
+		v.freeze(f, t.Timezone, zoneOK)
+	}
+}
+
+// timezone checks an IANA time zone name; "" is UTC. It reports whether the
+// name is valid.
+func (v *validator) timezone(field, name string) bool {
+	if _, err := loadLocation(name); err != nil {
+		v.add(field, "expected an IANA time zone such as UTC or Europe/Berlin, got %q", name)
+		return false
+	}
+	return true
+}
+
+// freeze checks the freeze block; zone is triggers.timezone, which the
+// recurring windows that name no zone took, and zoneOK whether it is valid
+// (an invalid one is reported once, under triggers.timezone).
+func (v *validator) freeze(f *Freeze, zone string, zoneOK bool) {
+	if len(f.Windows) == 0 {
+		v.add("triggers.freeze.windows", "expected at least one freeze window: cron and duration, or from and to")
+	}
+	switch f.OnRequest {
+	case FreezeWait, FreezeSkip:
+	default:
+		v.add("triggers.freeze.on_request", "expected wait or skip, got %q", f.OnRequest)
+	}
+	switch f.OnCanary {
+	case FreezeHold, FreezeRollback:
+	default:
+		v.add("triggers.freeze.on_canary", "expected hold or rollback, got %q", f.OnCanary)
+	}
+	for i, w := range f.Windows {
+		v.freezeWindow(fmt.Sprintf("triggers.freeze.windows[%d]", i), w, zone, zoneOK)
+	}
+}
+
+// cronReference is the time from which a freeze window's cron expression
+// must match within five years (robfig's limit): a fixed time keeps
+// Validate free of the wall clock.
+var cronReference = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+func (v *validator) freezeWindow(at string, w FreezeWindow, zone string, zoneOK bool) {
+	const either = "expected either cron and duration (a recurring freeze) or from and to (a fixed one), got "
+	switch {
+	case w.recurring() && w.fixed():
+		v.add(at, either+"both")
+	case !w.recurring() && !w.fixed():
+		v.add(at, either+"neither")
+	case w.recurring():
+		const want = `expected a 5-field cron expression such as "0 18 * * 5" (minute, hour, day of month, month, day of week)`
+		sched, err := parseWindowCron(w.Cron)
+		switch {
+		case w.Cron == "":
+			v.add(at+".cron", "%s: when the freeze starts (it lasts duration)", want)
+		case errors.Is(err, errCronTZ):
+			v.add(at+".cron", "expected no CRON_TZ= or TZ= prefix, got %q; set the window's timezone field instead", w.Cron)
+		case errors.Is(err, errCronFields):
+			v.add(at+".cron", "%s, got %q", want, w.Cron)
+		case err != nil:
+			v.add(at+".cron", "%s, got %q: %v", want, w.Cron, err)
+		case sched.Next(cronReference).IsZero():
+			v.add(at+".cron", "expected a cron expression that matches some date, got %q, which never does", w.Cron)
+		}
+		switch {
+		case w.Duration <= 0:
+			v.add(at+".duration", "expected a duration > 0 such as 62h: how long each freeze lasts")
+		case w.Duration > MaxFreezeDuration:
+			v.add(at+".duration", "expected at most %s, got %s: a recurring freeze longer than a week is a mistake (a weekly one would never end); write a long one-off freeze with from and to",
+				formatDuration(time.Duration(MaxFreezeDuration)), formatDuration(time.Duration(w.Duration)))
+		}
+		if w.Timezone != zone || zoneOK {
+			v.timezone(at+".timezone", w.Timezone)
+		}
+	default:
+		const want = "expected an RFC 3339 time such as 2026-12-20T00:00:00Z"
+		if w.From.IsZero() {
+			v.add(at+".from", "%s: when the freeze starts", want)
+		}
+		if w.To.IsZero() {
+			v.add(at+".to", "%s: when the freeze ends", want)
+		}
+		if !w.From.IsZero() && !w.To.IsZero() && !w.From.Before(w.To) {
+			v.add(at+".to", "expected a time after from (%s), got %s", w.From.Format(time.RFC3339), w.To.Format(time.RFC3339))
+		}
+		if w.Timezone != "" {
+			v.add(at+".timezone", "expected no timezone on a fixed window: from and to carry their own offset, got %q", w.Timezone)
 		}
 	}
 }

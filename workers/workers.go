@@ -24,6 +24,8 @@ func RegisterWorkflows(r interface {
 	RegisterWorkflowWithOptions(w any, options workflow.RegisterOptions)
 }) {
 	r.RegisterWorkflowWithOptions(workflows.OptimizationPass, workflow.RegisterOptions{Name: workflows.PassWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.TargetTuner, workflow.RegisterOptions{Name: workflows.TunerWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.ScheduledRequest, workflow.RegisterOptions{Name: workflows.ScheduledRequestWorkflowName})
 }
 
 // RegisterActivities registers every activity of a under its stable name.
@@ -39,6 +41,9 @@ func RegisterActivities(r interface {
 		activities.VerifyName:  a.Verify,
 		activities.PromoteName: a.Promote,
 		activities.RecordName:  a.Record,
+
+		activities.SyncScheduleName: a.SyncSchedule,
+		activities.ReconcileName:    a.Reconcile,
 	} {
 		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

@@ -63,19 +63,33 @@ const (
 	OutcomeSkipped    Outcome = "skipped"
 	OutcomeCancelled  Outcome = "cancelled"
 	OutcomeFailed     Outcome = "failed"
+	// OutcomeAbandoned is a pass that ended without its own cleanup
+	// (terminated, timed out); its tuner restored the last promoted
+	// configuration.
+	OutcomeAbandoned Outcome = "abandoned"
 )
 
 // Decided reports whether a pass with this outcome reached a decision (as
 // opposed to failing to run).
-func (o Outcome) Decided() bool { return o != "" && o != OutcomeFailed }
+func (o Outcome) Decided() bool { return o != "" && o != OutcomeFailed && o != OutcomeAbandoned }
 
-// PassInput starts one pass.
+// ErrTypePassFailed is the type of the error a pass that could not run
+// fails with; its details are the pass's final PassStatus.
+const ErrTypePassFailed = "PassFailed"
+
+// PassInput starts one pass. The target's tuner starts it, with the spec it
+// registered and the target's observation history.
 type PassInput struct {
 	PassID  string      `json:"pass_id"`
 	Target  target.Spec `json:"target"`
-	Trigger string      `json:"trigger"`
+	Trigger Trigger     `json:"trigger"`
 	// RequestedBy is who or what asked for the pass.
 	RequestedBy string `json:"requested_by,omitempty"`
+	// History is the target's observations, oldest first: the optimizer's
+	// warm start.
+	History []models.Observation `json:"history,omitempty"`
+	// Requests are the requests the pass serves, as the tuner took them.
+	Requests []PassRequest `json:"requests,omitempty"`
 }
 
 // Approval is a human's answer to an approval request, sent as the
@@ -115,7 +129,8 @@ type Compensation struct {
 type PassStatus struct {
 	ID            string                        `json:"id"`
 	Target        string                        `json:"target"`
-	Trigger       string                        `json:"trigger"`
+	Trigger       Trigger                       `json:"trigger"`
+	RequestedBy   string                        `json:"requested_by,omitempty"`
 	Step          Step                          `json:"step"`
 	Started       time.Time                     `json:"started"`
 	Baseline      models.Config                 `json:"baseline,omitempty"`
@@ -133,17 +148,43 @@ type PassStatus struct {
 	Reason        string                        `json:"reason,omitempty"`
 	// Change is the measured relative change of the objective, canary over
 	// baseline, at the last stage verified (e.g. -0.08 is 8% lower).
-	Change *float64  `json:"change,omitempty"`
-	Ended  time.Time `json:"ended,omitzero"`
+	Change *float64 `json:"change,omitempty"`
+	// Observation is what the pass measured of its candidate, handed back to
+	// the tuner's history; nil when nothing was measured.
+	Observation *models.Observation `json:"observation,omitempty"`
+	// Alerts are the alerts delivered to the pass, with what it did.
+	Alerts []AlertNote `json:"alerts,omitempty"`
+	// Hold is set while the pass holds its canary for a freeze.
+	Hold  *Hold     `json:"hold,omitempty"`
+	Ended time.Time `json:"ended,omitzero"`
 }
+
+// AlertNote is an alert a pass received and what it did about it.
+type AlertNote struct {
+	Alert    Alert     `json:"alert"`
+	Received time.Time `json:"received"`
+	// Aborted is true when the alert rolled the canary back.
+	Aborted bool   `json:"aborted"`
+	Why     string `json:"why"`
+}
+
+// Hold is a canary held for a freeze.
+type Hold struct {
+	Why   string    `json:"why"`
+	Since time.Time `json:"since"`
+	Until time.Time `json:"until"`
+}
+
+// maxAlertNotes bounds the alerts a pass keeps in its status.
+const maxAlertNotes = 20
 
 // pass is one run of the OptimizationPass workflow.
 type pass struct {
-	in   PassInput
-	st   PassStatus
-	undo []Compensation // the compensation stack, last applied last
-	ref  activities.AnalyzeResult
-	obs  *models.Observation
+	in     PassInput
+	st     PassStatus
+	undo   []Compensation // the compensation stack, last applied last
+	ref    activities.AnalyzeResult
+	alerts workflow.ReceiveChannel
 }
 
 // OptimizationPass runs one pass: analyze, propose, assess risk, wait for an
@@ -155,9 +196,9 @@ type pass struct {
 // cannot run (an activity fails for good) compensates, records, and fails.
 func OptimizationPass(ctx workflow.Context, in PassInput) (PassStatus, error) {
 	p := &pass{in: in, st: PassStatus{
-		ID: in.PassID, Target: in.Target.Name, Trigger: in.Trigger,
+		ID: in.PassID, Target: in.Target.Name, Trigger: in.Trigger, RequestedBy: in.RequestedBy,
 		Started: workflow.Now(ctx), Stages: []StageStatus{},
-	}}
+	}, alerts: workflow.GetSignalChannel(ctx, AlertSignal)}
 	for i, pct := range in.Target.Canary.Stages {
 		p.st.Stages = append(p.st.Stages, StageStatus{Index: i + 1, Percent: pct})
 	}
@@ -188,11 +229,13 @@ func OptimizationPass(ctx workflow.Context, in PassInput) (PassStatus, error) {
 	p.setStep(dctx, StepDone)
 	p.st.Ended = workflow.Now(dctx)
 
+	// The status rides in the error's details, so the tuner gets the
+	// pass's record and observation whichever way it ended.
 	switch {
 	case cancelled:
-		return p.st, temporal.NewCanceledError(p.st.Reason)
+		return p.st, temporal.NewCanceledError(p.st)
 	case p.st.Outcome == OutcomeFailed:
-		return p.st, temporal.NewNonRetryableApplicationError(p.st.Reason, "PassFailed", err)
+		return p.st, temporal.NewNonRetryableApplicationError(p.st.Reason, ErrTypePassFailed, err, p.st)
 	}
 	return p.st, nil
 }
@@ -219,7 +262,7 @@ func (p *pass) run(ctx workflow.Context) error {
 	var pr activities.ProposeResult
 	if err := workflow.ExecuteActivity(proposeCtx(ctx), activities.ProposeName, activities.ProposeInput{
 		PassID: p.in.PassID, Target: spec, Incumbent: an.Baseline, IncumbentSLIs: an.SLIs,
-		Seed: activities.Seed(p.in.PassID),
+		History: p.in.History, Seed: activities.Seed(p.in.PassID),
 	}).Get(ctx, &pr); err != nil {
 		return fmt.Errorf("propose: %w", err)
 	}
@@ -260,6 +303,9 @@ func (p *pass) run(ctx workflow.Context) error {
 	p.setStep(ctx, StepCanary)
 	prev := 0.0
 	for i := range p.st.Stages {
+		if ok, err := p.freezeGate(ctx, i); err != nil || !ok {
+			return err
+		}
 		ok, err := p.stage(ctx, i, prev)
 		if err != nil {
 			return err
@@ -357,10 +403,13 @@ func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool,
 	looks := int((verifyFor + every - 1) / every)
 	for elapsed := time.Duration(0); elapsed < verifyFor; {
 		d := min(every, verifyFor-elapsed)
-		if err := workflow.NewTimerWithOptions(ctx, d, workflow.TimerOptions{
-			Summary: fmt.Sprintf("verify stage %d (%g%%): look %d of %d", s.Index, s.Percent, s.Checks+1, looks),
-		}).Get(ctx, nil); err != nil {
+		a, err := p.sleep(ctx, d, fmt.Sprintf("verify stage %d (%g%%): look %d of %d", s.Index, s.Percent, s.Checks+1, looks))
+		if err != nil {
 			return false, err
+		}
+		if a != nil {
+			p.alertFails(ctx, s, *a)
+			return false, nil
 		}
 		elapsed += d
 		if elapsed >= verifyFor {
@@ -389,9 +438,112 @@ func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool,
 	}
 	s.Verdict, s.Reasons, s.Judgement = j.Verdict, j.Reasons, &j
 	p.observe(j)
+	if a := p.pendingAlert(ctx); a != nil {
+		p.alertFails(ctx, s, *a)
+		return false, nil
+	}
 	// Only a pass goes on: a marginal stage is not evidence enough to put
 	// more traffic on the candidate.
 	return j.Verdict == activities.VerdictPass, nil
+}
+
+// sleep waits d on a durable timer. An alert that may concern the pass's
+// change cuts the wait short and is returned; other alerts are noted.
+func (p *pass) sleep(ctx workflow.Context, d time.Duration, summary string) (*Alert, error) {
+	tctx, cancelTimer := workflow.WithCancel(ctx)
+	defer cancelTimer()
+	timer := workflow.NewTimerWithOptions(tctx, d, workflow.TimerOptions{Summary: summary})
+	for {
+		var (
+			a     Alert
+			fired bool
+			err   error
+		)
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(timer, func(f workflow.Future) { fired, err = true, f.Get(ctx, nil) })
+		sel.AddReceive(p.alerts, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &a) })
+		sel.Select(ctx)
+		if fired {
+			return nil, err
+		}
+		if p.aborts(ctx, a) {
+			return &a, nil
+		}
+	}
+}
+
+// pendingAlert takes the alerts that arrived while the pass was busy and
+// returns the first that aborts it.
+func (p *pass) pendingAlert(ctx workflow.Context) *Alert {
+	for {
+		var a Alert
+		if !p.alerts.ReceiveAsync(&a) {
+			return nil
+		}
+		if p.aborts(ctx, a) {
+			return &a
+		}
+	}
+}
+
+// aborts decides whether an alert rolls the canary back, and notes it: it
+// does when the canary is applied and the alert started after the first
+// stage was (the change may be what made it fire); an alert that fired
+// before any change is noted only.
+func (p *pass) aborts(ctx workflow.Context, a Alert) bool {
+	note := AlertNote{Alert: a, Received: workflow.Now(ctx)}
+	first := p.st.Stages[0].From // zero until stage 1 is applied
+	switch {
+	case !p.st.Stages[0].Applied:
+		note.Why = "no canary applied yet: noted"
+	case !a.StartsAt.IsZero() && a.StartsAt.Before(first):
+		note.Why = "started before the first stage was applied: noted"
+	default:
+		note.Aborted, note.Why = true, "started after the canary was applied: the stage fails and the canary rolls back"
+	}
+	if len(p.st.Alerts) < maxAlertNotes {
+		p.st.Alerts = append(p.st.Alerts, note)
+	}
+	return note.Aborted
+}
+
+// alertFails fails stage s on an alert.
+func (p *pass) alertFails(ctx workflow.Context, s *StageStatus, a Alert) {
+	s.Verdict, s.To = activities.VerdictFail, workflow.Now(ctx)
+	s.Reasons = []string{a.String() + " during the stage"}
+}
+
+// freezeGate holds the canary before stage i while the target's freeze
+// lasts, or ends the pass, as the target's freeze says. ok is false when the
+// pass ends here.
+func (p *pass) freezeGate(ctx workflow.Context, i int) (ok bool, err error) {
+	f := p.in.Target.Triggers.Freeze
+	for {
+		now := workflow.Now(ctx)
+		frozen, until, why := f.At(now)
+		if !frozen {
+			p.st.Hold = nil
+			return true, nil
+		}
+		if f.OnCanary == target.FreezeRollback {
+			if i == 0 {
+				p.end(OutcomeSkipped, fmt.Sprintf("the freeze %s began before the first stage", why))
+			} else {
+				p.end(OutcomeRolledBack, fmt.Sprintf("the freeze %s began after stage %d; the canary rolls back, as the target says", why, i))
+			}
+			return false, nil
+		}
+		p.st.Hold = &Hold{Why: why, Since: now, Until: until}
+		a, err := p.sleep(ctx, until.Sub(now), fmt.Sprintf("hold before stage %d for the freeze %s until %s", i+1, why,
+			until.UTC().Format(time.RFC3339)))
+		if err != nil {
+			return false, err
+		}
+		if a != nil {
+			p.end(OutcomeRolledBack, fmt.Sprintf("%s while the canary was held for a freeze", a))
+			return false, nil
+		}
+	}
 }
 
 // observe keeps the latest canary measurement as the pass's observation: the
@@ -429,7 +581,7 @@ func (p *pass) observe(j activities.Judgement) {
 		o.Constraints[c.Metric] = v
 		o.Uncertainty[c.Metric] = se(s)
 	}
-	p.obs = &o
+	p.st.Observation = &o
 	if b := j.Baseline[spec.Objective.Metric]; b.N > 0 && obj.N > 0 && b.Mean != 0 {
 		ch := obj.Mean/b.Mean - 1
 		p.st.Change = &ch
@@ -485,7 +637,7 @@ func (p *pass) record(ctx workflow.Context) {
 		}
 	}
 	ev := activities.AuditEvent{
-		Time: workflow.Now(ctx), PassID: p.in.PassID, Target: p.in.Target.Name, Trigger: p.in.Trigger,
+		Time: workflow.Now(ctx), PassID: p.in.PassID, Target: p.in.Target.Name, Trigger: string(p.in.Trigger),
 		Outcome: string(p.st.Outcome), Reason: p.st.Reason, Baseline: p.st.Baseline,
 		Candidate: p.st.Candidate, Stages: passed, Reverted: reverted,
 	}
@@ -496,7 +648,7 @@ func (p *pass) record(ctx workflow.Context) {
 		ev.Measured = map[string]any{"objective_change": *p.st.Change}
 	}
 	err := workflow.ExecuteActivity(writeCtx(ctx, "record "+string(p.st.Outcome)), activities.RecordName,
-		activities.RecordInput{Event: ev, Observation: p.obs}).Get(ctx, nil)
+		activities.RecordInput{Event: ev, Observation: p.st.Observation}).Get(ctx, nil)
 	if err != nil {
 		workflow.GetLogger(ctx).Error("record failed", "pass", p.in.PassID, "error", err)
 	}

@@ -22,13 +22,9 @@ func simEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env := s.NewTestWorkflowEnvironment()
 	// A fixed start makes the simulated noise, a function of time, repeatable.
 	env.SetStartTime(time.Date(2026, 6, 1, 3, 0, 0, 0, time.UTC))
-	store, err := activities.NewFileStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
 	sims := simulations.NewConnector(simulations.Options{Now: env.Now}, nil)
 	workers.RegisterWorkflows(env)
-	workers.RegisterActivities(env, &activities.Activities{Connector: sims, Store: store, Now: env.Now})
+	workers.RegisterActivities(env, &activities.Activities{Connector: sims, Now: env.Now})
 	return env
 }
 

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // schedules and freeze windows name time zones; do not depend on the host's database
 
 	"github.com/spf13/pflag"
 	"go.temporal.io/sdk/client"
@@ -46,7 +47,9 @@ func init() {
 	commands = []command{
 		{"dev", "[flags]", "run the embedded Temporal server, Web UI, a worker and the HTTP API", devCmd},
 		{"worker", "--address HOST:PORT --namespace NS [flags]", "run a worker against an existing Temporal cluster", workerCmd},
-		{"run", "--target FILE [--follow]", "start a pass on a target", runCmd},
+		{"targets", "apply|list|show|pause|resume|delete ...", "register targets and manage them (`passflow targets` for details)", targetsCmd},
+		{"run", "--target NAME|FILE [--follow]", "request a pass of a target (a file is applied first)", runCmd},
+		{"history", "TARGET [--json]", "list a target's passes", historyCmd},
 		{"status", "PASS_ID [--json]", "show a pass's status", statusCmd},
 		{"cancel", "PASS_ID", "cancel a pass; it undoes what it applied", cancelCmd},
 		{"approve", "PASS_ID --by NAME [--reason TEXT]", "approve a pass waiting for approval", decideCmd(true)},
@@ -120,6 +123,7 @@ func devCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Namespace, "namespace", "default", "Temporal namespace")
 	fs.StringVar(&o.StateDir, "state", "", "directory for the pass store and simulator state (default: the database's directory)")
 	fs.BoolVar(&o.Demo, "demo", false, "run a pass on the demo target once ready, and follow it")
+	fs.StringSliceVar(&o.Targets, "targets", nil, "target files or directories to apply once ready (repeatable)")
 	fs.StringVar(&o.DemoTarget, "demo-target", "", "target file for --demo (default: the built-in examples/targets/demo.yaml)")
 	fs.StringToStringVar(&o.Pragmas, "sqlite-pragma", nil, "override a SQLite pragma, e.g. synchronous=full (for benchmarks)")
 	_ = fs.MarkHidden("sqlite-pragma")
@@ -171,33 +175,52 @@ func workerCmd(args []string, stdout, stderr io.Writer) int {
 func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flags("run", stderr)
 	conn := connFlags(fs)
-	file := fs.String("target", "", "target file (YAML)")
+	tgt := fs.String("target", "", "registered target NAME, or a target FILE to apply first")
 	follow := fs.Bool("follow", false, "print the pass's progress until it ends")
-	trigger := fs.String("trigger", "operator", "what started the pass, for the record")
-	by := fs.String("by", os.Getenv("USER"), "who started the pass, for the record")
+	trigger := fs.String("trigger", string(workflows.TriggerOperator), "what asks for the pass: operator or simulation")
+	by := fs.String("by", os.Getenv("USER"), "who asks for the pass, for the record")
+	reason := fs.String("reason", "", "why, for the record")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	if *file == "" {
-		fmt.Fprintln(stderr, "passflow run: --target FILE is required")
+	if *tgt == "" {
+		fmt.Fprintln(stderr, "passflow run: --target NAME|FILE is required")
 		return exitUsage
 	}
-	spec, err := target.Load(*file)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return exitUsage
+	var spec *target.Spec
+	name := *tgt
+	if isFile(*tgt) {
+		s, err := target.Load(*tgt)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitUsage
+		}
+		spec, name = &s, s.Name
 	}
 	decided := true
 	code := withClient(conn, stderr, func(ctx context.Context, c client.Client) error {
-		id, err := operator.Start(ctx, c, spec, *trigger, *by)
+		if spec != nil {
+			if _, err := operator.Apply(ctx, c, *spec, *tgt, *by); err != nil {
+				return err
+			}
+		}
+		rep, err := operator.Request(ctx, c, name, workflows.PassRequest{
+			Trigger: workflows.Trigger(*trigger), RequestedBy: *by, Reason: *reason})
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(stdout, id)
+		if rep.PassID == "" {
+			decided = false
+			return fmt.Errorf("no pass of %s: %s", name, rep.Reason)
+		}
+		fmt.Fprintln(stdout, rep.PassID)
+		if rep.Status != workflows.ReplyStarted {
+			fmt.Fprintf(stderr, "%s: %s\n", rep.Status, rep.Reason)
+		}
 		if !*follow {
 			return nil
 		}
-		st, err := operator.Follow(ctx, c, id, stdout, 500*time.Millisecond)
+		st, err := operator.Follow(ctx, c, rep.PassID, stdout, 500*time.Millisecond)
 		decided = st.Outcome.Decided()
 		return err
 	})
@@ -205,6 +228,167 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return code
+}
+
+// isFile reports whether arg names a file rather than a registered target:
+// it has a path separator or a YAML extension, or exists.
+func isFile(arg string) bool {
+	if strings.ContainsRune(arg, os.PathSeparator) || strings.HasSuffix(arg, ".yaml") || strings.HasSuffix(arg, ".yml") {
+		return true
+	}
+	_, err := os.Stat(arg)
+	return err == nil
+}
+
+func targetsUsage(w io.Writer) {
+	fmt.Fprint(w, `Usage:
+  passflow targets apply FILE|DIR...        register targets, or update them; prints NAME: created|updated|unchanged
+  passflow targets list [--json]            the registered targets: paused, running and queued pass, next run, passes
+  passflow targets show NAME [--json]       a target's tuner state
+  passflow targets pause NAME [--reason T]  stop new passes and the schedule; a running pass goes on
+  passflow targets resume NAME
+  passflow targets delete NAME              remove the schedule; the tuner ends after its running pass
+Each takes the connection flags of passflow worker (--address, --namespace, TLS, API key).
+`)
+}
+
+func targetsCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
+		targetsUsage(stdout)
+		return exitOK
+	}
+	sub, args := args[0], args[1:]
+	fs := flags("targets "+sub, stderr)
+	conn := connFlags(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	by := fs.String("by", os.Getenv("USER"), "who does it, for the record")
+	reason := fs.String("reason", "", "why, for the record")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	oneName := func() (string, bool) {
+		if fs.NArg() != 1 {
+			fmt.Fprintf(stderr, "passflow targets %s: expected one target NAME, got %d arguments\n", sub, fs.NArg())
+			return "", false
+		}
+		return fs.Arg(0), true
+	}
+	switch sub {
+	case "apply":
+		if fs.NArg() == 0 {
+			fmt.Fprintln(stderr, "passflow targets apply: expected one or more target files or directories")
+			return exitUsage
+		}
+		code := exitOK
+		if c := withClient(conn, stderr, func(ctx context.Context, c client.Client) error {
+			code = operator.ApplyFiles(ctx, c, fs.Args(), *by, stdout, stderr)
+			return nil
+		}); c != exitOK {
+			return c
+		}
+		return code
+	case "list":
+		return withClient(conn, stderr, func(ctx context.Context, c client.Client) error {
+			rows, err := operator.Targets(ctx, c)
+			if err != nil {
+				return err
+			}
+			if *asJSON {
+				return printJSON(stdout, rows)
+			}
+			operator.PrintTargets(stdout, rows)
+			return nil
+		})
+	case "show":
+		name, ok := oneName()
+		if !ok {
+			return exitUsage
+		}
+		return withClient(conn, stderr, func(ctx context.Context, c client.Client) error {
+			st, err := operator.TargetState(ctx, c, name)
+			if err != nil {
+				return err
+			}
+			if *asJSON {
+				return printJSON(stdout, st)
+			}
+			operator.PrintState(stdout, st)
+			return nil
+		})
+	case "pause", "resume":
+		name, ok := oneName()
+		if !ok {
+			return exitUsage
+		}
+		return withClient(conn, stderr, func(ctx context.Context, c client.Client) error {
+			res, err := operator.Pause(ctx, c, name, sub == "pause", *by, *reason)
+			if err != nil {
+				return err
+			}
+			switch {
+			case !res.Changed:
+				fmt.Fprintf(stdout, "%s: already %sd\n", name, strings.TrimSuffix(sub, "e"))
+			case res.Skipped != "":
+				fmt.Fprintf(stdout, "%s: %sd; queued pass %s dropped\n", name, strings.TrimSuffix(sub, "e"), res.Skipped)
+			default:
+				fmt.Fprintf(stdout, "%s: %sd\n", name, strings.TrimSuffix(sub, "e"))
+			}
+			return nil
+		})
+	case "delete":
+		name, ok := oneName()
+		if !ok {
+			return exitUsage
+		}
+		return withClient(conn, stderr, func(ctx context.Context, c client.Client) error {
+			res, err := operator.Delete(ctx, c, name, *by, *reason)
+			if err != nil {
+				return err
+			}
+			if res.Running != "" {
+				fmt.Fprintf(stdout, "%s: deleted; its schedule is gone, its tuner ends after pass %s\n", name, res.Running)
+			} else {
+				fmt.Fprintf(stdout, "%s: deleted\n", name)
+			}
+			return nil
+		})
+	}
+	fmt.Fprintf(stderr, "passflow targets: unknown command %q\n", sub)
+	targetsUsage(stderr)
+	return exitUsage
+}
+
+func historyCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flags("history", stderr)
+	conn := connFlags(fs)
+	asJSON := fs.Bool("json", false, "print the passes as a JSON array")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintf(stderr, "passflow history: expected one TARGET, got %d arguments\n", fs.NArg())
+		return exitUsage
+	}
+	return withClient(conn, stderr, func(ctx context.Context, c client.Client) error {
+		recs, err := operator.History(ctx, c, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(stdout, recs)
+		}
+		operator.PrintHistory(stdout, recs)
+		return nil
+	})
+}
+
+func printJSON(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, string(b))
+	return err
 }
 
 // passArg parses a command that takes one pass ID and connection flags.
@@ -257,12 +441,7 @@ func statusCmd(args []string, stdout, stderr io.Writer) int {
 			printStatus(stdout, st)
 			return nil
 		}
-		b, err := json.Marshal(st)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, string(b))
-		return nil
+		return printJSON(stdout, st)
 	})
 }
 

@@ -1,0 +1,193 @@
+package operator
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/passflow/passflow/target"
+	"github.com/passflow/passflow/workflows"
+)
+
+// TargetFiles expands paths into target files: a directory gives its *.yaml
+// and *.yml files, sorted; a file is itself.
+func TargetFiles(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("target: %w", err)
+		}
+		if !fi.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		var found []string
+		for _, pat := range []string{"*.yaml", "*.yml"} {
+			m, _ := filepath.Glob(filepath.Join(p, pat))
+			found = append(found, m...)
+		}
+		if len(found) == 0 {
+			return nil, fmt.Errorf("target: %s: expected *.yaml or *.yml target files in the directory, found none", p)
+		}
+		slices.Sort(found)
+		out = append(out, found...)
+	}
+	return out, nil
+}
+
+// ApplyFiles validates and applies target files (directories give their
+// YAML files): for each valid file it prints "NAME: created|updated|unchanged";
+// an invalid file's problems go to stderr and nothing of it is applied. It
+// returns 0 when every file was applied, 2 when a file was invalid, 1 when
+// the server refused or failed.
+func ApplyFiles(ctx context.Context, c client.Client, paths []string, by string, stdout, stderr io.Writer) int {
+	files, err := TargetFiles(paths)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	if len(files) == 0 {
+		fmt.Fprintln(stderr, "passflow targets apply: expected one or more target files or directories")
+		return 2
+	}
+	status := 0
+	names := map[string]string{}
+	for _, f := range files {
+		spec, err := target.Load(f)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			status = 2
+			continue
+		}
+		if first, dup := names[spec.Name]; dup {
+			fmt.Fprintf(stderr, "%s: name: target %q is already defined in %s; expected unique names\n", f, spec.Name, first)
+			status = 2
+			continue
+		}
+		names[spec.Name] = f
+		res, err := Apply(ctx, c, spec, f, by)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", f, err)
+			status = max(status, 1)
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: %s\n", res.Name, res.Result)
+	}
+	return status
+}
+
+// PrintTargets writes the targets as a table.
+func PrintTargets(w io.Writer, rows []TargetRow) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tPAUSED\tRUNNING\tQUEUED\tNEXT RUN\tPASSES\tFREEZE")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%t\t%s\t%s\t%s\t%d\t%s\n", r.Name, r.Paused, dash(r.Running), dash(r.Queued),
+			timeOrDash(r.NextRun), r.Passes, dash(r.Freeze))
+	}
+	_ = tw.Flush()
+}
+
+// PrintState writes a tuner's state for a person.
+func PrintState(w io.Writer, st workflows.TunerState) {
+	fmt.Fprintf(w, "target %s (spec v%d, %s, from %s)\n", st.Name, st.SpecVersion, st.SpecHash, dash(st.SpecSource))
+	state := "active"
+	if st.Paused {
+		state = fmt.Sprintf("paused by %s: %s", orSomeone(st.PausedBy), st.PauseReason)
+	}
+	if st.Deleted {
+		state = "deleted: ends after its running pass"
+	}
+	fmt.Fprintf(w, "  state      %s\n", state)
+	if st.Spec != nil {
+		tr := st.Spec.Triggers
+		fmt.Fprintf(w, "  schedule   %s  next run %s\n", dash(tr.Schedule), timeOrDash(st.NextRun))
+		if len(tr.Alerts) > 0 {
+			fmt.Fprintf(w, "  alerts     %s (cooldown %s)\n", strings.Join(tr.Alerts, ", "), tr.Cooldown)
+		}
+	}
+	if f := st.Freeze; f != nil {
+		switch {
+		case f.Frozen:
+			fmt.Fprintf(w, "  freeze     frozen until %s (%s)\n", timeOrDash(f.Until), f.Why)
+		case !f.NextStart.IsZero():
+			fmt.Fprintf(w, "  freeze     next %s to %s (%s)\n", timeOrDash(f.NextStart), timeOrDash(f.NextEnd), f.Why)
+		}
+	}
+	for _, p := range []*workflows.PassRef{st.Running, st.Queued} {
+		if p == nil {
+			continue
+		}
+		what := "running"
+		if p == st.Queued {
+			what = "queued"
+		}
+		line := fmt.Sprintf("  %-10s %s (%s by %s)", what, p.ID, p.Trigger, dash(p.RequestedBy))
+		if p.Coalesced > 0 {
+			line += fmt.Sprintf(", %d more requests coalesced", p.Coalesced)
+		}
+		if !p.NotBefore.IsZero() {
+			line += ", not before " + timeOrDash(p.NotBefore)
+		}
+		fmt.Fprintln(w, line)
+	}
+	fmt.Fprintf(w, "  history    %d observations (at most %d), %d passes\n", st.HistorySize, st.Settings.HistoryLimit, st.Passes)
+	if len(st.LastPromoted) > 0 {
+		fmt.Fprintf(w, "  promoted   %s\n", st.LastPromoted)
+	}
+	recent := st.Recent
+	if len(recent) > 5 {
+		recent = recent[len(recent)-5:]
+	}
+	for _, r := range recent {
+		fmt.Fprintf(w, "  recent     %s %s: %s\n", dash(r.ID), r.Outcome, r.Reason)
+	}
+}
+
+// PrintHistory writes a target's passes as a table.
+func PrintHistory(w io.Writer, recs []workflows.PassRecord) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTRIGGER\tREQUESTED BY\tOUTCOME\tSTARTED\tENDED\tCANDIDATE\tCHANGE")
+	for _, r := range recs {
+		change := "-"
+		if r.Change != nil {
+			change = fmt.Sprintf("%+.1f%%", 100**r.Change)
+		}
+		cand := "-"
+		if len(r.Candidate) > 0 {
+			cand = r.Candidate.String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(r.ID), r.Trigger, dash(r.RequestedBy), r.Outcome,
+			timeOrDash(r.Started), timeOrDash(r.Ended), cand, change)
+	}
+	_ = tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func timeOrDash(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func orSomeone(s string) string {
+	if s == "" {
+		return "someone"
+	}
+	return s
+}
