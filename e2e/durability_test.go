@@ -23,9 +23,11 @@ import (
 )
 
 // TestDurabilityAcrossKill runs `passflow dev` on a database file, starts a
-// pass with a long verification wait, kills the process with SIGKILL in the
-// middle of the wait, starts it again on the same file, and checks that the
-// pass completes and that every change was applied exactly once.
+// pass with a long verification wait and queues a second one behind it,
+// kills the process with SIGKILL in the middle of the wait, starts it again
+// on the same file, and checks that the first pass completes with every
+// change applied exactly once, then the queued one runs, and the target's
+// history holds both, in order.
 func TestDurabilityAcrossKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the passflow binary")
@@ -56,9 +58,15 @@ func TestDurabilityAcrossKill(t *testing.T) {
 	s := spec(t, "durable", 0.002, 0.01, 0)
 	s.Canary.VerifyFor = model.Duration(12 * time.Second) // long enough to kill the process inside the wait
 	s.Canary.CheckEvery = model.Duration(3 * time.Second)
+	s.Canary.MaxVerifyFor = s.Canary.VerifyFor
 	id, err := startPass(ctx, c, s, t.Name())
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A second request while the first pass runs: queued behind it.
+	queued, err := operator.Request(ctx, c, s.Name, workflows.PassRequest{Trigger: workflows.TriggerOperator, RequestedBy: "second"})
+	if err != nil || queued.Status != workflows.ReplyQueued {
+		t.Fatalf("second request: %+v %v, want queued", queued, err)
 	}
 	waitFor(t, ctx, func() bool {
 		st, err := operator.Status(ctx, c, id)
@@ -67,7 +75,7 @@ func TestDurabilityAcrossKill(t *testing.T) {
 	time.Sleep(time.Second) // inside stage 2's 12-second wait
 	p.kill()
 	c.Close()
-	t.Log("killed passflow dev during stage 2's verification wait; starting it again")
+	t.Log("killed passflow dev during stage 2's verification wait, with a pass queued; starting it again")
 
 	startDev(t, bin, args)
 	c, err = app.Conn{Address: fmt.Sprintf("127.0.0.1:%d", port), Namespace: "default"}.Dial(ctx, nil)
@@ -93,8 +101,25 @@ func TestDurabilityAcrossKill(t *testing.T) {
 			t.Errorf("%s applied %d times across the restart, want exactly once (all: %v)", k, n[id+"/"+k], n)
 		}
 	}
-	if len(n) != 4 {
-		t.Errorf("applied %v, want exactly the three stages and the promotion", n)
+
+	// The queued pass runs after the first, and the history holds both, in
+	// order.
+	progress.Reset()
+	second, err := operator.Follow(ctx, c, queued.PassID, &progress, 200*time.Millisecond)
+	t.Logf("the queued pass:\n%s", progress.String())
+	if err != nil || !second.Outcome.Decided() {
+		t.Fatalf("queued pass %s: %s (%s) %v, want a decision", queued.PassID, second.Outcome, second.Reason, err)
+	}
+	if !second.Started.After(st.Ended) {
+		t.Errorf("queued pass started %s, before the first ended %s", second.Started, st.Ended)
+	}
+	var ts workflows.TunerState
+	waitFor(t, ctx, func() bool {
+		ts, err = operator.TargetState(ctx, c, s.Name)
+		return err == nil && len(ts.Recent) == 2
+	}, "both passes recorded")
+	if ts.Recent[0].ID != id || ts.Recent[1].ID != queued.PassID || len(ts.History) != 2 {
+		t.Errorf("recorded %+v with %d observations, want %s then %s and two observations", ts.Recent, len(ts.History), id, queued.PassID)
 	}
 }
 
