@@ -39,6 +39,9 @@ type DevOptions struct {
 	Demo bool
 	// DemoTarget overrides the built-in demo target file.
 	DemoTarget string
+	// NoWorker runs no worker in the process: passes wait for `passflow
+	// worker` processes.
+	NoWorker bool
 	// Targets are target files or directories applied once everything is up.
 	Targets []string
 	// Pragmas override SQLite settings (for benchmarks).
@@ -109,7 +112,7 @@ func Dev(ctx context.Context, opts DevOptions, out io.Writer) error {
 		return err
 	}
 	defer c.Close()
-	rt, err := startRuntime(c, stateDir, ln, workers.Options{})
+	rt, err := startRuntime(c, stateDir, ln, workers.Options{}, opts.NoWorker)
 	if err != nil {
 		return err
 	}

@@ -38,9 +38,9 @@ func listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// startRuntime starts the worker (activities backed by stateDir) and the
-// HTTP API on ln.
-func startRuntime(c client.Client, stateDir string, ln net.Listener, wopts workers.Options) (*runtime, error) {
+// startRuntime starts the worker (activities backed by stateDir), unless
+// noWorker, and the HTTP API on ln.
+func startRuntime(c client.Client, stateDir string, ln net.Listener, wopts workers.Options, noWorker bool) (*runtime, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	acts := &activities.Activities{
@@ -48,9 +48,12 @@ func startRuntime(c client.Client, stateDir string, ln net.Listener, wopts worke
 		Schedules: activities.TemporalSchedules{Client: c},
 		Metrics:   activities.NewMetrics(reg),
 	}
-	w := workers.New(c, acts, wopts)
-	if err := w.Start(); err != nil {
-		return nil, fmt.Errorf("start the worker: %w", err)
+	var w worker.Worker
+	if !noWorker {
+		w = workers.New(c, acts, wopts)
+		if err := w.Start(); err != nil {
+			return nil, fmt.Errorf("start the worker: %w", err)
+		}
 	}
 	srv := &http.Server{Handler: api.New(c, reg), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -65,7 +68,9 @@ func (r *runtime) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = r.http.Shutdown(ctx)
-	r.worker.Stop()
+	if r.worker != nil {
+		r.worker.Stop()
+	}
 }
 
 // portError is a port that could not be bound, with the flag that moves it.

@@ -42,7 +42,7 @@ func Worker(ctx context.Context, opts WorkerOptions, out io.Writer) error {
 	if err := EnsureSearchAttributes(ctx, c, opts.Conn.Namespace); err != nil {
 		fmt.Fprintf(out, "warning: %v; passes need them, ask the cluster's operator to add them\n", err)
 	}
-	rt, err := startRuntime(c, opts.StateDir, ln, opts.Workers)
+	rt, err := startRuntime(c, opts.StateDir, ln, opts.Workers, false)
 	if err != nil {
 		return err
 	}

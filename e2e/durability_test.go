@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +15,10 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/converter"
 
+	"github.com/passflow/passflow/activities"
 	"github.com/passflow/passflow/app"
 	"github.com/passflow/passflow/devserver"
 	"github.com/passflow/passflow/operator"
@@ -212,4 +216,120 @@ func readEvents(t *testing.T, path string) []simulations.Event {
 		out = append(out, e)
 	}
 	return out
+}
+
+// TestTwoWorkersShareATarget runs two `passflow worker` processes on one
+// server (`passflow dev --no-worker`) and one state directory: passes of one
+// target run on either, each proposes from the observations of every earlier
+// pass whichever worker measured them, and once the first worker stops the
+// second carries on with the whole history. Before the tuner the history
+// lived in a file of the worker that recorded it.
+func TestTwoWorkersShareATarget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the passflow binary")
+	}
+	dir := t.TempDir()
+	bin := passflowBinary(t)
+	port, err := devserver.FreePortBlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	startDev(t, bin, []string{"dev", "--db", filepath.Join(dir, "temporal.db"), "--port", strconv.Itoa(port),
+		"--no-ui", "--no-worker", "--http", "127.0.0.1:0"})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	startWorker := func() *exec.Cmd {
+		w := exec.Command(bin, "worker", "--address", addr, "--namespace", "default", "--state", dir, "--http", "127.0.0.1:0")
+		w.Stdout, w.Stderr = os.Stderr, os.Stderr
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = w.Process.Signal(os.Interrupt); _ = w.Wait() })
+		return w
+	}
+	workers := []*exec.Cmd{startWorker(), startWorker()}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := app.Conn{Address: addr, Namespace: "default"}.Dial(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	pollers := func(n int) func() bool {
+		return func() bool {
+			d, err := c.DescribeTaskQueue(ctx, "passflow", enums.TASK_QUEUE_TYPE_WORKFLOW)
+			ids := map[string]bool{}
+			for _, p := range d.GetPollers() {
+				if time.Since(p.GetLastAccessTime().AsTime()) < 10*time.Second {
+					ids[p.GetIdentity()] = true
+				}
+			}
+			return err == nil && len(ids) == n
+		}
+	}
+	waitFor(t, ctx, pollers(2), "two workers polling")
+
+	s := spec(t, "shared", 0.002, 0.01, 0)
+	const passes = 3
+	var perPass []map[string]bool
+	stopped := ""
+	for i := range passes {
+		if i == passes-1 {
+			// Stop a worker that ran the earlier passes: the last pass runs
+			// on the other one alone.
+			for _, w := range workers {
+				id := fmt.Sprintf("%d@", w.Process.Pid)
+				for ran := range perPass[0] {
+					if stopped == "" && strings.HasPrefix(ran, id) {
+						_ = w.Process.Signal(os.Interrupt)
+						_ = w.Wait()
+						stopped = ran
+					}
+				}
+			}
+			if stopped == "" {
+				t.Fatalf("pass 1 ran on %v, none of the two workers", perPass[0])
+			}
+			waitFor(t, ctx, pollers(1), "one worker polling")
+		}
+		id, err := startPass(ctx, c, s, t.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := operator.Follow(ctx, c, id, io.Discard, 100*time.Millisecond)
+		if err != nil || !st.Outcome.Decided() {
+			t.Fatalf("pass %s: %s (%s) %v", id, st.Outcome, st.Reason, err)
+		}
+		identities := map[string]bool{}
+		proposed := -1
+		it := c.GetWorkflowHistory(ctx, id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a := ev.GetActivityTaskStartedEventAttributes(); a != nil {
+				identities[a.GetIdentity()] = true
+			}
+			if a := ev.GetActivityTaskCompletedEventAttributes(); a != nil {
+				var res activities.ProposeResult
+				if converter.GetDefaultDataConverter().FromPayloads(a.GetResult(), &res) == nil && res.Optimizer != "" {
+					proposed = res.History
+				}
+			}
+		}
+		perPass = append(perPass, identities)
+		// Every earlier pass's observation, plus the incumbent as measured.
+		if proposed != i+1 {
+			t.Errorf("pass %d proposed from %d observations, want %d", i+1, proposed, i+1)
+		}
+	}
+	t.Logf("workers per pass: %v; stopped %s before the last", perPass, stopped)
+	if last := perPass[passes-1]; len(last) == 0 || last[stopped] {
+		t.Errorf("the last pass ran on %v, want the other worker than %s", last, stopped)
+	}
+	st, err := operator.TargetState(ctx, c, s.Name)
+	if err != nil || len(st.History) != passes {
+		t.Errorf("tuner history %d observations (%v), want %d", len(st.History), err, passes)
+	}
 }

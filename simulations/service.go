@@ -215,14 +215,7 @@ func newService(spec target.Spec, opts Options, prior []Event) (*Service, error)
 		}
 	}
 	for _, e := range prior {
-		if _, dup := s.byKey[e.Key]; dup {
-			continue
-		}
-		if n := len(s.events); n > 0 && e.Time.Before(s.events[n-1].Time) {
-			e.Time = s.events[n-1].Time
-		}
-		s.byKey[e.Key] = len(s.events)
-		s.events = append(s.events, e.clone())
+		s.add(e)
 	}
 	return s, nil
 }
@@ -238,6 +231,7 @@ func (s *Service) Model() *Model { return s.model }
 func (s *Service) Applied() []Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	_ = s.refreshLocked() // what this process knows stands if the log cannot be read
 	out := make([]Event, len(s.events))
 	for i, e := range s.events {
 		out[i] = e.clone()
@@ -250,6 +244,7 @@ func (s *Service) Applied() []Event {
 func (s *Service) State(at time.Time) State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	_ = s.refreshLocked() // what this process knows stands if the log cannot be read
 	st := State{Baseline: s.initial}
 	for _, e := range s.events {
 		if e.Time.After(at) {
@@ -304,6 +299,9 @@ func (s *Service) Baseline(ctx context.Context) (models.Config, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.refreshLocked(); err != nil {
+		return nil, fmt.Errorf("simulations: baseline of %s: %w", s.name, err)
+	}
 	st := State{Baseline: s.initial}
 	for _, e := range s.events {
 		st = st.apply(e)
@@ -321,6 +319,9 @@ func (s *Service) record(ctx context.Context, op string, e Event) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.refreshLocked(); err != nil { // another worker may have made this change
+		return fmt.Errorf("%s: %w", op, err)
+	}
 	if i, ok := s.byKey[e.Key]; ok {
 		if prev := s.events[i]; !prev.sameChange(e) {
 			return temporal.NewNonRetryableApplicationError(
@@ -335,13 +336,45 @@ func (s *Service) record(ctx context.Context, op string, e Event) error {
 	if n := len(s.events); n > 0 && e.Time.Before(s.events[n-1].Time) {
 		e.Time = s.events[n-1].Time
 	}
-	if s.log != nil {
-		if err := s.log.append(e); err != nil {
-			return fmt.Errorf("%s: %w", op, err)
-		}
+	if s.log == nil {
+		s.add(e)
+		return nil
+	}
+	if err := s.log.append(e); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if err := s.refreshLocked(); err != nil { // reads e back, after any other process's events
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
+// add appends e to the timeline unless its key is known; time never goes
+// back.
+func (s *Service) add(e Event) {
+	if _, dup := s.byKey[e.Key]; dup {
+		return
+	}
+	if n := len(s.events); n > 0 && e.Time.Before(s.events[n-1].Time) {
+		e.Time = s.events[n-1].Time
 	}
 	s.byKey[e.Key] = len(s.events)
-	s.events = append(s.events, e)
+	s.events = append(s.events, e.clone())
+}
+
+// refreshLocked adds the events other processes sharing the state directory
+// appended to the log. s.mu is held.
+func (s *Service) refreshLocked() error {
+	if s.log == nil {
+		return nil
+	}
+	events, err := s.log.readNew()
+	if err != nil {
+		return err
+	}
+	for _, e := range events {
+		s.add(e)
+	}
 	return nil
 }
 
@@ -395,6 +428,9 @@ func (s *Service) Samples(ctx context.Context, q activities.Query) ([]float64, e
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.refreshLocked(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
 	st, next := State{Baseline: s.initial}, 0
 	for ts := alignUp(q.From, step); ts.Before(to); ts = ts.Add(step) {
 		for ; next < len(s.events) && !s.events[next].Time.After(ts); next++ {

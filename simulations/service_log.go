@@ -13,7 +13,10 @@ import (
 
 // eventLog is a service's event log on disk: one JSON event per line,
 // appended and fsync'd one event at a time. A torn last line (a crash in the
-// middle of an append) is dropped when the log is opened.
+// middle of an append) is dropped when the log is opened. Several worker
+// processes may share one log (the same state directory): each appends with
+// O_APPEND and reads what the others appended before it acts, so they all
+// simulate one service.
 type eventLog struct {
 	path string
 	size int64 // bytes of complete events in the file
@@ -70,8 +73,51 @@ func openEventLog(dir, name string) (*eventLog, []Event, error) {
 	return l, events, nil
 }
 
-// append writes e as the log's last line and syncs it to disk. On failure
-// the file is cut back to its last complete event.
+// readNew returns the events appended to the file since the log last read
+// it, by this process or another one sharing the state directory. A line
+// still being written (no newline yet) is left for the next read.
+func (l *eventLog) readNew() ([]Event, error) {
+	f, err := os.Open(l.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read event log: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() <= l.size {
+		return nil, err
+	}
+	data := make([]byte, fi.Size()-l.size)
+	if _, err := f.ReadAt(data, l.size); err != nil {
+		return nil, fmt.Errorf("read event log: %w", err)
+	}
+	var events []Event
+	off := 0
+	for {
+		end := bytes.IndexByte(data[off:], '\n')
+		if end < 0 {
+			break
+		}
+		raw := bytes.TrimSpace(data[off : off+end])
+		off += end + 1
+		if len(raw) == 0 {
+			continue
+		}
+		var e Event
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return nil, fmt.Errorf("read event log %s at byte %d: %w", l.path, l.size, err)
+		}
+		events = append(events, e)
+	}
+	l.size += int64(off)
+	return events, nil
+}
+
+// append writes e as the log's last line and syncs it to disk; the log's
+// next readNew returns it, after any event another process appended first.
+// On failure the file is cut back to its last complete event.
 func (l *eventLog) append(e Event) (err error) {
 	b, err := json.Marshal(e)
 	if err != nil {
@@ -102,7 +148,6 @@ func (l *eventLog) append(e Event) (err error) {
 		}
 		l.dirSynced = true
 	}
-	l.size += int64(len(b))
 	return nil
 }
 

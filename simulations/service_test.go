@@ -529,3 +529,40 @@ func TestNewServiceErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedStateDir runs two services on one state directory, as two
+// worker processes sharing --state do: each sees the other's changes before
+// it acts, and a change made by one is a no-op for the other.
+func TestSharedStateDir(t *testing.T) {
+	dir := t.TempDir()
+	a, clock := newTestService(t, target.Simulator{Model: "web", Seed: 1}, Options{StateDir: dir})
+	b, err := NewService(testSpec("checkout-api", target.Simulator{Model: "web", Seed: 1}), Options{StateDir: dir, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := a.SetCanary(ctx, "p/stage-1", candidate(), 25); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Minute)
+	if st := b.State(clock.Now()); st.Percent != 25 || !st.Canary.Equal(candidate()) {
+		t.Fatalf("the other service sees %+v, want the 25%% canary", st)
+	}
+	if err := b.SetCanary(ctx, "p/stage-1", candidate(), 25); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Promote(ctx, "p/promote", candidate()); err != nil {
+		t.Fatal(err)
+	}
+	base, err := a.Baseline(ctx)
+	if err != nil || !base.Equal(candidate()) {
+		t.Fatalf("baseline seen by the first %s (%v), want the promoted candidate", base, err)
+	}
+	if na, nb := len(a.Applied()), len(b.Applied()); na != 2 || nb != 2 {
+		t.Errorf("applied %d and %d events, want the same 2 in both", na, nb)
+	}
+	canary := samples(t, a, "latency_p95_ms", "canary", t0, clock.Now())
+	if len(canary) == 0 {
+		t.Error("no canary samples from the first service while the canary ran")
+	}
+}

@@ -120,6 +120,7 @@ func devCmd(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.UIPort, "ui-port", 8233, "Temporal Web UI port on 127.0.0.1")
 	fs.BoolVar(&o.NoUI, "no-ui", false, "do not start the Web UI")
 	fs.StringVar(&o.HTTPAddr, "http", "127.0.0.1:8080", "address of passflow's HTTP API")
+	fs.BoolVar(&o.NoWorker, "no-worker", false, "run no worker here: passes wait for `passflow worker` processes")
 	fs.StringVar(&o.Namespace, "namespace", "default", "Temporal namespace")
 	fs.StringVar(&o.StateDir, "state", "", "directory for the pass store and simulator state (default: the database's directory)")
 	fs.BoolVar(&o.Demo, "demo", false, "run a pass on the demo target once ready, and follow it")
