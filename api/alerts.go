@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -64,9 +66,16 @@ func parseWebhook(body []byte) ([]webhookAlert, error) {
 	var m webhookMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&m); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) && ute.Field != "" {
+			return nil, fmt.Errorf("alert webhook body: %s: expected %s, got a JSON %s", ute.Field, jsonKind(ute.Type), ute.Value)
+		}
+		if errors.As(err, &ute) {
+			return nil, fmt.Errorf("alert webhook body: expected Alertmanager's webhook JSON (version 4): an object, got a JSON %s", ute.Value)
+		}
 		return nil, fmt.Errorf("alert webhook body: expected Alertmanager's webhook JSON (version 4): %v", err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, errors.New("alert webhook body: expected one JSON object, found more after it")
 	}
 	if m.Version != "4" {
@@ -84,6 +93,24 @@ func parseWebhook(body []byte) ([]webhookAlert, error) {
 		}
 	}
 	return *m.Alerts, nil
+}
+
+// jsonKind names what JSON a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Bool:
+		return "true or false"
+	}
+	return "a number"
 }
 
 // router finds the targets an alert is about, from the tuners' memos,
@@ -152,6 +179,7 @@ func (r *router) targets(ctx context.Context, a webhookAlert) ([]string, error) 
 func (s *server) alerts(w http.ResponseWriter, r *http.Request) {
 	body, ok := readBody(w, r)
 	if !ok {
+		s.alertCount("invalid", 1)
 		return
 	}
 	alerts, err := parseWebhook(body)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -135,6 +136,9 @@ func TestTerminatedPassIsReconciled(t *testing.T) {
 	}
 	if keys := eventsByKey(t, name); keys[id+"/reconcile"] != 1 {
 		t.Errorf("applied %v: want the restore once under %s/reconcile", keys, id)
+	}
+	if *record {
+		saveHistory(t, workflows.TunerID(name), filepath.Join("..", "workflows", "testdata", "tuner_reconciled.json"))
 	}
 }
 
