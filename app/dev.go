@@ -130,7 +130,7 @@ func Dev(ctx context.Context, opts DevOptions, out io.Writer) error {
 	fmt.Fprintf(out, "  HTTP API   http://%s  (/healthz, /metrics, /v1/targets, /v1/passes, /v1/alerts)\n", ln.Addr())
 	fmt.Fprintf(out, "  state      %s  server log %s\n", stateDir, logFile.Name())
 	if len(opts.Targets) > 0 {
-		if code := operator.ApplyFiles(ctx, c, opts.Targets, "passflow dev --targets", out, out); code != 0 {
+		if code := operator.ApplyFiles(ctx, c, opts.Targets, "passflow dev --targets", nil, out, out); code != 0 {
 			fmt.Fprintf(out, "  warning    some of --targets could not be applied (above)\n")
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -209,5 +210,42 @@ func TestScheduleFollowsTarget(t *testing.T) {
 	var nf *serviceerror.NotFound
 	if !errors.As(err, &nf) {
 		t.Errorf("describe after delete: %v, want not found", err)
+	}
+}
+
+// TestApplyFiles applies the example targets as they are, with a bad file
+// among them: each good file is registered (then unchanged on a second
+// apply), the bad one's problems are printed and nothing of it is applied.
+func TestApplyFiles(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("name: e2e-bad\nparams: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"checkout-api", "demo-checkout"} {
+		cleanup(t, name)
+	}
+	var out, errs strings.Builder
+	code := operator.ApplyFiles(ctx, temporalClient, []string{"../examples/targets", bad}, t.Name(), nil, &out, &errs)
+	if code != 2 || out.String() != "checkout-api: created\ndemo-checkout: created\n" || !strings.Contains(errs.String(), bad+":") {
+		t.Fatalf("apply: exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit 2, both examples created, the bad file's problems", code, out.String(), errs.String())
+	}
+	if _, err := operator.TargetState(ctx, temporalClient, "e2e-bad"); !errors.Is(err, operator.ErrNotRegistered) {
+		t.Errorf("the bad file's target: %v, want not registered", err)
+	}
+	out.Reset()
+	if code := operator.ApplyFiles(ctx, temporalClient, []string{"../examples/targets"}, t.Name(),
+		&workflows.TunerSettings{HistoryLimit: 50}, &out, &errs); code != 0 || out.String() != "checkout-api: updated\ndemo-checkout: updated\n" {
+		t.Errorf("second apply with a history limit: exit %d, %q; want both updated", code, out.String())
+	}
+	out.Reset()
+	if code := operator.ApplyFiles(ctx, temporalClient, []string{"../examples/targets"}, t.Name(),
+		&workflows.TunerSettings{HistoryLimit: 50}, &out, &errs); code != 0 || out.String() != "checkout-api: unchanged\ndemo-checkout: unchanged\n" {
+		t.Errorf("third apply: exit %d, %q; want both unchanged", code, out.String())
+	}
+	st, err := operator.TargetState(ctx, temporalClient, "checkout-api")
+	if err != nil || st.Settings.HistoryLimit != 50 || st.NextRun.IsZero() || st.Freeze == nil {
+		t.Errorf("checkout-api: %+v (%v); want a history limit of 50, a next run and its freeze", st, err)
 	}
 }

@@ -49,7 +49,8 @@ func TargetFiles(paths []string) ([]string, error) {
 // an invalid file's problems go to stderr and nothing of it is applied. It
 // returns 0 when every file was applied, 2 when a file was invalid, 1 when
 // the server refused or failed.
-func ApplyFiles(ctx context.Context, c client.Client, paths []string, by string, stdout, stderr io.Writer) int {
+// Settings, when set, replace each tuner's settings.
+func ApplyFiles(ctx context.Context, c client.Client, paths []string, by string, settings *workflows.TunerSettings, stdout, stderr io.Writer) int {
 	files, err := TargetFiles(paths)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -74,7 +75,7 @@ func ApplyFiles(ctx context.Context, c client.Client, paths []string, by string,
 			continue
 		}
 		names[spec.Name] = f
-		res, err := Apply(ctx, c, spec, f, by)
+		res, err := Register(ctx, c, workflows.RegisterInput{Spec: spec, Source: f, By: by, Settings: settings})
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", f, err)
 			status = max(status, 1)

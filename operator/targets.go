@@ -34,11 +34,15 @@ var (
 // first registration (update-with-start), and returns whether the spec was
 // created, updated or unchanged. The tuner reconciles the target's schedule.
 func Apply(ctx context.Context, c client.Client, spec target.Spec, source, by string) (workflows.RegisterResult, error) {
+	return Register(ctx, c, workflows.RegisterInput{Spec: spec, Source: source, By: by})
+}
+
+// Register is Apply with every field of the registration, such as new
+// tuner settings.
+func Register(ctx context.Context, c client.Client, in workflows.RegisterInput) (workflows.RegisterResult, error) {
 	var res workflows.RegisterResult
-	err := updateWithStart(ctx, c, spec.Name, workflows.RegisterUpdate,
-		workflows.RegisterInput{Spec: spec, Source: source, By: by}, &res)
-	if err != nil {
-		return res, fmt.Errorf("apply target %s: %w", spec.Name, err)
+	if err := updateWithStart(ctx, c, in.Spec.Name, workflows.RegisterUpdate, in, &res); err != nil {
+		return res, fmt.Errorf("apply target %s: %w", in.Spec.Name, err)
 	}
 	return res, nil
 }

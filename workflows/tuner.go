@@ -76,7 +76,7 @@ func TargetTuner(ctx workflow.Context, in TunerInput) (TunerState, error) {
 			carried := t.st
 			carried.HistorySize, carried.NextRun, carried.Freeze, carried.Events = 0, time.Time{}, nil, 0
 			return t.st, workflow.NewContinueAsNewError(ctx, TunerWorkflowName,
-				TunerInput{Name: in.Name, Settings: in.Settings, State: &carried})
+				TunerInput{Name: in.Name, Settings: t.st.Settings, State: &carried})
 		}
 		if err := workflow.Await(ctx, func() bool {
 			return t.st.Deleted || (t.st.Queued != nil && !t.st.Paused) || t.continueAsNewDue(ctx)
@@ -193,7 +193,18 @@ func (t *tuner) register(ctx workflow.Context, in RegisterInput) (RegisterResult
 		return RegisterResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidRequest, err)
 	}
 	res := RegisterResult{Name: t.st.Name, Hash: hash}
+	settingsChanged := false
+	if in.Settings != nil {
+		if set := in.Settings.withDefaults(); set != t.st.Settings {
+			t.st.Settings, settingsChanged = set, true
+			t.trimHistory()
+		}
+	}
 	if hash == t.st.SpecHash {
+		if settingsChanged {
+			res.Result, res.Version = Updated, t.st.SpecVersion
+			return res, nil
+		}
 		res.Result, res.Version = Unchanged, t.st.SpecVersion
 		return res, nil
 	}
@@ -540,9 +551,7 @@ func (t *tuner) runPass(ctx workflow.Context, q *PassRef) {
 	}
 	if st.Observation != nil {
 		t.st.History = append(t.st.History, *st.Observation)
-		if over := len(t.st.History) - t.st.Settings.HistoryLimit; over > 0 {
-			t.st.History = slices.Delete(t.st.History, 0, over)
-		}
+		t.trimHistory()
 	}
 	if st.Outcome == OutcomePromoted && st.Candidate != nil {
 		t.st.LastPromoted = st.Candidate.Clone()
@@ -597,6 +606,13 @@ func (t *tuner) reconcile(ctx workflow.Context, q *PassRef, spec target.Spec, er
 	}
 	rec.Ended = workflow.Now(dctx)
 	t.audit(*rec)
+}
+
+// trimHistory keeps the most recent HistoryLimit observations.
+func (t *tuner) trimHistory() {
+	if over := len(t.st.History) - t.st.Settings.HistoryLimit; over > 0 {
+		t.st.History = slices.Delete(t.st.History, 0, over)
+	}
 }
 
 // audit appends a record, keeping the most recent AuditLimit.

@@ -126,6 +126,9 @@ type RegisterInput struct {
 	// Source is where the spec came from (a file name, "HTTP PUT").
 	Source string `json:"source,omitempty"`
 	By     string `json:"by,omitempty"`
+	// Settings, when set, replace the tuner's settings (e.g. a new
+	// HistoryLimit, which trims the history at once).
+	Settings *TunerSettings `json:"settings,omitempty"`
 }
 
 // Registration results.

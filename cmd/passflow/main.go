@@ -243,7 +243,8 @@ func isFile(arg string) bool {
 
 func targetsUsage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
-  passflow targets apply FILE|DIR...        register targets, or update them; prints NAME: created|updated|unchanged
+  passflow targets apply FILE|DIR... [--history-limit N]
+                                            register targets, or update them; prints NAME: created|updated|unchanged
   passflow targets list [--json]            the registered targets: paused, running and queued pass, next run, passes
   passflow targets show NAME [--json]       a target's tuner state
   passflow targets pause NAME [--reason T]  stop new passes and the schedule; a running pass goes on
@@ -264,6 +265,10 @@ func targetsCmd(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print JSON")
 	by := fs.String("by", os.Getenv("USER"), "who does it, for the record")
 	reason := fs.String("reason", "", "why, for the record")
+	historyLimit := 0
+	if sub == "apply" {
+		fs.IntVar(&historyLimit, "history-limit", 0, fmt.Sprintf("observations each tuner keeps, the most recent (default %d; 0 keeps the tuner's)", workflows.DefaultHistoryLimit))
+	}
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -282,7 +287,11 @@ func targetsCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		code := exitOK
 		if c := withClient(conn, stderr, func(ctx context.Context, c client.Client) error {
-			code = operator.ApplyFiles(ctx, c, fs.Args(), *by, stdout, stderr)
+			var settings *workflows.TunerSettings
+			if historyLimit > 0 {
+				settings = &workflows.TunerSettings{HistoryLimit: historyLimit}
+			}
+			code = operator.ApplyFiles(ctx, c, fs.Args(), *by, settings, stdout, stderr)
 			return nil
 		}); c != exitOK {
 			return c
