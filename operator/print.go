@@ -61,23 +61,13 @@ func ApplyFiles(ctx context.Context, c client.Client, paths []string, by string,
 		return 2
 	}
 	status := 0
-	names := map[string]string{}
-	for _, f := range files {
-		spec, err := target.Load(f)
+	for _, f := range target.LoadFiles(files, func(_ string, err error) {
+		fmt.Fprintln(stderr, err)
+		status = 2
+	}) {
+		res, err := Register(ctx, c, workflows.RegisterInput{Spec: f.Spec, Source: f.Path, By: by, Settings: settings})
 		if err != nil {
-			fmt.Fprintln(stderr, err)
-			status = 2
-			continue
-		}
-		if first, dup := names[spec.Name]; dup {
-			fmt.Fprintf(stderr, "%s: name: target %q is already defined in %s; expected unique names\n", f, spec.Name, first)
-			status = 2
-			continue
-		}
-		names[spec.Name] = f
-		res, err := Register(ctx, c, workflows.RegisterInput{Spec: spec, Source: f, By: by, Settings: settings})
-		if err != nil {
-			fmt.Fprintf(stderr, "%s: %v\n", f, err)
+			fmt.Fprintf(stderr, "%s: %v\n", f.Path, err)
 			status = max(status, 1)
 			continue
 		}

@@ -44,33 +44,49 @@ func openEventLog(dir, name string) (*eventLog, []Event, error) {
 		return nil, nil, fmt.Errorf("open event log: %w", err)
 	}
 	l.dirSynced = true
+	events, n, err := parseEvents(l.path, 0, data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open event log: %w", err)
+	}
+	if n < len(data) {
+		// A torn last append: drop it so the next append starts a line.
+		if err := os.Truncate(l.path, int64(n)); err != nil {
+			return nil, nil, fmt.Errorf("open event log: drop torn last line of %s: %w", l.path, err)
+		}
+	}
+	l.size = int64(n)
+	return l, events, nil
+}
+
+// parseEvents parses the complete lines of data, which starts at byte base
+// of the log at path, and returns their events and the bytes they span; a
+// last line without its newline is left out.
+func parseEvents(path string, base int64, data []byte) ([]Event, int, error) {
 	var events []Event
-	for off, line := 0, 1; off < len(data); line++ {
+	off := 0
+	for line := 1; ; line++ {
 		end := bytes.IndexByte(data[off:], '\n')
 		if end < 0 {
-			// A torn last append: drop it so the next append starts a line.
-			if err := os.Truncate(l.path, int64(off)); err != nil {
-				return nil, nil, fmt.Errorf("open event log: drop torn last line of %s: %w", l.path, err)
-			}
-			data = data[:off]
-			break
+			return events, off, nil
 		}
 		raw := bytes.TrimSpace(data[off : off+end])
+		where := fmt.Sprintf("%s:%d", path, line) // whole file: FILE:LINE
+		if base > 0 {
+			where = fmt.Sprintf("%s at byte %d", path, base+int64(off))
+		}
 		off += end + 1
 		if len(raw) == 0 {
 			continue
 		}
 		var e Event
 		if err := json.Unmarshal(raw, &e); err != nil {
-			return nil, nil, fmt.Errorf("open event log: %s:%d: %w", l.path, line, err)
+			return nil, 0, fmt.Errorf("%s: %w", where, err)
 		}
 		if e.Key == "" || (e.Kind != EventCanary && e.Kind != EventPromote) {
-			return nil, nil, fmt.Errorf("open event log: %s:%d: expected a key and a kind (canary or promote), got key %q kind %q", l.path, line, e.Key, e.Kind)
+			return nil, 0, fmt.Errorf("%s: expected a key and a kind (canary or promote), got key %q kind %q", where, e.Key, e.Kind)
 		}
 		events = append(events, e)
 	}
-	l.size = int64(len(data))
-	return l, events, nil
 }
 
 // readNew returns the events appended to the file since the log last read
@@ -93,25 +109,11 @@ func (l *eventLog) readNew() ([]Event, error) {
 	if _, err := f.ReadAt(data, l.size); err != nil {
 		return nil, fmt.Errorf("read event log: %w", err)
 	}
-	var events []Event
-	off := 0
-	for {
-		end := bytes.IndexByte(data[off:], '\n')
-		if end < 0 {
-			break
-		}
-		raw := bytes.TrimSpace(data[off : off+end])
-		off += end + 1
-		if len(raw) == 0 {
-			continue
-		}
-		var e Event
-		if err := json.Unmarshal(raw, &e); err != nil {
-			return nil, fmt.Errorf("read event log %s at byte %d: %w", l.path, l.size, err)
-		}
-		events = append(events, e)
+	events, n, err := parseEvents(l.path, l.size, data)
+	if err != nil {
+		return nil, fmt.Errorf("read event log: %w", err)
 	}
-	l.size += int64(off)
+	l.size += int64(n)
 	return events, nil
 }
 
