@@ -29,8 +29,9 @@ const passSlack = time.Hour
 
 // tuner is one run of the TargetTuner workflow.
 type tuner struct {
-	st    TunerState
-	child workflow.ChildWorkflowFuture // the running pass, once started
+	st       TunerState
+	child    workflow.ChildWorkflowFuture // the running pass, once started
+	requests workflow.ReceiveChannel      // requests by signal
 }
 
 // TargetTuner owns one target: its registered spec, its observation history,
@@ -86,9 +87,20 @@ func TargetTuner(ctx workflow.Context, in TunerInput) (TunerState, error) {
 	}
 }
 
-// drain waits for the update handlers in flight before the run ends.
+// drain waits for the update handlers in flight and serves the requests
+// signalled but not yet taken, before the run ends: a signal left in its
+// channel would be lost.
 func (t *tuner) drain(ctx workflow.Context) error {
-	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return err
+	}
+	for {
+		var r PassRequest
+		if !t.requests.ReceiveAsync(&r) {
+			return nil
+		}
+		t.signalled(ctx, r)
+	}
 }
 
 func (t *tuner) continueAsNewDue(ctx workflow.Context) bool {
@@ -119,24 +131,29 @@ func (t *tuner) handlers(ctx workflow.Context) error {
 	}
 	// Requests by signal (the scheduled-request workflow) get no reply: a
 	// refused one is counted.
-	ch := workflow.GetSignalChannel(ctx, RequestPassSignal)
+	t.requests = workflow.GetSignalChannel(ctx, RequestPassSignal)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			var r PassRequest
-			if !ch.Receive(ctx, &r) {
+			if !t.requests.Receive(ctx, &r) {
 				return
 			}
-			if err := t.validateRequest(ctx, r); err != nil {
-				t.st.Refused++
-				workflow.GetLogger(ctx).Info("request refused", "target", t.st.Name, "trigger", r.Trigger, "why", err)
-				continue
-			}
-			if _, err := t.request(ctx, r); err != nil {
-				workflow.GetLogger(ctx).Warn("request failed", "target", t.st.Name, "error", err)
-			}
+			t.signalled(ctx, r)
 		}
 	})
 	return nil
+}
+
+// signalled serves a request that came as a signal.
+func (t *tuner) signalled(ctx workflow.Context, r PassRequest) {
+	if err := t.validateRequest(ctx, r); err != nil {
+		t.st.Refused++
+		workflow.GetLogger(ctx).Info("request refused", "target", t.st.Name, "trigger", r.Trigger, "why", err)
+		return
+	}
+	if _, err := t.request(ctx, r); err != nil {
+		workflow.GetLogger(ctx).Warn("request failed", "target", t.st.Name, "error", err)
+	}
 }
 
 // state returns the state with its derived fields filled.
