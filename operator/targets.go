@@ -115,19 +115,26 @@ func refusal(err error) error {
 	case errors.As(err, &app):
 		switch app.Type() {
 		case workflows.ErrTypeNotRegistered:
-			return fmt.Errorf("%w: %s", ErrNotRegistered, app.Message())
+			return &tunerError{ErrNotRegistered, app.Message()}
 		case workflows.ErrTypePaused, workflows.ErrTypeDeleted:
-			return fmt.Errorf("%w: %s", ErrRefused, app.Message())
+			return &tunerError{ErrRefused, app.Message()}
 		case workflows.ErrTypeInvalidRequest:
-			return fmt.Errorf("%w: %s", ErrInvalid, app.Message())
-		case workflows.ErrTypeCoalesced:
-			return err
+			return &tunerError{ErrInvalid, app.Message()}
 		}
 	case errors.As(err, &nf):
 		return fmt.Errorf("%w (no tuner runs for it)", ErrNotRegistered)
 	}
 	return err
 }
+
+// tunerError is a tuner's refusal: its message, and the kind of error it is.
+type tunerError struct {
+	kind error
+	msg  string
+}
+
+func (e *tunerError) Error() string { return e.msg }
+func (e *tunerError) Unwrap() error { return e.kind }
 
 // TargetState returns a tuner's state.
 func TargetState(ctx context.Context, c client.Client, name string) (workflows.TunerState, error) {

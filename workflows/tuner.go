@@ -403,6 +403,10 @@ func (t *tuner) request(ctx workflow.Context, r PassRequest) (RequestReply, erro
 	if q := t.st.Queued; q != nil {
 		t.noteRequest(q, r)
 		reply.PassID, reply.Status, reply.NotBefore = q.ID, ReplyCoalesced, q.NotBefore
+		reply.Reason = "joined the queued pass " + q.ID
+		if t.st.Running != nil {
+			reply.Reason += ", behind the running pass " + t.st.Running.ID
+		}
 		return reply, nil
 	}
 	freeze := t.st.Spec.Triggers.Freeze

@@ -335,13 +335,14 @@ func targetsCmd(args []string, stdout, stderr io.Writer) int {
 			if err != nil {
 				return err
 			}
+			done := sub + "d" // paused, resumed
 			switch {
 			case !res.Changed:
-				fmt.Fprintf(stdout, "%s: already %sd\n", name, strings.TrimSuffix(sub, "e"))
+				fmt.Fprintf(stdout, "%s: already %s\n", name, done)
 			case res.Skipped != "":
-				fmt.Fprintf(stdout, "%s: %sd; queued pass %s dropped\n", name, strings.TrimSuffix(sub, "e"), res.Skipped)
+				fmt.Fprintf(stdout, "%s: %s; queued pass %s dropped\n", name, done, res.Skipped)
 			default:
-				fmt.Fprintf(stdout, "%s: %sd\n", name, strings.TrimSuffix(sub, "e"))
+				fmt.Fprintf(stdout, "%s: %s\n", name, done)
 			}
 			return nil
 		})
