@@ -88,8 +88,9 @@ func parseWebhook(body []byte) ([]webhookAlert, error) {
 		switch {
 		case a.Status != "firing" && a.Status != "resolved":
 			return nil, fmt.Errorf("alert webhook body: alerts[%d].status: expected firing or resolved, got %q", i, a.Status)
-		case a.Labels["alertname"] == "" && a.Labels[TargetLabel] == "":
-			return nil, fmt.Errorf("alert webhook body: alerts[%d].labels: expected an alertname or a %s label", i, TargetLabel)
+		case a.Labels["alertname"] == "":
+			// Alertmanager always sets it; passflow records and dedupes by it.
+			return nil, fmt.Errorf("alert webhook body: alerts[%d].labels: expected an alertname label", i)
 		}
 	}
 	return *m.Alerts, nil

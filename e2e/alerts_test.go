@@ -201,6 +201,9 @@ func TestAlertDuringCanaryRollsBack(t *testing.T) {
 	id := requestPass(t, ctx, alertSpec(t, name, ""))
 	awaitRouted(t, name, "")
 	waitStage(t, id, 1)
+	// The pass tells its tuner when its canary is applied; alerts that start
+	// from then on go to the pass.
+	tunerState(t, name, func(st workflows.TunerState) bool { return st.Running != nil && !st.Running.Canary.IsZero() })
 
 	body := webhookBody(t, amAlert{
 		Status: "firing", Labels: map[string]string{"alertname": alert, api.TargetLabel: name, "severity": "page"},

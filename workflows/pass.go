@@ -391,6 +391,10 @@ func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool,
 	s.Applied = true
 	s.From = workflow.Now(ctx)
 	p.upsertStep(ctx, fmt.Sprintf("%s-%d", StepCanary, s.Index))
+	// Passes recorded before the canary signal existed replay without it.
+	if i == 0 && workflow.GetVersion(ctx, "canary-signal", workflow.DefaultVersion, 1) == 1 {
+		p.tellTuner(ctx, s.From)
+	}
 
 	window := activities.WindowInput{
 		Target: spec, Stage: s.Index, Percent: s.Percent, From: s.From,
@@ -445,6 +449,19 @@ func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool,
 	// Only a pass goes on: a marginal stage is not evidence enough to put
 	// more traffic on the candidate.
 	return j.Verdict == activities.VerdictPass, nil
+}
+
+// tellTuner tells the pass's tuner, when it has one, that its canary is
+// applied since at: alerts that start from then on are delivered to it.
+func (p *pass) tellTuner(ctx workflow.Context, at time.Time) {
+	parent := workflow.GetInfo(ctx).ParentWorkflowExecution
+	if parent == nil {
+		return
+	}
+	err := workflow.SignalExternalWorkflow(ctx, parent.ID, "", CanarySignal, CanaryStarted{PassID: p.in.PassID, At: at}).Get(ctx, nil)
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("tell the tuner the canary started", "tuner", parent.ID, "error", err)
+	}
 }
 
 // sleep waits d on a durable timer. An alert that may concern the pass's

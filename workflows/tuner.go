@@ -141,6 +141,18 @@ func (t *tuner) handlers(ctx workflow.Context) error {
 			t.signalled(ctx, r)
 		}
 	})
+	canary := workflow.GetSignalChannel(ctx, CanarySignal)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var c CanaryStarted
+			if !canary.Receive(ctx, &c) {
+				return
+			}
+			if r := t.st.Running; r != nil && r.ID == c.PassID {
+				r.Canary = c.At
+			}
+		}
+	})
 	return nil
 }
 
@@ -349,12 +361,20 @@ func (t *tuner) validateRequest(ctx workflow.Context, r PassRequest) error {
 			fmt.Sprintf("request a pass of %s: a request with trigger alert needs the alert's name", t.st.Name),
 			ErrTypeInvalidRequest, nil)
 	}
-	if r.Trigger == TriggerAlert && !t.deliverable(*r.Alert) && t.inCooldown(ctx) {
+	if r.Trigger == TriggerAlert && t.deliverable(*r.Alert) {
+		return nil
+	}
+	if r.Trigger == TriggerAlert && t.inCooldown(ctx) {
 		serving := t.st.LastAlertPass
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("%s coalesced: an alert requested %s at %s, within the cooldown of %s",
 				r.Alert.Name, serving, t.st.LastAlertRequest.UTC().Format(time.RFC3339), t.st.Spec.Triggers.Cooldown),
 			ErrTypeCoalesced, nil, serving)
+	}
+	if q := t.st.Queued; q != nil && q.Coalesced >= maxCoalesced {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("coalesced into the queued pass %s, which already serves %d requests", q.ID, q.Coalesced+1),
+			ErrTypeCoalesced, nil, q.ID)
 	}
 	return nil
 }
@@ -364,13 +384,13 @@ func (t *tuner) inCooldown(ctx workflow.Context) bool {
 	return !t.st.LastAlertRequest.IsZero() && workflow.Now(ctx).Sub(t.st.LastAlertRequest) < cool
 }
 
-// deliverable reports whether an alert goes to the running pass: it started
-// after the pass did (the alert that asked for the pass fired before it),
-// and has not been delivered yet.
+// deliverable reports whether an alert goes to the running pass: the pass
+// has a canary applied, the alert started since (the change may be what
+// made it fire), and no alert went to the pass yet (one rolls it back).
 func (t *tuner) deliverable(a Alert) bool {
 	r := t.st.Running
-	return r != nil && t.child != nil && (a.StartsAt.IsZero() || a.StartsAt.After(r.Started)) &&
-		!slices.Contains(r.Delivered, a.Key())
+	return r != nil && t.child != nil && !r.Canary.IsZero() && len(r.Delivered) == 0 &&
+		(a.StartsAt.IsZero() || !a.StartsAt.Before(r.Canary))
 }
 
 // request serves a validated request: an alert goes to the running pass

@@ -227,19 +227,22 @@ func TestTunerRefusesRequestsWhenPausedOrUnregistered(t *testing.T) {
 func TestTunerAlertCooldownAndDelivery(t *testing.T) {
 	f := &tunerFakes{fakes: fakes{step: 0.05}}
 	env := newTunerEnv(t, f, nil)
-	alert := func(startsAt time.Duration) workflows.PassRequest {
-		start := env.Now().Add(startsAt)
+	t0 := env.Now()
+	alert := func(startsAt time.Time) workflows.PassRequest {
 		return workflows.PassRequest{Trigger: workflows.TriggerAlert, RequestedBy: "alertmanager",
-			Alert: &workflows.Alert{Name: "LatencyHigh", Fingerprint: "f1", StartsAt: start}}
+			Alert: &workflows.Alert{Name: "LatencyHigh", Fingerprint: "f1", StartsAt: startsAt}}
 	}
-	var r1, r2, r3 workflows.RequestReply
-	var e1, e2, e3 error
-	// 1: requests pass 1 (started). 2: same storm 1 minute later: coalesced
-	// by the cooldown. 3: a new firing that started 40 minutes in, while
-	// pass 1 has its canary applied: delivered, and the canary rolls back.
-	at(env, 2*time.Minute, func() { update(env, workflows.RequestPassUpdate, alert(0), &r1, &e1) })
-	at(env, 3*time.Minute, func() { update(env, workflows.RequestPassUpdate, alert(-time.Minute), &r2, &e2) })
-	at(env, 45*time.Minute, func() { update(env, workflows.RequestPassUpdate, alert(0), &r3, &e3) })
+	var r1, r2, r3, r4 workflows.RequestReply
+	var e1, e2, e3, e4 error
+	// 1: an alert firing since before the pass requests pass 1 (started).
+	// 2: the same alert sent again once the canary is applied: it started
+	// before the canary, so the cooldown coalesces it. 3: a new firing that
+	// started 40 minutes in, during the canary: delivered, and the canary
+	// rolls back. 4: another one: one delivery is enough, so coalesced.
+	at(env, 2*time.Minute, func() { update(env, workflows.RequestPassUpdate, alert(t0), &r1, &e1) })
+	at(env, 3*time.Minute, func() { update(env, workflows.RequestPassUpdate, alert(t0), &r2, &e2) })
+	at(env, 45*time.Minute, func() { update(env, workflows.RequestPassUpdate, alert(env.Now()), &r3, &e3) })
+	at(env, 45*time.Minute+time.Second, func() { update(env, workflows.RequestPassUpdate, alert(env.Now()), &r4, &e4) })
 	st := runTuner(t, env, tunerSpec(), workflows.TunerInput{}, 10*time.Hour)
 	if e1 != nil || r1.Status != workflows.ReplyStarted {
 		t.Fatalf("first alert: %+v %v, want started", r1, e1)
@@ -249,6 +252,9 @@ func TestTunerAlertCooldownAndDelivery(t *testing.T) {
 	}
 	if e3 != nil || r3.Status != workflows.ReplyDelivered || r3.PassID != "pass/checkout/1" {
 		t.Fatalf("alert during the canary: %+v %v, want delivered to pass/checkout/1", r3, e3)
+	}
+	if e4 == nil || !strings.Contains(e4.Error(), "coalesced") {
+		t.Errorf("a second alert during the canary: %+v %v, want refused as coalesced", r4, e4)
 	}
 	if len(st.Recent) != 1 || st.Recent[0].Outcome != workflows.OutcomeRolledBack || !strings.Contains(st.Recent[0].Reason, "LatencyHigh") {
 		t.Fatalf("passes %+v, want one rolled back for the alert", st.Recent)
@@ -405,4 +411,29 @@ func decodeCAN(can *workflow.ContinueAsNewError, out *workflows.TunerInput) erro
 		return fmt.Errorf("continue-as-new to %v, want %s", can.WorkflowType, workflows.TunerWorkflowName)
 	}
 	return converter.GetDefaultDataConverter().FromPayloads(can.Input, out)
+}
+
+// TestTunerBoundsTheRequestsAQueuedPassTakes: past 50 requests joined to the
+// queued pass, a request is refused as coalesced, which writes nothing to
+// the tuner's history.
+func TestTunerBoundsTheRequestsAQueuedPassTakes(t *testing.T) {
+	f := &tunerFakes{fakes: fakes{step: 0.05}}
+	env := newTunerEnv(t, f, nil)
+	const n = 60
+	replies := make([]workflows.RequestReply, n)
+	errs := make([]error, n)
+	for i := range n {
+		at(env, 2*time.Minute+time.Duration(i)*time.Second, func() { request(env, workflows.TriggerOperator, "op", &replies[i], &errs[i]) })
+	}
+	st := runTuner(t, env, tunerSpec(), workflows.TunerInput{}, 10*time.Hour)
+	refused := 0
+	for _, err := range errs {
+		if err != nil && strings.Contains(err.Error(), "coalesced into the queued pass pass/checkout/2") {
+			refused++
+		}
+	}
+	// 1 started, 1 queued, 50 joined the queued pass, 8 refused.
+	if refused != n-52 || len(st.Recent) != 2 || st.Recent[1].Coalesced != 50 {
+		t.Errorf("%d refused, passes %+v; want %d refused and the queued pass with 50 coalesced", refused, st.Recent, n-52)
+	}
 }

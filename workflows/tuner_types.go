@@ -32,7 +32,18 @@ const (
 	StateQuery = "state"
 	// AlertSignal delivers an alert about the target to its running pass.
 	AlertSignal = "alert"
+	// CanarySignal tells a pass's tuner that the pass applied its first
+	// stage (CanaryStarted): from then on an alert that starts may concern
+	// its change.
+	CanarySignal = "canary"
 )
+
+// CanaryStarted says when a pass applied its first canary stage; the pass
+// sends it to its tuner as the CanarySignal.
+type CanaryStarted struct {
+	PassID string    `json:"pass_id"`
+	At     time.Time `json:"at"`
+}
 
 // Error types of the tuner's refusals (non-retryable application errors).
 const (
@@ -41,9 +52,10 @@ const (
 	ErrTypeDeleted        = "TargetDeleted"
 	ErrTypeInvalidRequest = "InvalidRequest"
 	// ErrTypeCoalesced refuses an alert's request inside the target's
-	// cooldown: the pass that served the earlier alert stands for it. A
-	// refused update writes nothing to the tuner's history, so an alert
-	// storm cannot grow it.
+	// cooldown (the pass that served the earlier alert stands for it), or
+	// any request once the queued pass has maxCoalesced requests joined. A
+	// refused update writes nothing to the tuner's history, so a storm of
+	// requests cannot grow it.
 	ErrTypeCoalesced = "Coalesced"
 )
 
@@ -96,6 +108,10 @@ const (
 	// maxRequestsKept bounds the requests recorded against one pass; the
 	// rest are counted.
 	maxRequestsKept = 20
+	// maxCoalesced bounds the requests that join one queued pass by an
+	// update: past it a request is refused as coalesced, which writes
+	// nothing, so no storm of requests can grow the tuner's history.
+	maxCoalesced = 50
 )
 
 func (s TunerSettings) withDefaults() TunerSettings {
@@ -250,8 +266,11 @@ type PassRef struct {
 	// Coalesced counts those beyond the first (kept or not).
 	Requests  []PassRequest `json:"requests"`
 	Coalesced int           `json:"coalesced"`
-	// Delivered are the alerts delivered to the running pass.
-	Delivered []string `json:"delivered,omitempty"`
+	// Canary is when the running pass applied its first stage (zero
+	// before); Delivered is the alert delivered to it, if any: one is
+	// enough to roll the canary back, so later ones are not delivered.
+	Canary    time.Time `json:"canary,omitzero"`
+	Delivered []string  `json:"delivered,omitempty"`
 }
 
 // PassRecord is the tuner's audit record of one ended pass.
