@@ -49,11 +49,12 @@ bench-runtime:
 # Temporal's 2 MiB limit at 500 observations, or when the alert storm (1,000
 # webhooks in a minute over 10 targets) gets an error or an unrouted alert, or
 # leaves a target with more than one pass running or queued, or more than two
-# passes started.
+# passes started, or when fresh alerts during an approval wait reach the pass
+# or grow its tuner's history.
 bench-tuner:
 	$(GO) test -run '^$$' -bench Payloads -benchtime 100x ./workflows/
 	$(GO) test -run '^$$' -bench Propose -benchtime 10x ./activities/
-	$(GO) test -run '^$$' -bench AlertStorm -benchtime 1x -timeout 30m ./e2e/
+	$(GO) test -run '^$$' -bench 'AlertStorm|AlertsDuringApproval' -benchtime 1x -timeout 30m ./e2e/
 
 clean:
 	rm -rf bin .passflow

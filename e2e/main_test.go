@@ -79,6 +79,9 @@ func testMain(m *testing.M) int {
 	apiServer = httptest.NewServer(api.New(temporalClient, reg))
 	defer apiServer.Close()
 	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin)) // the passflow binary some tests build
+	}
 	if code != 0 {
 		if b, err := os.ReadFile(logf.Name()); err == nil && len(b) > 0 {
 			fmt.Fprintf(os.Stderr, "--- server log (last 4 KiB)\n%s\n", tail(b, 4096))

@@ -202,6 +202,11 @@ func (t *tuner) validateRegister(ctx workflow.Context, in RegisterInput) error {
 	if t.st.Deleted {
 		return t.deletedError()
 	}
+	if in.Settings != nil && (in.Settings.HistoryLimit < 0 || in.Settings.HistoryLimit > MaxHistoryLimit) {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("register %s: history limit: expected 1 to %d observations, got %d", t.st.Name, MaxHistoryLimit, in.Settings.HistoryLimit),
+			ErrTypeInvalidRequest, nil)
+	}
 	spec := in.Spec // Validate fills defaults; the spec registered is the one sent
 	if problems := target.Validate(&spec); len(problems) > 0 {
 		msgs := make([]string, len(problems))

@@ -103,8 +103,13 @@ type TunerSettings struct {
 // The settings' defaults.
 const (
 	DefaultHistoryLimit = 500
-	DefaultAuditLimit   = 100
-	DefaultMaxEvents    = 2000
+	// MaxHistoryLimit keeps the payloads that carry the history (a pass's
+	// input, the propose input, the tuner's continue-as-new state) far
+	// under Temporal's 2 MiB payload limit: about 370 bytes an observation
+	// make 0.75 MB at 2,000 (BENCHMARKS.md).
+	MaxHistoryLimit   = 2000
+	DefaultAuditLimit = 100
+	DefaultMaxEvents  = 2000
 	// maxRequestsKept bounds the requests recorded against one pass; the
 	// rest are counted.
 	maxRequestsKept = 20

@@ -288,6 +288,11 @@ func targetsCmd(args []string, stdout, stderr io.Writer) int {
 		code := exitOK
 		if c := withClient(conn, stderr, func(ctx context.Context, c client.Client) error {
 			var settings *workflows.TunerSettings
+			if historyLimit < 0 || historyLimit > workflows.MaxHistoryLimit {
+				fmt.Fprintf(stderr, "passflow targets apply: --history-limit: expected 1 to %d, got %d\n", workflows.MaxHistoryLimit, historyLimit)
+				code = exitUsage
+				return nil
+			}
 			if historyLimit > 0 {
 				settings = &workflows.TunerSettings{HistoryLimit: historyLimit}
 			}

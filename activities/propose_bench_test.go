@@ -1,0 +1,153 @@
+package activities_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/examples"
+	"github.com/passflow/passflow/models"
+	"github.com/passflow/passflow/simulations"
+	"github.com/passflow/passflow/target"
+)
+
+// Temporal's default limits on one payload (limit.blobSize.warn and
+// limit.blobSize.error): the server logs a warning above the first and fails
+// the command above the second.
+const (
+	blobSizeWarn  = 512 << 10
+	blobSizeError = 2 << 20
+)
+
+// BenchmarkPropose measures the propose activity on the demo target (three
+// knobs, one of them categorical) with a history of 100 and 500
+// observations, the tuner's default limit, as a pass runs it: the input
+// decoded from its JSON payload, the optimizer warm-started with the
+// history and the measured incumbent, one candidate asked for. It reports
+// the size of that payload and fails when it reaches Temporal's 2 MiB limit.
+func BenchmarkPropose(b *testing.B) {
+	spec, err := target.Parse("demo.yaml", examples.DemoTarget)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{100, 500} {
+		b.Run(fmt.Sprintf("obs=%d", n), func(b *testing.B) {
+			in := proposeInput(b, spec, n)
+			payload, err := json.Marshal(in)
+			if err != nil {
+				b.Fatal(err)
+			}
+			size := len(payload)
+			if size >= blobSizeError {
+				b.Fatalf("the propose input with %d observations is %d bytes: at or over Temporal's %d-byte payload limit", n, size, blobSizeError)
+			}
+			if size >= blobSizeWarn {
+				b.Logf("the propose input with %d observations is %d bytes: over Temporal's %d-byte warning", n, size, blobSizeWarn)
+			}
+
+			var suite testsuite.WorkflowTestSuite
+			suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+			env := suite.NewTestActivityEnvironment()
+			a := &activities.Activities{Connector: simulations.NewConnector(simulations.Options{StateDir: b.TempDir()}, nil)}
+			env.RegisterActivityWithOptions(a.Propose, activity.RegisterOptions{Name: activities.ProposeName})
+
+			var res activities.ProposeResult
+			b.ResetTimer()
+			for b.Loop() {
+				v, err := env.ExecuteActivity(activities.ProposeName, in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := v.Get(&res); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			if res.NoSafe {
+				b.Logf("no safe candidate: %s", res.Reason)
+			} else {
+				b.Logf("candidate %s (step %.3f, history %d)", res.Suggestion.Config, res.Step, res.History)
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
+			b.ReportMetric(float64(size), "input-bytes")
+		})
+	}
+}
+
+// proposeInput is the propose step's input for spec after n passes: the
+// history synthesized from the simulator's response surface for spec.
+func proposeInput(tb testing.TB, spec target.Spec, n int) activities.ProposeInput {
+	tb.Helper()
+	const passID = "pass/demo-checkout/501"
+	hist, incumbent := syntheticHistory(tb, spec, n)
+	return activities.ProposeInput{
+		PassID: passID, Target: spec, Incumbent: spec.Params.Current(), IncumbentSLIs: incumbent,
+		History: hist, Seed: activities.Seed(passID),
+	}
+}
+
+// syntheticHistory returns n observations of spec as its passes would have
+// recorded them, and the incumbent's SLIs as Analyze measures them. The
+// values come from the simulator's "web" surface for the target's seed,
+// with 5% noise; the configurations are half spread over the space and half
+// near the incumbent (the trust region keeps most passes close to it). Each
+// observation carries a standard error per metric and its pass ID, as a
+// pass records it.
+func syntheticHistory(tb testing.TB, spec target.Spec, n int) ([]models.Observation, map[string]activities.Summary) {
+	tb.Helper()
+	model, err := simulations.NewModel(spec.Telemetry.Simulator.Model, spec.Params, spec.Telemetry.Simulator.Seed)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	center, err := spec.Params.ToUnit(spec.Params.Current())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const noise = 0.05
+	const samples = 16 // per cohort and metric in one canary window
+	var out []models.Observation
+	for i := range n {
+		u := make([]float64, len(center))
+		for d := range u {
+			if i%2 == 0 {
+				u[d] = rng.Float64()
+			} else {
+				u[d] = min(1, max(0, center[d]+0.1*rng.NormFloat64()))
+			}
+		}
+		cfg := spec.Params.FromUnit(u)
+		truth, err := model.Truth(cfg)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		measured := func(m string) float64 { return truth[m] * (1 + noise*rng.NormFloat64()/math.Sqrt(samples)) }
+		o := models.Observation{Config: cfg, Objective: measured(spec.Objective.Metric),
+			Constraints: map[string]float64{}, Uncertainty: map[string]float64{},
+			Source: fmt.Sprintf("pass/%s/%d", spec.Name, i+1)}
+		o.Uncertainty[spec.Objective.Metric] = truth[spec.Objective.Metric] * noise / math.Sqrt(samples)
+		for _, c := range spec.Constraints {
+			o.Constraints[c.Metric] = measured(c.Metric)
+			o.Uncertainty[c.Metric] = truth[c.Metric] * noise / math.Sqrt(samples)
+		}
+		out = append(out, o)
+	}
+	truth, err := model.Truth(spec.Params.Current())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	slis := map[string]activities.Summary{}
+	for _, m := range spec.Metrics() {
+		v := truth[m]
+		slis[m] = activities.Summary{N: 240, Mean: v, SD: v * noise, P50: v, P95: v * (1 + 1.645*noise)}
+	}
+	return out, slis
+}
