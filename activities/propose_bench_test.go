@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"math"
-	"math/rand/v2"
 	"testing"
 
 	"go.temporal.io/sdk/activity"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/passflow/passflow/activities"
 	"github.com/passflow/passflow/examples"
-	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/simulations"
 	"github.com/passflow/passflow/target"
 )
@@ -87,59 +84,26 @@ func BenchmarkPropose(b *testing.B) {
 func proposeInput(tb testing.TB, spec target.Spec, n int) activities.ProposeInput {
 	tb.Helper()
 	const passID = "pass/demo-checkout/501"
-	hist, incumbent := syntheticHistory(tb, spec, n)
+	// 5% noise over a 16-sample canary window: a relative standard error of 1.25%.
+	hist, err := simulations.History(spec, n, 0.05/4, 1)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	return activities.ProposeInput{
-		PassID: passID, Target: spec, Incumbent: spec.Params.Current(), IncumbentSLIs: incumbent,
+		PassID: passID, Target: spec, Incumbent: spec.Params.Current(), IncumbentSLIs: incumbentSLIs(tb, spec),
 		History: hist, Seed: activities.Seed(passID),
 	}
 }
 
-// syntheticHistory returns n observations of spec as its passes would have
-// recorded them, and the incumbent's SLIs as Analyze measures them. The
-// values come from the simulator's "web" surface for the target's seed,
-// with 5% noise; the configurations are half spread over the space and half
-// near the incumbent (the trust region keeps most passes close to it). Each
-// observation carries a standard error per metric and its pass ID, as a
-// pass records it.
-func syntheticHistory(tb testing.TB, spec target.Spec, n int) ([]models.Observation, map[string]activities.Summary) {
+// incumbentSLIs is the incumbent as Analyze measures it: the simulator's
+// true values with 5% noise over 240 samples.
+func incumbentSLIs(tb testing.TB, spec target.Spec) map[string]activities.Summary {
 	tb.Helper()
 	model, err := simulations.NewModel(spec.Telemetry.Simulator.Model, spec.Params, spec.Telemetry.Simulator.Seed)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	center, err := spec.Params.ToUnit(spec.Params.Current())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
 	const noise = 0.05
-	const samples = 16 // per cohort and metric in one canary window
-	var out []models.Observation
-	for i := range n {
-		u := make([]float64, len(center))
-		for d := range u {
-			if i%2 == 0 {
-				u[d] = rng.Float64()
-			} else {
-				u[d] = min(1, max(0, center[d]+0.1*rng.NormFloat64()))
-			}
-		}
-		cfg := spec.Params.FromUnit(u)
-		truth, err := model.Truth(cfg)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		measured := func(m string) float64 { return truth[m] * (1 + noise*rng.NormFloat64()/math.Sqrt(samples)) }
-		o := models.Observation{Config: cfg, Objective: measured(spec.Objective.Metric),
-			Constraints: map[string]float64{}, Uncertainty: map[string]float64{},
-			Source: fmt.Sprintf("pass/%s/%d", spec.Name, i+1)}
-		o.Uncertainty[spec.Objective.Metric] = truth[spec.Objective.Metric] * noise / math.Sqrt(samples)
-		for _, c := range spec.Constraints {
-			o.Constraints[c.Metric] = measured(c.Metric)
-			o.Uncertainty[c.Metric] = truth[c.Metric] * noise / math.Sqrt(samples)
-		}
-		out = append(out, o)
-	}
 	truth, err := model.Truth(spec.Params.Current())
 	if err != nil {
 		tb.Fatal(err)
@@ -149,5 +113,5 @@ func syntheticHistory(tb testing.TB, spec target.Spec, n int) ([]models.Observat
 		v := truth[m]
 		slis[m] = activities.Summary{N: 240, Mean: v, SD: v * noise, P50: v, P95: v * (1 + 1.645*noise)}
 	}
-	return out, slis
+	return slis
 }

@@ -3,8 +3,6 @@ package workflows_test
 import (
 	"encoding/json"
 	"fmt"
-	"math"
-	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -37,7 +35,10 @@ func BenchmarkPayloads(b *testing.B) {
 		b.Fatal(err)
 	}
 	for _, n := range []int{100, 500} {
-		hist := payloadHistory(b, spec, n)
+		hist, err := simulations.History(spec, n, 0.05/4, 1) // 5% noise, 16 samples a window
+		if err != nil {
+			b.Fatal(err)
+		}
 		passID := workflows.PassID(spec.Name, n+1)
 		req := workflows.PassRequest{Trigger: workflows.TriggerSchedule, RequestedBy: workflows.ScheduleID(spec.Name),
 			Reason: "scheduled run schedule/demo-checkout-workflow-2026-11-27T03:00:00Z",
@@ -96,53 +97,6 @@ func fullTunerState(spec target.Spec, hist []models.Observation) *workflows.Tune
 		})
 	}
 	return st
-}
-
-// payloadHistory returns n observations of spec as its passes record them:
-// values from the simulator's surface with 5% noise, half spread over the
-// space and half near the incumbent, a standard error per metric and the
-// pass's ID.
-func payloadHistory(tb testing.TB, spec target.Spec, n int) []models.Observation {
-	tb.Helper()
-	model, err := simulations.NewModel(spec.Telemetry.Simulator.Model, spec.Params, spec.Telemetry.Simulator.Seed)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	center, err := spec.Params.ToUnit(spec.Params.Current())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	const rse = 0.05 / 4 // 5% noise, 16 samples a window
-	var out []models.Observation
-	for i := range n {
-		u := make([]float64, len(center))
-		for d := range u {
-			if i%2 == 0 {
-				u[d] = rng.Float64()
-			} else {
-				u[d] = min(1, max(0, center[d]+0.1*rng.NormFloat64()))
-			}
-		}
-		cfg := spec.Params.FromUnit(u)
-		truth, err := model.Truth(cfg)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		o := models.Observation{Config: cfg, Constraints: map[string]float64{}, Uncertainty: map[string]float64{},
-			Source: workflows.PassID(spec.Name, i+1)}
-		for _, m := range spec.Metrics() {
-			v := truth[m] * (1 + rse*rng.NormFloat64())
-			if m == spec.Objective.Metric {
-				o.Objective = v
-			} else {
-				o.Constraints[m] = v
-			}
-			o.Uncertainty[m] = math.Abs(truth[m]) * rse
-		}
-		out = append(out, o)
-	}
-	return out
 }
 
 // incumbentSLIs is what Analyze measures of the incumbent.
