@@ -133,13 +133,14 @@ func (s *server) listTargets(w http.ResponseWriter, r *http.Request) {
 // showTarget returns the tuner's state; the observation history only with
 // ?history=1 (it may hold hundreds).
 func (s *server) showTarget(w http.ResponseWriter, r *http.Request) {
-	st, err := operator.TargetState(r.Context(), s.c, r.PathValue("name"))
+	state := operator.TargetState
+	if r.URL.Query().Get("history") == "1" {
+		state = operator.TargetStateWithHistory
+	}
+	st, err := state(r.Context(), s.c, r.PathValue("name"))
 	if err != nil {
 		writeOpError(w, err)
 		return
-	}
-	if r.URL.Query().Get("history") != "1" {
-		st.History = nil
 	}
 	writeJSON(w, http.StatusOK, st)
 }

@@ -119,7 +119,7 @@ func TestDurabilityAcrossKill(t *testing.T) {
 	}
 	var ts workflows.TunerState
 	waitFor(t, ctx, func() bool {
-		ts, err = operator.TargetState(ctx, c, s.Name)
+		ts, err = operator.TargetStateWithHistory(ctx, c, s.Name)
 		return err == nil && len(ts.Recent) == 2
 	}, "both passes recorded")
 	if ts.Recent[0].ID != id || ts.Recent[1].ID != queued.PassID || len(ts.History) != 2 {
@@ -328,7 +328,7 @@ func TestTwoWorkersShareATarget(t *testing.T) {
 	if last := perPass[passes-1]; len(last) == 0 || last[stopped] {
 		t.Errorf("the last pass ran on %v, want the other worker than %s", last, stopped)
 	}
-	st, err := operator.TargetState(ctx, c, s.Name)
+	st, err := operator.TargetStateWithHistory(ctx, c, s.Name)
 	if err != nil || len(st.History) != passes {
 		t.Errorf("tuner history %d observations (%v), want %d", len(st.History), err, passes)
 	}

@@ -103,7 +103,7 @@ func tunerState(t *testing.T, name string, cond func(workflows.TunerState) bool)
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		st, err := operator.TargetState(context.Background(), temporalClient, name)
+		st, err := operator.TargetStateWithHistory(context.Background(), temporalClient, name)
 		if err == nil && cond(st) {
 			return st
 		}
@@ -148,6 +148,10 @@ func TestPassPromotesOnSimulator(t *testing.T) {
 	ts := tunerState(t, s.Name, func(st workflows.TunerState) bool { return len(st.Recent) == 2 })
 	if hist := ts.History; len(hist) != 1 || hist[0].Source != id || hist[0].Failed {
 		t.Errorf("history %+v, want one successful observation from %s", hist, id)
+	}
+	// The plain state query leaves the observations out and counts them.
+	if sum, err := operator.TargetState(context.Background(), temporalClient, s.Name); err != nil || sum.History != nil || sum.HistorySize != 1 {
+		t.Errorf("state without history: %d observations, size %d (%v); want none and a size of 1", len(sum.History), sum.HistorySize, err)
 	}
 	// The queued pass was dropped by the pause while the first ran.
 	if ts.Recent[1].ID != id || ts.Recent[1].Outcome != workflows.OutcomePromoted || !ts.LastPromoted.Equal(st.Candidate) {

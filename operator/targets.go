@@ -136,10 +136,21 @@ type tunerError struct {
 func (e *tunerError) Error() string { return e.msg }
 func (e *tunerError) Unwrap() error { return e.kind }
 
-// TargetState returns a tuner's state.
+// TargetState returns a tuner's state, without its observation history
+// (HistorySize counts it).
 func TargetState(ctx context.Context, c client.Client, name string) (workflows.TunerState, error) {
+	return targetState(ctx, c, name, workflows.StateOptions{})
+}
+
+// TargetStateWithHistory returns a tuner's state with its observation
+// history.
+func TargetStateWithHistory(ctx context.Context, c client.Client, name string) (workflows.TunerState, error) {
+	return targetState(ctx, c, name, workflows.StateOptions{History: true})
+}
+
+func targetState(ctx context.Context, c client.Client, name string, opts workflows.StateOptions) (workflows.TunerState, error) {
 	var st workflows.TunerState
-	v, err := c.QueryWorkflow(ctx, workflows.TunerID(name), "", workflows.StateQuery)
+	v, err := c.QueryWorkflow(ctx, workflows.TunerID(name), "", workflows.StateQuery, opts)
 	if err != nil {
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {

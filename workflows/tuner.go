@@ -110,7 +110,13 @@ func (t *tuner) continueAsNewDue(ctx workflow.Context) bool {
 }
 
 func (t *tuner) handlers(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandler(ctx, StateQuery, func() (TunerState, error) { return t.state(ctx), nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, StateQuery, func(opts StateOptions) (TunerState, error) {
+		st := t.state(ctx)
+		if !opts.History {
+			st.History = nil
+		}
+		return st, nil
+	}); err != nil {
 		return err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, RegisterUpdate, t.register,

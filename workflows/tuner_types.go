@@ -28,7 +28,8 @@ const (
 	PauseUpdate = "pause"
 	// DeleteUpdate deletes the target (DeleteInput → DeleteResult).
 	DeleteUpdate = "delete"
-	// StateQuery returns the tuner's TunerState.
+	// StateQuery returns the tuner's TunerState (StateOptions → TunerState;
+	// without options, the state without its observation history).
 	StateQuery = "state"
 	// AlertSignal delivers an alert about the target to its running pass.
 	AlertSignal = "alert"
@@ -310,6 +311,13 @@ type FreezeState struct {
 	// NextStart and NextEnd are the next freeze, when one is coming.
 	NextStart time.Time `json:"next_start,omitzero"`
 	NextEnd   time.Time `json:"next_end,omitzero"`
+}
+
+// StateOptions ask the state query for more than the summary.
+type StateOptions struct {
+	// History includes the observation history (up to HistoryLimit
+	// observations, ~370 bytes each).
+	History bool `json:"history,omitempty"`
 }
 
 // TunerState is everything a tuner holds; the state query returns it (with
