@@ -226,48 +226,42 @@ func (t *tuner) validateRegister(ctx workflow.Context, in RegisterInput) error {
 }
 
 // register records the spec, with a version and a hash, and reconciles the
-// target's schedule with it.
+// target's schedule with it. The schedule is put first: a registration whose
+// schedule cannot be put changes nothing.
 func (t *tuner) register(ctx workflow.Context, in RegisterInput) (RegisterResult, error) {
 	hash, err := SpecHash(in.Spec)
 	if err != nil {
 		return RegisterResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidRequest, err)
 	}
-	res := RegisterResult{Name: t.st.Name, Hash: hash}
-	settingsChanged := false
+	res := RegisterResult{Name: t.st.Name, Hash: hash, Result: Unchanged, Version: t.st.SpecVersion}
+	if hash != t.st.SpecHash {
+		old, spec := t.st.Spec, in.Spec
+		next := t.st
+		next.Spec, next.SpecVersion = &spec, t.st.SpecVersion+1
+		if old == nil || scheduleChanged(old.Triggers, spec.Triggers) {
+			if err := t.syncSchedule(ctx, next, false); err != nil {
+				return res, err
+			}
+		}
+		res.Result, res.Version = Updated, next.SpecVersion
+		if old == nil {
+			res.Result = Created
+			t.st.Registered = workflow.Now(ctx)
+		}
+		t.st.Spec, t.st.SpecHash, t.st.SpecSource, t.st.SpecVersion = &spec, hash, in.Source, next.SpecVersion
+		t.st.Updated = workflow.Now(ctx)
+		if t.st.LastPromoted == nil || spec.Params.CheckConfig(t.st.LastPromoted) != nil {
+			t.st.LastPromoted = currentConfig(spec)
+		}
+		t.upsertMemo(ctx)
+	}
 	if in.Settings != nil {
 		if set := in.Settings.withDefaults(); set != t.st.Settings {
-			t.st.Settings, settingsChanged = set, true
+			t.st.Settings = set
 			t.trimHistory()
-		}
-	}
-	if hash == t.st.SpecHash {
-		if settingsChanged {
-			res.Result, res.Version = Updated, t.st.SpecVersion
-			return res, nil
-		}
-		res.Result, res.Version = Unchanged, t.st.SpecVersion
-		return res, nil
-	}
-	res.Result = Updated
-	var old *target.Spec
-	if t.st.Spec == nil {
-		res.Result = Created
-		t.st.Registered = workflow.Now(ctx)
-	} else {
-		old = t.st.Spec
-	}
-	spec := in.Spec
-	t.st.Spec, t.st.SpecHash, t.st.SpecSource = &spec, hash, in.Source
-	t.st.SpecVersion++
-	t.st.Updated = workflow.Now(ctx)
-	res.Version = t.st.SpecVersion
-	if t.st.LastPromoted == nil || spec.Params.CheckConfig(t.st.LastPromoted) != nil {
-		t.st.LastPromoted = currentConfig(spec)
-	}
-	t.upsertMemo(ctx)
-	if old == nil || scheduleChanged(old.Triggers, spec.Triggers) {
-		if err := t.syncSchedule(ctx, false); err != nil {
-			return res, err
+			if res.Result == Unchanged {
+				res.Result = Updated
+			}
 		}
 	}
 	return res, nil
@@ -298,19 +292,19 @@ func SpecHash(spec target.Spec) (string, error) {
 	return hex.EncodeToString(sum[:8]), nil
 }
 
-// syncSchedule makes the target's Temporal Schedule match its spec and
-// pause state, or deletes it.
-func (t *tuner) syncSchedule(ctx workflow.Context, remove bool) error {
+// syncSchedule makes the target's Temporal Schedule match the spec and
+// pause state of st, or deletes it.
+func (t *tuner) syncSchedule(ctx workflow.Context, st TunerState, remove bool) error {
 	in := activities.ScheduleInput{
-		ID: ScheduleID(t.st.Name), Target: t.st.Name, Workflow: ScheduledRequestWorkflowName,
-		TaskQueue: workflow.GetInfo(ctx).TaskQueueName, Paused: t.st.Paused, Delete: remove,
+		ID: ScheduleID(st.Name), Target: st.Name, Workflow: ScheduledRequestWorkflowName,
+		TaskQueue: workflow.GetInfo(ctx).TaskQueueName, Paused: st.Paused, Delete: remove,
 	}
-	if t.st.Spec != nil && !remove {
-		tr := t.st.Spec.Triggers
+	if st.Spec != nil && !remove {
+		tr := st.Spec.Triggers
 		in.Cron, in.Timezone, in.Jitter = tr.Schedule, tr.Timezone, time.Duration(tr.Jitter)
-		in.Note = fmt.Sprintf("nightly tuning of %s (spec v%d)", t.st.Name, t.st.SpecVersion)
-		if t.st.Paused {
-			in.Note = fmt.Sprintf("paused by %s: %s", t.st.PausedBy, t.st.PauseReason)
+		in.Note = fmt.Sprintf("nightly tuning of %s (spec v%d)", st.Name, st.SpecVersion)
+		if st.Paused {
+			in.Note = fmt.Sprintf("paused by %s: %s", orSomeone(st.PausedBy), orNoReason(st.PauseReason))
 		}
 	}
 	if in.Cron == "" {
@@ -484,21 +478,28 @@ func (t *tuner) validatePause(ctx workflow.Context, in PauseInput) error {
 	return nil
 }
 
-// pause pauses or resumes the target and its schedule. A pause drops the
-// queued pass; the running pass goes on.
+// pause pauses or resumes the target and its schedule (the schedule first:
+// a pause that cannot reach it changes nothing). A pause drops the queued
+// pass; the running pass goes on.
 func (t *tuner) pause(ctx workflow.Context, in PauseInput) (PauseResult, error) {
 	if t.st.Paused == in.Paused {
 		return PauseResult{}, nil
 	}
-	t.st.Paused = in.Paused
-	t.st.PausedBy, t.st.PauseReason = "", ""
+	next := t.st
+	next.Paused, next.PausedBy, next.PauseReason = in.Paused, "", ""
+	if in.Paused {
+		next.PausedBy, next.PauseReason = in.By, in.Reason
+	}
+	if err := t.syncSchedule(ctx, next, false); err != nil {
+		return PauseResult{}, err
+	}
+	t.st.Paused, t.st.PausedBy, t.st.PauseReason = next.Paused, next.PausedBy, next.PauseReason
 	res := PauseResult{Changed: true}
 	if in.Paused {
-		t.st.PausedBy, t.st.PauseReason = in.By, in.Reason
 		res.Skipped = t.dropQueued(ctx, fmt.Sprintf("target paused by %s (%s)", orSomeone(in.By), orNoReason(in.Reason)))
 	}
 	t.upsertMemo(ctx)
-	return res, t.syncSchedule(ctx, false)
+	return res, nil
 }
 
 func (t *tuner) validateDelete(ctx workflow.Context, in DeleteInput) error {
@@ -509,16 +510,19 @@ func (t *tuner) validateDelete(ctx workflow.Context, in DeleteInput) error {
 	return nil
 }
 
-// delete removes the schedule and drops the queued pass; the tuner ends
+// delete removes the schedule, then drops the queued pass; the tuner ends
 // once the running pass has.
 func (t *tuner) delete(ctx workflow.Context, in DeleteInput) (DeleteResult, error) {
+	if err := t.syncSchedule(ctx, t.st, true); err != nil {
+		return DeleteResult{}, err
+	}
 	t.st.Deleted = true
 	t.dropQueued(ctx, fmt.Sprintf("target deleted by %s (%s)", orSomeone(in.By), orNoReason(in.Reason)))
 	res := DeleteResult{}
 	if t.st.Running != nil {
 		res.Running = t.st.Running.ID
 	}
-	return res, t.syncSchedule(ctx, true)
+	return res, nil
 }
 
 // dropQueued records the queued pass as skipped and drops it; it returns
@@ -651,7 +655,7 @@ func (t *tuner) reconcile(ctx workflow.Context, q *PassRef, spec target.Spec, er
 		rec.Reason = fmt.Sprintf("the pass %s without its own cleanup; restoring %s FAILED: %v; target paused", how, cfg, rerr)
 		t.st.Paused, t.st.PausedBy, t.st.PauseReason = true, "passflow", "restore after "+q.ID+" failed: "+rerr.Error()
 		t.upsertMemo(dctx)
-		_ = t.syncSchedule(dctx, false)
+		_ = t.syncSchedule(dctx, t.st, false)
 	} else {
 		rec.Reason = fmt.Sprintf("the pass %s without its own cleanup; the tuner restored the last promoted configuration on every cohort", how)
 		rec.Reconciled = cfg.String()

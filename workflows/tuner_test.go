@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -27,6 +28,7 @@ type tunerFakes struct {
 	fakes
 	tmu        sync.Mutex
 	schedules  []activities.ScheduleInput
+	failPut    bool // SyncSchedule refuses puts, for good
 	reconciled []activities.ReconcileInput
 	histories  []int // the history length each propose was given
 }
@@ -39,6 +41,9 @@ func (f *tunerFakes) register(env *testsuite.TestWorkflowEnvironment) {
 	reg(activities.SyncScheduleName, func(ctx context.Context, in activities.ScheduleInput) error {
 		f.tmu.Lock()
 		defer f.tmu.Unlock()
+		if f.failPut && !in.Delete {
+			return temporal.NewNonRetryableApplicationError("invalid cron", "InvalidArgument", nil)
+		}
 		f.schedules = append(f.schedules, in)
 		return nil
 	})
@@ -435,5 +440,30 @@ func TestTunerBoundsTheRequestsAQueuedPassTakes(t *testing.T) {
 	// 1 started, 1 queued, 50 joined the queued pass, 8 refused.
 	if refused != n-52 || len(st.Recent) != 2 || st.Recent[1].Coalesced != 50 {
 		t.Errorf("%d refused, passes %+v; want %d refused and the queued pass with 50 coalesced", refused, st.Recent, n-52)
+	}
+}
+
+// TestTunerRegistrationThatCannotPutItsScheduleChangesNothing: the schedule
+// is put before the spec is taken, so a refused schedule leaves the
+// registered spec, its version and the schedule as they were.
+func TestTunerRegistrationThatCannotPutItsScheduleChangesNothing(t *testing.T) {
+	f := &tunerFakes{fakes: fakes{step: 0.05}}
+	env := newTunerEnv(t, f, nil)
+	changed := tunerSpec()
+	changed.Triggers.Schedule = "30 3 * * *"
+	var res workflows.RegisterResult
+	var err error
+	at(env, time.Minute, func() {
+		f.tmu.Lock()
+		f.failPut = true
+		f.tmu.Unlock()
+		update(env, workflows.RegisterUpdate, workflows.RegisterInput{Spec: changed}, &res, &err)
+	})
+	st := runTuner(t, env, tunerSpec(), workflows.TunerInput{}, time.Hour)
+	if err == nil || !strings.Contains(err.Error(), "sync schedule schedule/checkout") {
+		t.Fatalf("register with a schedule that cannot be put: %+v %v, want an error naming the schedule", res, err)
+	}
+	if st.SpecVersion != 1 || st.Spec.Triggers.Schedule != "0 2 * * *" {
+		t.Errorf("spec v%d with schedule %q, want v1 with 0 2 * * * unchanged", st.SpecVersion, st.Spec.Triggers.Schedule)
 	}
 }
