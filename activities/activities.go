@@ -99,6 +99,10 @@ type Activities struct {
 	Metrics *Metrics
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// SeedSalt is mixed into every optimizer seed: the passes of two
+	// simulated campaigns that share pass IDs are then independent runs.
+	// Zero (production) leaves the seeds as the pass IDs give them.
+	SeedSalt uint64
 }
 
 func (a *Activities) now() time.Time {
@@ -283,7 +287,7 @@ func (a *Activities) Propose(ctx context.Context, in ProposeInput) (ProposeResul
 			ErrTypeInvalidTarget, err)
 	}
 	region := &models.TrustRegion{Incumbent: in.Incumbent, MaxStep: spec.Risk.MaxStep, Delta: spec.Risk.Delta}
-	opt, name, err := newOptimizer(spec.Problem(), in.Seed, region)
+	opt, name, err := newOptimizer(spec.Problem(), in.Seed^a.SeedSalt, region)
 	if err != nil {
 		return ProposeResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("propose for %s: %v", spec.Name, err), ErrTypeInvalidTarget, err)
