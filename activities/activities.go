@@ -54,6 +54,14 @@ type Summary struct {
 	P95  float64 `json:"p95"`
 }
 
+// SE is the standard error of the mean, 0 with fewer than two samples.
+func (s Summary) SE() float64 {
+	if s.N < 2 {
+		return 0
+	}
+	return s.SD / math.Sqrt(float64(s.N))
+}
+
 func summarize(xs []float64) Summary {
 	var clean []float64
 	for _, x := range xs {
@@ -292,8 +300,15 @@ func (a *Activities) Propose(ctx context.Context, in ProposeInput) (ProposeResul
 		return ProposeResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("propose for %s: %v", spec.Name, err), ErrTypeInvalidTarget, err)
 	}
-	// Observations of configurations that no longer fit the space (a knob's
-	// range changed) are left out rather than failing the pass.
+	// Values that older passes made up for a broken guardrail are dropped
+	// (the guardrail is labeled violated instead); observations of
+	// configurations that no longer fit the space (a knob's range changed)
+	// are left out rather than failing the pass.
+	hist, repaired := models.RepairLegacy(hist, spec.Constraints)
+	if repaired > 0 {
+		activity.GetLogger(ctx).Warn("history holds values made up by an older passflow; dropped, their guardrails labeled violated",
+			"target", spec.Name, "values", repaired)
+	}
 	var usable []models.Observation
 	for _, o := range hist {
 		if spec.Params.CheckConfig(o.Config) == nil {
@@ -336,13 +351,14 @@ func incumbentObservation(spec target.Spec, in ProposeInput) (models.Observation
 		return models.Observation{}, false
 	}
 	o := models.Observation{Config: in.Incumbent, Objective: obj.Mean, Constraints: map[string]float64{},
-		Source: in.PassID + "/incumbent"}
+		Uncertainty: map[string]float64{spec.Objective.Metric: obj.SE()}, Source: in.PassID + "/incumbent"}
 	for _, c := range spec.Constraints {
 		s, ok := in.IncumbentSLIs[c.Metric]
 		if !ok || s.N == 0 {
 			return models.Observation{}, false
 		}
 		o.Constraints[c.Metric] = s.Mean
+		o.Uncertainty[c.Metric] = s.SE()
 	}
 	return o, true
 }
@@ -434,20 +450,31 @@ type Judgement struct {
 	// BaselineWindow is "same" when the baseline was read over the stage's
 	// window, "reference" when the pre-pass window stood in for it.
 	BaselineWindow string `json:"baseline_window,omitempty"`
-	// Judge is the statistical judge's verdict at the end of the wait;
-	// Sequential the look's evidence during it; SLOBreaches the absolute
-	// guardrails the canary broke.
-	Judge       *models.Verdict          `json:"judge,omitempty"`
-	Sequential  *models.SequentialResult `json:"sequential,omitempty"`
-	SLOBreaches []models.SLOBreach       `json:"slo_breaches,omitempty"`
-	// Failed lists the metrics that failed the stage (for the optimizer's
-	// record: a rolled-back candidate violated these).
+	// Judge is the relative rules' verdict at the end of the wait (nil when
+	// no rule applied); Sequential the look's evidence during it; SLOs each
+	// guardrail judged against its limit at the end of the wait.
+	Judge      *models.Verdict          `json:"judge,omitempty"`
+	Sequential *models.SequentialResult `json:"sequential,omitempty"`
+	SLOs       []models.SLOVerdict      `json:"slos,omitempty"`
+	// Failed lists the metrics that failed the stage: a guardrail broken or
+	// without data, a relative rule not passed.
 	Failed []string `json:"failed,omitempty"`
+	// Violated lists the guardrails the canary was shown to break: over
+	// the limit with confidence at the end of the wait, or by the
+	// sequential check during it.
+	Violated []string `json:"violated,omitempty"`
+	// Undecided lists the guardrails the window could not decide yet: a
+	// longer wait may.
+	Undecided []string `json:"undecided,omitempty"`
+	// ObjectiveWorse is set when the objective was shown worse than the
+	// baseline.
+	ObjectiveWorse bool `json:"objective_worse,omitempty"`
 }
 
 // Check is the look during a verification wait: the sequential test of the
-// critical metrics and the absolute guardrails on the stage's data so far
-// (models.CheckSequential). It fails the stage on a breach.
+// critical relative rules (the objective's default among them) and of the
+// guardrails' limits on the stage's data so far (models.CheckSequential).
+// It fails the stage on a breach.
 func (a *Activities) Check(ctx context.Context, in WindowInput) (Judgement, error) {
 	tel, _, err := a.connect(in.Target)
 	if err != nil {
@@ -473,66 +500,102 @@ func (a *Activities) Check(ctx context.Context, in WindowInput) (Judgement, erro
 	if seq.Breach {
 		j.Verdict, j.Reasons = VerdictFail, seq.Reasons
 		for _, e := range seq.Evidence {
-			if e.Breach && !slices.Contains(j.Failed, e.Metric) {
-				j.Failed = append(j.Failed, e.Metric)
+			if !e.Breach {
+				continue
+			}
+			j.fail(e.Metric)
+			switch {
+			case e.Test == "slo" && !slices.Contains(j.Violated, e.Metric):
+				j.Violated = append(j.Violated, e.Metric)
+			case e.Test == "relative" && e.Metric == in.Target.Objective.Metric:
+				j.ObjectiveWorse = true
 			}
 		}
 	}
 	return j, nil
 }
 
-// Verify judges a stage at the end of its wait with the statistical judge
-// (models.Judge: rank test and Hodges–Lehmann interval per metric, weighted
-// score, critical metrics, never a pass on missing data) and the absolute
-// guardrails (models.CheckSLOs): any breach fails the stage whatever the
-// relative test says. When the baseline cohort has no traffic (the 100%
-// stage) the pre-pass reference window stands in for it.
+// Verify judges a stage at the end of its wait. The guardrails are judged
+// against their limits (models.JudgeSLOs): a guardrail broken with
+// confidence, or without data, fails the stage; one the window cannot decide
+// yet makes it marginal and is listed in Undecided, so the pass may wait
+// longer. The relative rules (models.Judge: rank test and Hodges–Lehmann
+// interval per metric, weighted score, never a pass on missing data) are the
+// objective's default rule and the rules the target opted into. When the
+// baseline cohort has no traffic (the 100% stage) the pre-pass reference
+// window stands in for it, and only the opted-in rules apply there (see
+// target.Spec.JudgeAgainstReference).
 func (a *Activities) Verify(ctx context.Context, in WindowInput) (Judgement, error) {
 	tel, _, err := a.connect(in.Target)
 	if err != nil {
 		return Judgement{}, err
 	}
-	metrics := in.Target.Metrics()
+	spec := in.Target
+	metrics := spec.Metrics()
 	canary, err := a.read(ctx, tel, metrics, CohortCanary, in.From, in.To)
 	if err != nil {
-		return Judgement{}, fmt.Errorf("verify stage %d of %s: %w", in.Stage, in.Target.Name, err)
+		return Judgement{}, fmt.Errorf("verify stage %d of %s: %w", in.Stage, spec.Name, err)
 	}
 	baseline, err := a.read(ctx, tel, metrics, CohortBaseline, in.From, in.To)
 	if err != nil {
-		return Judgement{}, fmt.Errorf("verify stage %d of %s: %w", in.Stage, in.Target.Name, err)
+		return Judgement{}, fmt.Errorf("verify stage %d of %s: %w", in.Stage, spec.Name, err)
 	}
-	window := "same"
+	window, cfg, relative := "same", spec.Judge(), true
 	if noData(baseline) && !in.ReferenceFrom.IsZero() {
 		if baseline, err = a.read(ctx, tel, metrics, CohortBaseline, in.ReferenceFrom, in.ReferenceTo); err != nil {
-			return Judgement{}, fmt.Errorf("verify stage %d of %s: %w", in.Stage, in.Target.Name, err)
+			return Judgement{}, fmt.Errorf("verify stage %d of %s: %w", in.Stage, spec.Name, err)
 		}
 		window = "reference"
+		cfg, relative = spec.JudgeAgainstReference()
 	}
-	v, err := models.Judge(in.Target.Judge(), baseline, canary)
-	if err != nil {
-		return Judgement{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("verify stage %d of %s: %v", in.Stage, in.Target.Name, err), ErrTypeInvalidTarget, err)
-	}
-	j := Judgement{Verdict: v.Verdict, Reasons: v.Reasons, Canary: summarizeAll(canary), Baseline: summarizeAll(baseline),
-		BaselineWindow: window, Judge: &v}
-	for _, m := range v.Metrics {
-		if m.Class != models.ClassPass && !slices.Contains(j.Failed, m.Metric) {
-			j.Failed = append(j.Failed, m.Metric)
+	j := Judgement{Verdict: VerdictPass, Canary: summarizeAll(canary), Baseline: summarizeAll(baseline),
+		BaselineWindow: window}
+	if relative {
+		v, err := models.Judge(cfg, baseline, canary)
+		if err != nil {
+			return Judgement{}, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("verify stage %d of %s: %v", in.Stage, spec.Name, err), ErrTypeInvalidTarget, err)
+		}
+		j.Verdict, j.Reasons, j.Judge = v.Verdict, v.Reasons, &v
+		for _, m := range v.Metrics {
+			if m.Class == models.ClassPass {
+				continue
+			}
+			j.fail(m.Metric)
+			if m.Metric == spec.Objective.Metric && (m.Class == models.ClassHigh || m.Class == models.ClassLow) {
+				j.ObjectiveWorse = true
+			}
 		}
 	}
-	if br := models.CheckSLOs(in.Target.Constraints, canary); len(br) > 0 {
-		j.Verdict, j.SLOBreaches = VerdictFail, br
-		for _, b := range br {
-			j.Reasons = append(j.Reasons, b.Why)
-			if !slices.Contains(j.Failed, b.Metric) {
-				j.Failed = append(j.Failed, b.Metric)
+	j.SLOs = models.JudgeSLOs(spec.Constraints, canary, cfg.WithDefaults().Confidence)
+	for _, g := range j.SLOs {
+		switch g.Class {
+		case models.SLOBroken, models.SLONoData:
+			j.Verdict = VerdictFail
+			j.Reasons = append(j.Reasons, fmt.Sprintf("guardrail %s: %s", g.Metric, g.Why))
+			j.fail(g.Metric)
+			if g.Class == models.SLOBroken {
+				j.Violated = append(j.Violated, g.Metric)
 			}
+		case models.SLOUndecided:
+			if j.Verdict == VerdictPass {
+				j.Verdict = VerdictMarginal
+			}
+			j.Undecided = append(j.Undecided, g.Metric)
+			j.Reasons = append(j.Reasons, fmt.Sprintf("guardrail %s undecided: %s", g.Metric, g.Why))
 		}
 	}
 	if a.Metrics != nil {
 		a.Metrics.Verdicts.WithLabelValues(j.Verdict).Inc()
 	}
 	return j, nil
+}
+
+// fail lists metric among those that failed the stage, once.
+func (j *Judgement) fail(metric string) {
+	if !slices.Contains(j.Failed, metric) {
+		j.Failed = append(j.Failed, metric)
+	}
 }
 
 func noData(m map[string][]float64) bool {

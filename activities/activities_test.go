@@ -134,7 +134,11 @@ func TestVerifyAndCheck(t *testing.T) {
 		breach     bool
 	}{
 		{"A/A passes", 0, true, activities.VerdictPass, false},
-		{"30% latency regression fails", 0.3, true, activities.VerdictFail, true},
+		// Guardrails are SLOs: 30% more latency (about 115 ms) keeps the
+		// 250 ms limit, and the objective is unchanged.
+		{"30% latency regression under the limit passes", 0.3, true, activities.VerdictPass, false},
+		// 3.5× the latency (about 310 ms) breaks it.
+		{"latency past its limit fails", 2.5, true, activities.VerdictFail, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -180,8 +184,14 @@ func TestVerifyAndCheck(t *testing.T) {
 			if j.Verdict != tt.verdict {
 				t.Fatalf("verdict %s (%v), want %s", j.Verdict, j.Reasons, tt.verdict)
 			}
-			if j.Judge == nil || len(j.Judge.Metrics) != 3 {
-				t.Errorf("judge evidence %+v: want one verdict per metric read", j.Judge)
+			if j.Judge == nil || len(j.Judge.Metrics) != 1 || j.Judge.Metrics[0].Metric != "cost_per_request" {
+				t.Errorf("judge evidence %+v: want the objective's default rule alone", j.Judge)
+			}
+			if len(j.SLOs) != 2 {
+				t.Errorf("guardrail verdicts %+v: want one per guardrail", j.SLOs)
+			}
+			if tt.breach && !slices.Contains(j.Violated, "latency_p95_ms") {
+				t.Errorf("violated %v: want latency_p95_ms shown broken", j.Violated)
 			}
 		})
 	}

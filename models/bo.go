@@ -443,8 +443,9 @@ func (o *GPOptimizer) buildModel(rng *rand.Rand) (*boModel, error) {
 	}
 	m.sign = sign
 
-	// Objective: every successful observation.
-	var xo, yo []float64
+	// Objective: every successful observation, each with its measurement's
+	// standard error when known (per-point noise).
+	var xo, yo, seo []float64
 	var feasibleX []float64
 	nf := 0
 	for i, ob := range o.obs {
@@ -453,6 +454,7 @@ func (o *GPOptimizer) buildModel(rng *rand.Rand) (*boModel, error) {
 		}
 		xo = append(xo, o.xs[i]...)
 		yo = append(yo, sign*ob.Objective)
+		seo = append(seo, ob.Uncertainty[o.problem.Objective])
 		if o.problem.Feasible(ob) {
 			feasibleX = append(feasibleX, o.xs[i]...)
 			nf++
@@ -479,7 +481,11 @@ func (o *GPOptimizer) buildModel(rng *rand.Rand) (*boModel, error) {
 			}
 		}
 		h := o.hyper(xo, yo, o.warmObj, refit, rng)
-		g, err := newGP(o.enc.cat, xo, yo, h)
+		var se []float64
+		if !m.warp {
+			se = seo
+		}
+		g, err := newGP(o.enc.cat, xo, yo, se, h)
 		if err != nil {
 			return nil, err
 		}
@@ -492,38 +498,55 @@ func (o *GPOptimizer) buildModel(rng *rand.Rand) (*boModel, error) {
 		}
 	}
 
-	// Guardrails: every observation that measured the metric.
+	// Guardrails: every observation that measured the metric, with its
+	// standard error. A guardrail whose values and limits are all positive
+	// (latency, error ratio, cost) is modeled on the log scale, where knees
+	// and cliffs are gentler and noise is closer to constant. The lines are
+	// the limits pulled in by the constraint's margin: the optimizer aims
+	// at candidates a canary can promote.
 	for _, c := range o.problem.Constraints {
-		var xc, yc []float64
+		var xc, yc, sec []float64
 		for i, ob := range o.obs {
 			if v, ok := ob.Constraints[c.Metric]; ok {
 				xc = append(xc, o.xs[i]...)
 				yc = append(yc, v)
+				sec = append(sec, ob.Uncertainty[c.Metric])
 			}
 		}
 		cm := conModel{name: c.Metric, lo: math.Inf(-1), hi: math.Inf(1)}
 		if len(yc) > 0 {
+			lineLo, lineHi := c.Lines()
+			tf := func(v float64) float64 { return v }
+			if logScaled(c, yc) {
+				tf = math.Log
+				for i, v := range yc {
+					sec[i] /= v // the standard error of log v, to first order
+					yc[i] = math.Log(v)
+				}
+			}
 			h := o.hyper(xc, yc, o.warmCons[c.Metric], refit, rng)
-			g, err := newGP(o.enc.cat, xc, yc, h)
+			g, err := newGP(o.enc.cat, xc, yc, sec, h)
 			if err != nil {
 				return nil, err
 			}
 			o.warmCons[c.Metric] = &h
 			cm.g = g
 			if c.Max != nil {
-				cm.hi = (*c.Max - g.ymu) / g.ysd
+				cm.hi = (tf(lineHi) - g.ymu) / g.ysd
 			}
 			if c.Min != nil {
-				cm.lo = (*c.Min - g.ymu) / g.ysd
+				cm.lo = (tf(lineLo) - g.ymu) / g.ysd
 			}
 		}
 		m.cons = append(m.cons, cm)
 	}
 
-	// Failures: a model of the failure indicator, once something failed.
+	// Failures: a model of the failure indicator, once something failed:
+	// an evaluation that could not be measured, or a canary the judge
+	// showed to break a guardrail (a label, whatever the means say).
 	failed := 0
 	for _, ob := range o.obs {
-		if ob.Failed {
+		if ob.infeasibleLabel() {
 			failed++
 		}
 	}
@@ -532,14 +555,14 @@ func (o *GPOptimizer) buildModel(rng *rand.Rand) (*boModel, error) {
 		yf := make([]float64, 0, len(o.obs))
 		for i, ob := range o.obs {
 			xf = append(xf, o.xs[i]...)
-			if ob.Failed {
+			if ob.infeasibleLabel() {
 				yf = append(yf, 1)
 			} else {
 				yf = append(yf, 0)
 			}
 		}
 		h := o.hyper(xf, yf, o.warmCons[""], refit, rng)
-		g, err := newGP(o.enc.cat, xf, yf, h)
+		g, err := newGP(o.enc.cat, xf, yf, nil, h)
 		if err != nil {
 			return nil, err
 		}
@@ -740,6 +763,24 @@ func (o *GPOptimizer) centers(m *boModel, k int) [][]float64 {
 }
 
 // skewness is the sample skewness of y (0 when y is constant).
+// logScaled reports whether guardrail c is modeled on the log scale: its
+// limits and every measured value ys are positive.
+func logScaled(c Constraint, ys []float64) bool {
+	if (c.Max != nil && *c.Max <= 0) || (c.Min != nil && *c.Min <= 0) {
+		return false
+	}
+	lo, hi := c.Lines()
+	if (c.Max != nil && hi <= 0) || (c.Min != nil && lo <= 0) {
+		return false
+	}
+	for _, v := range ys {
+		if !(v > 0) {
+			return false
+		}
+	}
+	return true
+}
+
 func skewness(y []float64) float64 {
 	mu, sd := standardize(y)
 	var s float64
@@ -860,7 +901,7 @@ func (o *GPOptimizer) restartModel(m *boModel, rng *rand.Rand) (*restartBasin, b
 	}
 	refit := o.warmRestart == nil || o.hyperN == len(o.obs)
 	h := o.hyper(x, y, o.warmRestart, refit, rng)
-	g, err := newGP(o.enc.cat, x, y, h)
+	g, err := newGP(o.enc.cat, x, y, nil, h)
 	if err != nil {
 		return nil, false
 	}

@@ -53,6 +53,10 @@ type gp struct {
 	ymu, ysd float64
 	hyp      gpHyper
 	invLS2   []float64
+	// pointNoise, when set, is each point's own noise variance in
+	// standardized units (a measurement's squared standard error): the
+	// diagonal of the kernel takes the larger of it and the learned noise.
+	pointNoise []float64
 
 	chol  mat.Cholesky
 	lower blas64.Triangular
@@ -104,8 +108,12 @@ func standardize(y []float64) (mu, sd float64) {
 }
 
 // newGP returns a process on inputs x (n×d) and raw outputs y with
-// hyperparameters h, conditioned on the data.
-func newGP(cat []bool, x, y []float64, h gpHyper) (*gp, error) {
+// hyperparameters h, conditioned on the data. se, when not nil, holds each
+// output's standard error in raw units (0 when unknown): a point measured
+// more noisily than the learned noise says counts as that noisy. The fit
+// (fitHyper) learns one noise level for all points; the per-point noise
+// enters the conditioning only.
+func newGP(cat []bool, x, y, se []float64, h gpHyper) (*gp, error) {
 	d := len(cat)
 	n := len(y)
 	g := &gp{d: d, cat: cat, n: n, x: slices.Clone(x), hyp: h.clone()}
@@ -113,6 +121,14 @@ func newGP(cat []bool, x, y []float64, h gpHyper) (*gp, error) {
 	g.y = make([]float64, n)
 	for i, v := range y {
 		g.y[i] = (v - g.ymu) / g.ysd
+	}
+	for i, e := range se {
+		if e > 0 && !math.IsInf(e, 0) {
+			if g.pointNoise == nil {
+				g.pointNoise = make([]float64, n)
+			}
+			g.pointNoise[i] = (e / g.ysd) * (e / g.ysd)
+		}
 	}
 	return g, g.condition()
 }
@@ -122,12 +138,13 @@ var errNotPD = errors.New("models: kernel matrix is not positive definite even w
 
 // buildKernel writes K = sf2·M + noise·I of points x under h into the upper
 // triangle of k (row-major n×n) and, when pre is not nil, the Matérn
-// derivative factor of every pair above the diagonal into pre.
-func buildKernel(k []float64, n int, x []float64, cat []bool, h gpHyper, invLS2 []float64, pre []float64) {
+// derivative factor of every pair above the diagonal into pre. With
+// pointNoise, point a's noise is max(noise, pointNoise[a]).
+func buildKernel(k []float64, n int, x []float64, cat []bool, h gpHyper, invLS2 []float64, pre []float64, pointNoise []float64) {
 	d := len(cat)
 	for a := 0; a < n; a++ {
 		xa := x[a*d : (a+1)*d]
-		k[a*n+a] = h.sf2 + h.noise
+		k[a*n+a] = h.sf2 + diagNoise(h, pointNoise, a)
 		for b := a + 1; b < n; b++ {
 			m, p := matern52(dist2(xa, x[b*d:(b+1)*d], cat, invLS2))
 			k[a*n+b] = h.sf2 * m
@@ -138,18 +155,27 @@ func buildKernel(k []float64, n int, x []float64, cat []bool, h gpHyper, invLS2 
 	}
 }
 
+// diagNoise is point a's noise variance: the learned noise, or the point's
+// own when it is larger.
+func diagNoise(h gpHyper, pointNoise []float64, a int) float64 {
+	if pointNoise != nil {
+		return max(h.noise, pointNoise[a])
+	}
+	return h.noise
+}
+
 // factorize builds K = sf2·M + noise·I of points x under h into k and
 // factorizes it, retrying with growing jitter on the diagonal. It returns the
 // jitter added.
-func factorize(chol *mat.Cholesky, k []float64, n int, x []float64, cat []bool, h gpHyper, invLS2 []float64, pre []float64) (float64, error) {
-	buildKernel(k, n, x, cat, h, invLS2, pre)
+func factorize(chol *mat.Cholesky, k []float64, n int, x []float64, cat []bool, h gpHyper, invLS2 []float64, pre []float64, pointNoise []float64) (float64, error) {
+	buildKernel(k, n, x, cat, h, invLS2, pre, pointNoise)
 	sym := mat.NewSymDense(n, k)
 	if chol.Factorize(sym) {
 		return 0, nil
 	}
 	for jitter := 1e-9 * h.sf2; jitter < 1e-1*h.sf2; jitter *= 10 {
 		for a := 0; a < n; a++ {
-			k[a*n+a] = h.sf2 + h.noise + jitter
+			k[a*n+a] = h.sf2 + diagNoise(h, pointNoise, a) + jitter
 		}
 		if chol.Factorize(sym) {
 			return jitter, nil
@@ -198,7 +224,7 @@ func (g *gp) condition() error {
 		g.invLS2[i] = 1 / (l * l)
 	}
 	k := make([]float64, g.n*g.n)
-	if _, err := factorize(&g.chol, k, g.n, g.x, g.cat, g.hyp, g.invLS2, nil); err != nil {
+	if _, err := factorize(&g.chol, k, g.n, g.x, g.cat, g.hyp, g.invLS2, nil, g.pointNoise); err != nil {
 		return err
 	}
 	return g.solve()
@@ -336,6 +362,9 @@ func (g *gp) add(x []float64, ys float64) error {
 		return errNotPD
 	}
 	g.chol = ext
+	if g.pointNoise != nil {
+		g.pointNoise = append(g.pointNoise, 0) // a fantasy has the learned noise
+	}
 	g.x = append(g.x, x...)
 	g.y = append(g.y, ys)
 	g.n++
@@ -451,7 +480,7 @@ func (lp *logPosterior) compute(t []float64) (float64, []float64) {
 	for i, l := range h.ls {
 		invLS2[i] = 1 / (l * l)
 	}
-	buildKernel(lp.k, n, lp.x, lp.cat, h, invLS2, lp.pre)
+	buildKernel(lp.k, n, lp.x, lp.cat, h, invLS2, lp.pre, nil)
 	u, ok := potrf(lp.inv, lp.k, n, h)
 	if !ok {
 		return 1e10, grad

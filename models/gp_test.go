@@ -23,7 +23,7 @@ import (
 // At the data the variance is ~0 and the mean the data.
 func TestGPPosteriorByHand(t *testing.T) {
 	h := gpHyper{ls: []float64{0.5}, sf2: 1, noise: 1e-8}
-	g, err := newGP([]bool{false}, []float64{0, 0.5}, []float64{-1 / math.Sqrt2, 1 / math.Sqrt2}, h)
+	g, err := newGP([]bool{false}, []float64{0, 0.5}, []float64{-1 / math.Sqrt2, 1 / math.Sqrt2}, nil, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestGPPosteriorByHand(t *testing.T) {
 	// Three points: the third at 1 with output 0 changes nothing on the
 	// left by symmetry of nothing; just check interpolation and the order
 	// of the variances.
-	g3, err := newGP([]bool{false}, []float64{0, 0.5, 1}, []float64{-1, 1, 0}, h)
+	g3, err := newGP([]bool{false}, []float64{0, 0.5, 1}, []float64{-1, 1, 0}, nil, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestLogPosteriorGradient(t *testing.T) {
 func TestPredictGradient(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	c, x, y := randomData(rng, 15, 3, true)
-	g, err := newGP(c, x, y, gpHyper{ls: []float64{0.3, 0.5, 0.7}, sf2: 1.3, noise: 1e-4, mean: 0.1})
+	g, err := newGP(c, x, y, nil, gpHyper{ls: []float64{0.3, 0.5, 0.7}, sf2: 1.3, noise: 1e-4, mean: 0.1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestPredictGradient(t *testing.T) {
 func TestAcquisitionGradient(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	c, x, y := randomData(rng, 20, 3, false)
-	obj, err := newGP(c, x, y, gpHyper{ls: []float64{0.3, 0.4, 0.5}, sf2: 1, noise: 1e-4})
+	obj, err := newGP(c, x, y, nil, gpHyper{ls: []float64{0.3, 0.4, 0.5}, sf2: 1, noise: 1e-4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestAcquisitionGradient(t *testing.T) {
 	for i := range yc {
 		yc[i] = x[i*3] + x[i*3+1]
 	}
-	con, err := newGP(c, x, yc, gpHyper{ls: []float64{0.5, 0.5, 0.5}, sf2: 1, noise: 1e-3})
+	con, err := newGP(c, x, yc, nil, gpHyper{ls: []float64{0.5, 0.5, 0.5}, sf2: 1, noise: 1e-3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestGPDuplicatesAndJitter(t *testing.T) {
 		y[i] = float64(i % 3)
 	}
 	h := fitHyper([]bool{false}, x, y, nil, fitSettings{deterministic: true, starts: 1, maxEvals: 50}, rand.New(rand.NewPCG(1, 1)))
-	g, err := newGP([]bool{false}, x, y, h)
+	g, err := newGP([]bool{false}, x, y, nil, h)
 	if err != nil {
 		t.Fatalf("duplicates: %v", err)
 	}

@@ -21,6 +21,24 @@ type Constraint struct {
 	Metric string   `yaml:"metric" json:"metric"`
 	Max    *float64 `yaml:"max,omitempty" json:"max,omitempty"`
 	Min    *float64 `yaml:"min,omitempty" json:"min,omitempty"`
+	// Margin keeps promotions that far inside the limits, relative to each
+	// limit's magnitude ("10%": a candidate is promoted only when it is
+	// shown to stay under 0.9·max). Zero promotes up to the limit.
+	Margin Percent `yaml:"margin,omitempty" json:"margin,omitempty"`
+}
+
+// Lines returns the limits pulled in by the margin: a value is inside the
+// guardrail's margin when lo ≤ value ≤ hi. An unset bound is infinite.
+func (c Constraint) Lines() (lo, hi float64) {
+	lo, hi = math.Inf(-1), math.Inf(1)
+	m := math.Abs(float64(c.Margin))
+	if c.Max != nil {
+		hi = *c.Max - m*math.Abs(*c.Max)
+	}
+	if c.Min != nil {
+		lo = *c.Min + m*math.Abs(*c.Min)
+	}
+	return lo, hi
 }
 
 // Holds reports whether value satisfies c. NaN never does.
@@ -56,13 +74,20 @@ type Problem struct {
 	Space       Space
 	Goal        Goal
 	Constraints []Constraint
+	// Objective names the objective's metric, the key of its standard error
+	// in Observation.Uncertainty; optional.
+	Objective string
 }
 
-// Observation is one evaluated configuration: its measured objective and
-// constraint metrics. A failed evaluation (the canary broke, the measurement
-// could not be made) has Failed set and counts as infeasible.
+// Observation is one evaluated configuration: what was measured of it, and,
+// apart, what the judge concluded. Values are measurements only, never made
+// up: a guardrail the judge showed broken is a label (Violated), its value
+// the measured mean. A failed evaluation (nothing could be measured) has
+// Failed set and counts as infeasible.
 type Observation struct {
-	Config      Config             `json:"config"`
+	Config Config `json:"config"`
+	// Objective and Constraints are the measured means (the canary's, at
+	// the last stage reached, for a pass's candidate).
 	Objective   float64            `json:"objective"`
 	Constraints map[string]float64 `json:"constraints,omitempty"`
 	Failed      bool               `json:"failed,omitempty"`
@@ -71,11 +96,31 @@ type Observation struct {
 	Uncertainty map[string]float64 `json:"uncertainty,omitempty"`
 	// Source names where the observation came from, e.g. a pass ID.
 	Source string `json:"source,omitempty"`
+
+	// The judge's labels, for a candidate measured in a canary stage.
+	// Verdict is the stage's verdict (pass, marginal or fail), Stage and
+	// Percent the stage the values were measured in.
+	Verdict string  `json:"verdict,omitempty"`
+	Stage   int     `json:"stage,omitempty"`
+	Percent float64 `json:"percent,omitempty"`
+	// Violated lists the guardrails the canary was shown to break: the
+	// configuration counts as infeasible whatever its means.
+	Violated []string `json:"violated,omitempty"`
+	// ObjectiveWorse is set when the objective was shown worse than the
+	// baseline's.
+	ObjectiveWorse bool `json:"objective_worse,omitempty"`
+	// Reasons say why the stage ended as it did.
+	Reasons []string `json:"reasons,omitempty"`
 }
 
-// Feasible reports whether o satisfies every constraint of p.
+// infeasibleLabel reports whether o is labeled infeasible whatever its
+// values: not measured, or shown to break a guardrail.
+func (o Observation) infeasibleLabel() bool { return o.Failed || len(o.Violated) > 0 }
+
+// Feasible reports whether o satisfies every constraint of p, and was not
+// shown to break one.
 func (p Problem) Feasible(o Observation) bool {
-	if o.Failed || math.IsNaN(o.Objective) {
+	if o.infeasibleLabel() || math.IsNaN(o.Objective) {
 		return false
 	}
 	for _, c := range p.Constraints {

@@ -1,6 +1,7 @@
 package target
 
 import (
+	"slices"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -82,16 +83,18 @@ type Canary struct {
 	VerifyFor Duration `yaml:"verify_for,omitempty" json:"verify_for"`
 	// CheckEvery is how often the guardrails are checked during the wait.
 	CheckEvery Duration `yaml:"check_every,omitempty" json:"check_every"`
-	// Tolerance is how much worse than the baseline (relative) a guardrail
-	// metric or the objective may be on the canary: the allowed effect of the
-	// judge's default rules.
+	// Tolerance is how much worse than the baseline (relative) the objective
+	// may be on the canary before the stage fails: the allowed effect of the
+	// judge's default objective rule (see Spec.Judge). 0 by default.
 	Tolerance float64 `yaml:"tolerance,omitempty" json:"tolerance"`
 	// MaxVerifyFor caps how far a stage's wait may be extended to collect the
 	// samples the judge needs (see models.JudgeConfig.SamplesNeeded); the
 	// default is twice VerifyFor.
 	MaxVerifyFor Duration `yaml:"max_verify_for,omitempty" json:"max_verify_for"`
-	// Judge configures the canary judge; without it every guardrail is a
-	// critical metric and the objective an ordinary one (see Spec.Judge).
+	// Judge holds the opt-in relative rules of the canary judge ("no worse
+	// than the baseline by more than X", per metric), as in `passflow
+	// judge`; the objective's default rule is added unless it names the
+	// objective (see Spec.Judge).
 	Judge *models.JudgeConfig `yaml:"judge,omitempty" json:"judge,omitempty"`
 }
 
@@ -223,38 +226,48 @@ type FreezeWindow struct {
 	To time.Time `yaml:"to,omitempty" json:"to,omitzero"`
 }
 
-// Judge returns the canary judge's configuration: the target's canary.judge
-// block, or else one rule per metric the pass reads: each guardrail critical,
-// bad in the direction that breaks it, and the objective bad in the direction
-// that worsens it; every allowed effect is canary.tolerance.
+// Judge returns the canary judge's relative rules: the rules of the
+// target's canary.judge block (opt-in, per metric), and, unless that block
+// has a rule of its own for the objective, the one default: the objective
+// must not be worse on the canary than on the baseline by more than
+// canary.tolerance (0 by default), a critical rule, so a candidate shown to
+// be worse is rolled back and watched for during the wait. Guardrails are
+// not relative rules: they are judged against their limits
+// (models.JudgeSLOs, models.CheckSequential).
 func (s Spec) Judge() models.JudgeConfig {
-	if s.Canary.Judge != nil {
-		return s.Canary.Judge.WithDefaults()
-	}
 	var cfg models.JudgeConfig
-	tol := models.Percent(s.Canary.Tolerance)
-	for _, c := range s.Constraints {
-		dir := models.Both
-		switch {
-		case c.Max != nil && c.Min == nil:
-			dir = models.Increase
-		case c.Min != nil && c.Max == nil:
-			dir = models.Decrease
-		}
-		cfg.Rules = append(cfg.Rules, models.MetricRule{Metric: c.Metric, Direction: dir, AllowedEffect: tol, Critical: true})
+	if s.Canary.Judge != nil {
+		cfg = *s.Canary.Judge
+		cfg.Rules = slices.Clone(cfg.Rules)
 	}
+	if !slices.ContainsFunc(cfg.Rules, func(r models.MetricRule) bool { return r.Metric == s.Objective.Metric }) {
+		cfg.Rules = append(cfg.Rules, s.ObjectiveRule())
+	}
+	return cfg.WithDefaults()
+}
+
+// ObjectiveRule is the default relative rule of the objective: worse on the
+// canary by more than canary.tolerance, with confidence, fails the stage.
+func (s Spec) ObjectiveRule() models.MetricRule {
 	dir := models.Increase
 	if s.Objective.Goal == models.Maximize {
 		dir = models.Decrease
 	}
-	dup := false
-	for _, r := range cfg.Rules {
-		dup = dup || r.Metric == s.Objective.Metric
+	return models.MetricRule{Metric: s.Objective.Metric, Direction: dir,
+		AllowedEffect: models.Percent(s.Canary.Tolerance), Critical: true}
+}
+
+// JudgeAgainstReference returns the relative rules that apply when the
+// baseline is the window read before the pass (the 100% stage, when no
+// traffic is left on the baseline): only the rules the target opted into.
+// The default objective rule does not apply: the load, the time of day and
+// everything else differ between the two windows, so a difference proves
+// nothing about the change. ok is false when no rule is left.
+func (s Spec) JudgeAgainstReference() (cfg models.JudgeConfig, ok bool) {
+	if s.Canary.Judge == nil || len(s.Canary.Judge.Rules) == 0 {
+		return models.JudgeConfig{}, false
 	}
-	if !dup {
-		cfg.Rules = append(cfg.Rules, models.MetricRule{Metric: s.Objective.Metric, Direction: dir, AllowedEffect: tol})
-	}
-	return cfg.WithDefaults()
+	return s.Canary.Judge.WithDefaults(), true
 }
 
 // MaxVerifyFor returns the cap of a stage's extended wait.
@@ -262,7 +275,7 @@ func (s Spec) MaxVerifyFor() time.Duration { return time.Duration(s.Canary.MaxVe
 
 // Problem is the optimization problem the spec describes.
 func (s Spec) Problem() models.Problem {
-	return models.Problem{Space: s.Params, Goal: s.Objective.Goal, Constraints: s.Constraints}
+	return models.Problem{Space: s.Params, Goal: s.Objective.Goal, Constraints: s.Constraints, Objective: s.Objective.Metric}
 }
 
 // VerifyFor returns the canary wait per stage.

@@ -233,7 +233,7 @@ func TestDefaults(t *testing.T) {
 		{"canary.stages", s.Canary.Stages, []float64{5, 25, 100}},
 		{"canary.verify_for", s.VerifyFor(), 30 * time.Minute},
 		{"canary.check_every", s.CheckEvery(), time.Minute},
-		{"canary.tolerance", s.Canary.Tolerance, 0.05},
+		{"canary.tolerance", s.Canary.Tolerance, 0.0},
 		{"risk.approval_from", s.Risk.ApprovalFrom, models.BandHigh},
 		{"risk.approval_timeout", s.Risk.ApprovalTimeout, Duration(24 * time.Hour)},
 		{"risk.max_step", s.Risk.MaxStep, 0.25},

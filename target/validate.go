@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
@@ -20,7 +21,7 @@ const (
 	DefaultTier            = models.TierStandard
 	DefaultVerifyFor       = Duration(30 * time.Minute)
 	DefaultCheckEvery      = Duration(time.Minute)
-	DefaultTolerance       = 0.05
+	DefaultTolerance       = 0.0
 	DefaultApprovalFrom    = models.BandHigh
 	DefaultApprovalTimeout = Duration(24 * time.Hour)
 	DefaultMaxStep         = 0.25
@@ -44,10 +45,59 @@ type simulatorModel struct {
 	Metrics []string
 }
 
-// knownSimulatorModels are the simulator models a target may name. Keep it
-// in step with package simulations.
-var knownSimulatorModels = []simulatorModel{
-	{Name: "web", Metrics: []string{"latency_p95_ms", "latency_p99_ms", "error_rate", "cost_per_request", "throughput_rps"}},
+// knownSimulatorModels are the simulator models a target may name, sorted
+// by name: the built-in "web" model and those registered with
+// RegisterSimulatorModel. Guarded by simulatorModelsMu.
+var (
+	simulatorModelsMu    sync.RWMutex
+	knownSimulatorModels = []simulatorModel{
+		{Name: "web", Metrics: []string{"latency_p95_ms", "latency_p99_ms", "error_rate", "cost_per_request", "throughput_rps"}},
+	}
+)
+
+// RegisterSimulatorModel makes the simulator model name, producing metrics,
+// known to Validate, so that a target whose telemetry names it
+// (telemetry: {simulator: {model: name}}) validates like any other. Package
+// simulations registers each scenario it parses under the scenario's name.
+// Registering a name again replaces its metrics; the built-in "web" model
+// cannot be replaced. It is safe for concurrent use.
+func RegisterSimulatorModel(name string, metrics []string) error {
+	switch {
+	case name == "":
+		return errors.New("target: register simulator model: expected a name")
+	case name == DefaultSimulatorModel:
+		return fmt.Errorf("target: register simulator model: %q is built in and cannot be replaced", name)
+	case len(metrics) == 0:
+		return fmt.Errorf("target: register simulator model %s: expected at least one metric", name)
+	}
+	m := simulatorModel{Name: name, Metrics: slices.Clone(metrics)}
+	simulatorModelsMu.Lock()
+	defer simulatorModelsMu.Unlock()
+	i, found := slices.BinarySearchFunc(knownSimulatorModels, name, func(m simulatorModel, name string) int {
+		return strings.Compare(m.Name, name)
+	})
+	if found {
+		knownSimulatorModels[i] = m
+	} else {
+		knownSimulatorModels = slices.Insert(knownSimulatorModels, i, m)
+	}
+	return nil
+}
+
+// lookupSimulatorModel returns the known simulator model name, and the
+// names of every known model.
+func lookupSimulatorModel(name string) (*simulatorModel, []string) {
+	simulatorModelsMu.RLock()
+	defer simulatorModelsMu.RUnlock()
+	var model *simulatorModel
+	names := make([]string, len(knownSimulatorModels))
+	for i, m := range knownSimulatorModels {
+		names[i] = m.Name
+		if m.Name == name {
+			model = &simulatorModel{Name: m.Name, Metrics: slices.Clone(m.Metrics)}
+		}
+	}
+	return model, names
 }
 
 // QueryVars are the values a telemetry query template is rendered with.
@@ -285,6 +335,9 @@ func (v *validator) constraints(cs []models.Constraint) {
 		if ok && c.Max != nil && c.Min != nil && *c.Min >= *c.Max {
 			v.add(at+".max", "expected max > min, got min %v and max %v", *c.Min, *c.Max)
 		}
+		if m := float64(c.Margin); !between(m, 0, 1, false, true) {
+			v.add(at+".margin", "expected a margin in [0%%, 100%%), like 10%%, got %v", c.Margin)
+		}
 	}
 }
 
@@ -352,17 +405,8 @@ func (v *validator) query(field, metric, q string) {
 
 // simulator checks a simulator block and returns its model, nil if unknown.
 func (v *validator) simulator(at string, sim *Simulator) *simulatorModel {
-	var model *simulatorModel
-	for i := range knownSimulatorModels {
-		if knownSimulatorModels[i].Name == sim.Model {
-			model = &knownSimulatorModels[i]
-		}
-	}
+	model, names := lookupSimulatorModel(sim.Model)
 	if model == nil {
-		names := make([]string, len(knownSimulatorModels))
-		for i, m := range knownSimulatorModels {
-			names[i] = m.Name
-		}
 		v.add(at+".model", "unknown model %q; expected one of %s", sim.Model, strings.Join(names, ", "))
 	}
 	if !between(sim.Noise, 0, 1, false, true) {

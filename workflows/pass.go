@@ -3,7 +3,6 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -404,44 +403,35 @@ func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool,
 	if p.ref.VerifyFor > verifyFor {
 		verifyFor = p.ref.VerifyFor // extended so the judge gets the samples it needs
 	}
-	looks := int((verifyFor + every - 1) / every)
-	for elapsed := time.Duration(0); elapsed < verifyFor; {
-		d := min(every, verifyFor-elapsed)
-		a, err := p.sleep(ctx, d, fmt.Sprintf("verify stage %d (%g%%): look %d of %d", s.Index, s.Percent, s.Checks+1, looks))
-		if err != nil {
-			return false, err
-		}
-		if a != nil {
-			p.alertFails(ctx, s, *a)
-			return false, nil
-		}
-		elapsed += d
-		if elapsed >= verifyFor {
-			break // the final verification looks at everything
-		}
-		window.To = workflow.Now(ctx)
-		var j activities.Judgement
-		if err := workflow.ExecuteActivity(readCtx(ctx, fmt.Sprintf("check stage %d", s.Index)),
-			activities.CheckName, window).Get(ctx, &j); err != nil {
-			return false, fmt.Errorf("check stage %d: %w", s.Index, err)
-		}
-		s.Checks++
-		if j.Verdict == activities.VerdictFail {
-			s.Verdict, s.Reasons, s.Judgement, s.To = activities.VerdictFail, append([]string{"aborted early"}, j.Reasons...), &j, window.To
-			p.observe(j)
-			return false, nil
+	if ok, err := p.wait(ctx, s, &window, verifyFor, every); err != nil || !ok {
+		return false, err
+	}
+	j, err := p.verify(ctx, s, &window)
+	if err != nil {
+		return false, err
+	}
+	// A guardrail the window could not decide gets more time, up to
+	// canary.max_verify_for: a longer window narrows its interval. Passes
+	// recorded before the SLO judge never had an undecided guardrail.
+	if len(j.Undecided) > 0 && j.Verdict == activities.VerdictMarginal &&
+		workflow.GetVersion(ctx, "slo-extend", workflow.DefaultVersion, 1) == 1 {
+		for limit := max(spec.MaxVerifyFor(), verifyFor); len(j.Undecided) > 0 && j.Verdict == activities.VerdictMarginal; {
+			elapsed := workflow.Now(ctx).Sub(s.From)
+			if elapsed >= limit {
+				j.Reasons = append(j.Reasons, fmt.Sprintf("still undecided after the longest wait, max_verify_for %s", limit))
+				s.Reasons = j.Reasons
+				break
+			}
+			more := min(max(verifyFor/4, every), limit-elapsed)
+			if ok, err := p.wait(ctx, s, &window, more, every); err != nil || !ok {
+				return false, err
+			}
+			if j, err = p.verify(ctx, s, &window); err != nil {
+				return false, err
+			}
 		}
 	}
-
-	window.To = workflow.Now(ctx)
-	s.To = window.To
-	var j activities.Judgement
-	if err := workflow.ExecuteActivity(readCtx(ctx, fmt.Sprintf("verify stage %d", s.Index)),
-		activities.VerifyName, window).Get(ctx, &j); err != nil {
-		return false, fmt.Errorf("verify stage %d: %w", s.Index, err)
-	}
-	s.Verdict, s.Reasons, s.Judgement = j.Verdict, j.Reasons, &j
-	p.observe(j)
+	p.observe(j, s)
 	if a := p.pendingAlert(ctx); a != nil {
 		p.alertFails(ctx, s, *a)
 		return false, nil
@@ -449,6 +439,54 @@ func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool,
 	// Only a pass goes on: a marginal stage is not evidence enough to put
 	// more traffic on the candidate.
 	return j.Verdict == activities.VerdictPass, nil
+}
+
+// wait waits d on stage s with a guardrail look every `every` (the last
+// look is the verification that follows the wait). ok is false when the
+// stage failed during the wait: a look aborted it, or an alert did.
+func (p *pass) wait(ctx workflow.Context, s *StageStatus, window *activities.WindowInput, d, every time.Duration) (ok bool, err error) {
+	looks := int((d + every - 1) / every)
+	for elapsed, look := time.Duration(0), 1; elapsed < d; look++ {
+		step := min(every, d-elapsed)
+		a, err := p.sleep(ctx, step, fmt.Sprintf("verify stage %d (%g%%): look %d of %d", s.Index, s.Percent, look, looks))
+		if err != nil {
+			return false, err
+		}
+		if a != nil {
+			p.alertFails(ctx, s, *a)
+			return false, nil
+		}
+		elapsed += step
+		if elapsed >= d {
+			break // the verification looks at everything
+		}
+		window.To = workflow.Now(ctx)
+		var j activities.Judgement
+		if err := workflow.ExecuteActivity(readCtx(ctx, fmt.Sprintf("check stage %d", s.Index)),
+			activities.CheckName, *window).Get(ctx, &j); err != nil {
+			return false, fmt.Errorf("check stage %d: %w", s.Index, err)
+		}
+		s.Checks++
+		if j.Verdict == activities.VerdictFail {
+			s.Verdict, s.Reasons, s.Judgement, s.To = activities.VerdictFail, append([]string{"aborted early"}, j.Reasons...), &j, window.To
+			p.observe(j, s)
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// verify judges stage s on its window up to now and keeps the judgement.
+func (p *pass) verify(ctx workflow.Context, s *StageStatus, window *activities.WindowInput) (activities.Judgement, error) {
+	window.To = workflow.Now(ctx)
+	s.To = window.To
+	var j activities.Judgement
+	if err := workflow.ExecuteActivity(readCtx(ctx, fmt.Sprintf("verify stage %d", s.Index)),
+		activities.VerifyName, *window).Get(ctx, &j); err != nil {
+		return j, fmt.Errorf("verify stage %d: %w", s.Index, err)
+	}
+	s.Verdict, s.Reasons, s.Judgement = j.Verdict, j.Reasons, &j
+	return j, nil
 }
 
 // tellTuner tells the pass's tuner, when it has one, that its canary is
@@ -563,58 +601,36 @@ func (p *pass) freezeGate(ctx workflow.Context, i int) (ok bool, err error) {
 	}
 }
 
-// observe keeps the latest canary measurement as the pass's observation: the
-// canary's means with their standard errors. A guardrail that failed the
-// stage is recorded as violated (its value pushed past its limit when the
-// mean alone would not show it), so the optimizer learns where not to go;
-// without canary data for the objective the observation is a failure.
-func (p *pass) observe(j activities.Judgement) {
+// observe keeps the latest canary measurement of stage s as the pass's
+// observation: the canary's means with their standard errors, as measured,
+// and apart, the stage's verdict and why (the guardrails shown broken, the
+// objective shown worse). Nothing is made up: a guardrail without data is
+// left out of the values (and fails the stage); without canary data for the
+// objective the observation is a failure.
+func (p *pass) observe(j activities.Judgement, s *StageStatus) {
 	spec := p.in.Target
 	o := models.Observation{Config: p.st.Candidate, Constraints: map[string]float64{},
-		Uncertainty: map[string]float64{}, Source: p.in.PassID}
-	se := func(s activities.Summary) float64 {
-		if s.N < 2 {
-			return 0
-		}
-		return s.SD / math.Sqrt(float64(s.N))
-	}
+		Uncertainty: map[string]float64{}, Source: p.in.PassID,
+		Verdict: j.Verdict, Stage: s.Index, Percent: s.Percent,
+		Violated: slices.Clone(j.Violated), ObjectiveWorse: j.ObjectiveWorse, Reasons: slices.Clone(s.Reasons)}
 	obj := j.Canary[spec.Objective.Metric]
 	if obj.N == 0 {
 		o.Failed = true
 	} else {
 		o.Objective = obj.Mean
-		o.Uncertainty[spec.Objective.Metric] = se(obj)
+		o.Uncertainty[spec.Objective.Metric] = obj.SE()
 	}
 	for _, c := range spec.Constraints {
-		s := j.Canary[c.Metric]
-		if s.N == 0 {
-			o.Failed = true // a guardrail not measured cannot be called kept
-			continue
+		if m := j.Canary[c.Metric]; m.N > 0 {
+			o.Constraints[c.Metric] = m.Mean
+			o.Uncertainty[c.Metric] = m.SE()
 		}
-		v := s.Mean
-		if slices.Contains(j.Failed, c.Metric) {
-			v = violated(c, v)
-		}
-		o.Constraints[c.Metric] = v
-		o.Uncertainty[c.Metric] = se(s)
 	}
 	p.st.Observation = &o
 	if b := j.Baseline[spec.Objective.Metric]; b.N > 0 && obj.N > 0 && b.Mean != 0 {
 		ch := obj.Mean/b.Mean - 1
 		p.st.Change = &ch
 	}
-}
-
-// violated returns v, or the nearest value past c's limit (by 1%) when v
-// keeps it.
-func violated(c models.Constraint, v float64) float64 {
-	if c.Max != nil && v <= *c.Max {
-		v = *c.Max + 0.01*math.Max(math.Abs(*c.Max), 1e-9)
-	}
-	if c.Min != nil && v >= *c.Min {
-		v = *c.Min - 0.01*math.Max(math.Abs(*c.Min), 1e-9)
-	}
-	return v
 }
 
 // compensate undoes the applied stages in reverse order. It keeps going past

@@ -49,13 +49,13 @@ risk: {approval_from: forbidden, max_step: 0.02}
 }
 
 // TestSequentialEarlyAbortOnSimulator runs a whole pass with the real
-// activities on a simulated service that regresses latency by 40% on the
-// canary: the looks during the first 30-minute wait must abort the stage
-// within a few minutes, long before the wait ends, and undo it. Time skips:
-// the test takes a fraction of a second.
+// activities on a simulated service whose canary runs 5× the latency
+// (about 440 ms against the 250 ms limit): the looks during the first
+// 30-minute wait must abort the stage within a few minutes, long before the
+// wait ends, and undo it. Time skips: the test takes a fraction of a second.
 func TestSequentialEarlyAbortOnSimulator(t *testing.T) {
 	env := simEnv(t)
-	st, err := run(t, env, simSpec(t, 0.4))
+	st, err := run(t, env, simSpec(t, 4))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,8 +87,15 @@ func TestPromotionOnSimulator(t *testing.T) {
 		t.Fatalf("outcome %s (%s), want promoted", st.Outcome, st.Reason)
 	}
 	for _, s := range st.Stages {
-		if s.Checks < 29 || s.Judgement == nil || s.Judgement.Judge == nil {
-			t.Errorf("stage %d: %d looks, judge %v; want the full 30-minute wait and the judge's evidence", s.Index, s.Checks, s.Judgement)
+		if s.Checks < 29 || s.Judgement == nil || len(s.Judgement.SLOs) != 2 {
+			t.Errorf("stage %d: %d looks, judgement %v; want the full 30-minute wait and both guardrails judged", s.Index, s.Checks, s.Judgement)
+			continue
+		}
+		// The objective is judged against the baseline while both cohorts
+		// run; at 100% the baseline is the window before the pass, against
+		// which only opted-in rules apply.
+		if relative := s.Judgement.Judge != nil; relative != (s.Percent < 100) {
+			t.Errorf("stage %d (%g%%): relative judge %v, want it exactly while a baseline cohort runs", s.Index, s.Percent, relative)
 		}
 	}
 }

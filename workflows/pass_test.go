@@ -110,7 +110,7 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 	reg(activities.VerifyName, func(ctx context.Context, in activities.WindowInput) (activities.Judgement, error) {
 		if in.Stage == f.failStage {
 			j := judgement(activities.VerdictFail)
-			j.Reasons, j.Failed = []string{"latency too high"}, []string{"latency"}
+			j.Reasons, j.Failed, j.Violated = []string{"latency too high"}, []string{"latency"}, []string{"latency"}
 			return j, nil
 		}
 		return judgement(activities.VerdictPass), nil
@@ -202,9 +202,12 @@ func TestPassFailingStageCompensatesInReverse(t *testing.T) {
 			if len(st.Compensations) != stage {
 				t.Errorf("%d compensations in status, want %d", len(st.Compensations), stage)
 			}
-			if o := f.record.Observation; o == nil || o.Failed || o.Constraints["latency"] <= 200 || o.Objective != 0.9 {
-				t.Errorf("a candidate rolled back on latency must be recorded with latency past its limit 200 "+
-					"and its measured objective 0.9, got %+v", o)
+			// Observations are measurements: the values as measured (latency
+			// 150, objective 0.9), and apart, the label of the broken guardrail.
+			if o := f.record.Observation; o == nil || o.Failed || o.Constraints["latency"] != 150 || o.Objective != 0.9 ||
+				!slices.Equal(o.Violated, []string{"latency"}) || o.Verdict != activities.VerdictFail || o.Stage != stage {
+				t.Errorf("a candidate rolled back on latency must be recorded with its measured latency 150 and objective 0.9, "+
+					"latency labeled violated at stage %d, got %+v", stage, o)
 			}
 		})
 	}
