@@ -17,7 +17,9 @@ type GPOptions struct {
 	Seed uint64
 	// InitialPoints is the size of the initial design (the incumbent, then
 	// scrambled Sobol points) proposed before the model takes over. Zero
-	// means 2·dimensions+2, at least 5 and at most 20.
+	// means 2·dimensions+2, at least 5 and at most 20; in safe mode
+	// dimensions+1, at least 3 and at most 6, the design's points checked
+	// by the safety model from two observations on.
 	InitialPoints int
 	// Region, when set, turns on the safe mode of a live pass: every
 	// suggestion lies within Region.MaxStep (see Space.Step) of
@@ -137,6 +139,11 @@ func NewGPOptimizer(p Problem, opts GPOptions) (*GPOptimizer, error) {
 	}
 	if o.opts.InitialPoints == 0 {
 		o.opts.InitialPoints = min(20, max(5, 2*len(p.Space)+2))
+		if opts.Region != nil {
+			// A live pass is a day of canaries: the model, safety-checked,
+			// takes over after the incumbent and d more points.
+			o.opts.InitialPoints = min(6, max(3, len(p.Space)+1))
+		}
 	}
 	if o.opts.Candidates == 0 {
 		o.opts.Candidates = 2048
@@ -234,8 +241,19 @@ func (o *GPOptimizer) Ask(n int) ([]Suggestion, error) {
 	rng := rand.New(rand.NewPCG(o.opts.Seed, uint64(len(o.obs))<<16|uint64(o.asksSince)))
 	o.asksSince++
 	var out []Suggestion
+	// In safe mode the design obeys the safety model as soon as one can be
+	// fitted (two observations): the design's quasi-random points are where
+	// a live service would otherwise meet its cliffs unwarned.
+	var safety *boModel
+	if o.opts.Region != nil && len(o.obs) >= safeDesignFrom && len(o.obs) < o.opts.InitialPoints {
+		m, err := o.fit(rng)
+		if err != nil {
+			return nil, err
+		}
+		safety = m
+	}
 	for len(out) < n && len(o.obs)+len(out) < o.opts.InitialPoints {
-		s, ok := o.designPoint(len(o.obs) + len(out))
+		s, ok := o.designPoint(len(o.obs)+len(out), safety)
 		if !ok {
 			break
 		}
@@ -274,9 +292,15 @@ func (o *GPOptimizer) Ask(n int) ([]Suggestion, error) {
 	return out, nil
 }
 
+// safeDesignFrom is the number of observations from which a safe-mode
+// design point must be believed safe: with fewer, no model can be fitted.
+const safeDesignFrom = 2
+
 // designPoint returns the k-th point of the initial design: the incumbent,
-// then scrambled Sobol points (inside the trust region in safe mode).
-func (o *GPOptimizer) designPoint(k int) (Suggestion, bool) {
+// then scrambled Sobol points (inside the trust region in safe mode). With a
+// safety model, only points it believes keep every guardrail with
+// probability at least 1 − δ qualify; ok is false when none does.
+func (o *GPOptimizer) designPoint(k int, safety *boModel) (Suggestion, bool) {
 	if !o.seen[o.incCfg.String()] {
 		return Suggestion{Config: o.incCfg.Clone(), Why: "initial design: the incumbent (current configuration)"}, true
 	}
@@ -293,7 +317,18 @@ func (o *GPOptimizer) designPoint(k int) (Suggestion, bool) {
 		if o.opts.Region != nil {
 			why += fmt.Sprintf(", within max_step %.3g of the incumbent", o.opts.Region.MaxStep)
 		}
-		return Suggestion{Config: c, Why: why}, true
+		var pred *Prediction
+		if safety != nil {
+			x, err := o.enc.encode(c)
+			if err != nil {
+				continue
+			}
+			if pred = safety.prediction(x); pred.PAllFeasible < 1-o.delta {
+				continue
+			}
+			why += fmt.Sprintf(", believed safe (P(guardrails hold) %.3f)", pred.PAllFeasible)
+		}
+		return Suggestion{Config: c, Why: why, Prediction: pred}, true
 	}
 	return Suggestion{}, false
 }
