@@ -167,7 +167,8 @@ func TestPassPromotesOnSimulator(t *testing.T) {
 }
 
 func TestPassRollsBackInjectedRegression(t *testing.T) {
-	s := spec(t, "e2e-regress", 0.002, 0.01, 0.5)
+	// The canary runs 5× the latency: about 440 ms against the 250 ms SLO.
+	s := spec(t, "e2e-regress", 0.002, 0.01, 4)
 	id, st := runPass(t, s)
 	if st.Outcome != workflows.OutcomeRolledBack {
 		t.Fatalf("outcome %s (%s), want rolled_back", st.Outcome, st.Reason)
@@ -184,8 +185,8 @@ func TestPassRollsBackInjectedRegression(t *testing.T) {
 		t.Errorf("canary still at %g%% after rollback", now.Percent)
 	}
 	hist := tunerState(t, s.Name, func(st workflows.TunerState) bool { return len(st.Recent) == 2 }).History
-	if len(hist) != 1 || hist[0].Constraints["latency_p95_ms"] <= 250 {
-		t.Errorf("history %+v: want the rolled-back candidate recorded as breaking latency_p95_ms <= 250", hist)
+	if len(hist) != 1 || hist[0].Constraints["latency_p95_ms"] <= 250 || !slices.Contains(hist[0].Violated, "latency_p95_ms") {
+		t.Errorf("history %+v: want the rolled-back candidate recorded with its measured latency over 250, labeled violated", hist)
 	}
 	if *record {
 		saveHistory(t, id, filepath.Join("..", "workflows", "testdata", "pass_rolled_back.json"))
