@@ -279,7 +279,10 @@ type ProposeResult struct {
 	History            int               `json:"history"`
 	Step               float64           `json:"step"`
 	CategoricalChanges int               `json:"categorical_changes"`
-	// NoSafe is set, with Reason, when no candidate is safe enough to try.
+	// Resolution is what the canary can decide, as the optimizer was told.
+	Resolution *models.Resolution `json:"resolution,omitempty"`
+	// NoSafe is set, with Reason, when no candidate is safe enough to try,
+	// or none is predicted to gain what a canary can show.
 	NoSafe bool   `json:"no_safe,omitempty"`
 	Reason string `json:"reason,omitempty"`
 }
@@ -295,7 +298,8 @@ func (a *Activities) Propose(ctx context.Context, in ProposeInput) (ProposeResul
 			ErrTypeInvalidTarget, err)
 	}
 	region := &models.TrustRegion{Incumbent: in.Incumbent, MaxStep: spec.Risk.MaxStep, Delta: spec.Risk.Delta}
-	opt, name, err := newOptimizer(spec.Problem(), in.Seed^a.SeedSalt, region)
+	res := resolution(spec, in.IncumbentSLIs)
+	opt, name, err := newOptimizer(res.Tighten(spec.Problem()), in.Seed^a.SeedSalt, region, res.MinGain)
 	if err != nil {
 		return ProposeResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("propose for %s: %v", spec.Name, err), ErrTypeInvalidTarget, err)
@@ -321,26 +325,26 @@ func (a *Activities) Propose(ctx context.Context, in ProposeInput) (ProposeResul
 	if err := opt.Tell(usable...); err != nil {
 		return ProposeResult{}, fmt.Errorf("propose for %s: tell history: %w", spec.Name, err)
 	}
-	res := ProposeResult{Optimizer: name, History: len(usable)}
+	out := ProposeResult{Optimizer: name, History: len(usable), Resolution: &res}
 	sugs, err := opt.Ask(1)
-	if errors.Is(err, models.ErrNoSafeCandidate) {
-		res.NoSafe, res.Reason = true, err.Error()
-		return res, nil
+	if errors.Is(err, models.ErrNoSafeCandidate) || errors.Is(err, models.ErrNoGain) {
+		out.NoSafe, out.Reason = true, err.Error()
+		return out, nil
 	}
 	if err != nil {
 		return ProposeResult{}, fmt.Errorf("propose for %s: %w", spec.Name, err)
 	}
 	if len(sugs) == 0 {
-		res.NoSafe, res.Reason = true, "the optimizer has no new configuration to try"
-		return res, nil
+		out.NoSafe, out.Reason = true, "the optimizer has no new configuration to try"
+		return out, nil
 	}
-	res.Suggestion = sugs[0]
-	res.Step, res.CategoricalChanges, err = spec.Params.Step(in.Incumbent, sugs[0].Config)
+	out.Suggestion = sugs[0]
+	out.Step, out.CategoricalChanges, err = spec.Params.Step(in.Incumbent, sugs[0].Config)
 	if err != nil {
 		return ProposeResult{}, fmt.Errorf("propose for %s: %w", spec.Name, err)
 	}
 	activity.GetLogger(ctx).Info("proposed", "target", spec.Name, "candidate", sugs[0].Config.String(), "why", sugs[0].Why)
-	return res, nil
+	return out, nil
 }
 
 // incumbentObservation is the incumbent as Analyze measured it, when every
@@ -365,9 +369,33 @@ func incumbentObservation(spec target.Spec, in ProposeInput) (models.Observation
 
 // newOptimizer returns the optimizer the propose step uses, and its name:
 // the Gaussian-process optimizer in safe mode.
-func newOptimizer(p models.Problem, seed uint64, region *models.TrustRegion) (models.Optimizer, string, error) {
-	gp, err := models.NewGPOptimizer(p, models.GPOptions{Seed: seed, Region: region})
+func newOptimizer(p models.Problem, seed uint64, region *models.TrustRegion, minGain float64) (models.Optimizer, string, error) {
+	gp, err := models.NewGPOptimizer(p, models.GPOptions{Seed: seed, Region: region, MinGain: minGain})
 	return gp, "gaussian-process", err
+}
+
+// resolution is what the target's canary can decide, from the noise of the
+// incumbent's SLIs over the window read before the pass (a stage's length):
+// the optimizer aims inside guardrail lines the first stage can decide, and
+// proposes only gains the deciding stage can show.
+func resolution(spec target.Spec, slis map[string]Summary) models.Resolution {
+	se := make(map[string]float64, len(slis))
+	for m, s := range slis {
+		se[m] = s.SE()
+	}
+	first, deciding := 1.0, 0.0
+	if len(spec.Canary.Stages) > 0 {
+		first = spec.Canary.Stages[0] / 100
+	}
+	if k := spec.DecidingStage(); k > 0 {
+		deciding = spec.Canary.Stages[k-1] / 100
+	}
+	// The deciding stage may wait up to max_verify_for for a gain to show.
+	extend := 1.0
+	if v := spec.VerifyFor(); v > 0 && spec.MaxVerifyFor() > v {
+		extend = float64(spec.MaxVerifyFor()) / float64(v)
+	}
+	return models.Resolve(spec.Problem(), se, slis[spec.Objective.Metric].Mean, first, deciding, extend)
 }
 
 // ChangeInput is one actuator change of a pass.
@@ -567,6 +595,21 @@ func (a *Activities) Verify(ctx context.Context, in WindowInput) (Judgement, err
 			}
 		}
 	}
+	if relative && window == "same" && in.Stage == spec.DecidingStage() && !j.ObjectiveWorse && j.Verdict == VerdictPass {
+		shown, leaning, why, err := gainShown(spec, baseline, canary)
+		if err != nil {
+			return Judgement{}, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("verify stage %d of %s: %v", in.Stage, spec.Name, err), ErrTypeInvalidTarget, err)
+		}
+		if !shown {
+			j.Verdict = VerdictMarginal
+			j.Reasons = append(j.Reasons, "the deciding stage did not show a gain: "+why)
+			if leaning {
+				// Better by the estimate, not yet shown: more samples may tell.
+				j.Undecided = append(j.Undecided, spec.Objective.Metric)
+			}
+		}
+	}
 	j.SLOs = models.JudgeSLOs(spec.Constraints, canary, cfg.WithDefaults().Confidence)
 	for _, g := range j.SLOs {
 		switch g.Class {
@@ -589,6 +632,35 @@ func (a *Activities) Verify(ctx context.Context, in WindowInput) (Judgement, err
 		a.Metrics.Verdicts.WithLabelValues(j.Verdict).Inc()
 	}
 	return j, nil
+}
+
+// GainConfidence is the one-sided confidence at which the deciding stage
+// (target.Spec.DecidingStage) must show the objective better than the
+// baseline for the candidate to be promoted: a change that gains nothing
+// shown is a risk taken for nothing, and promoting what merely was not
+// shown worse lets noise walk the service to worse configurations.
+const GainConfidence = 0.90
+
+// gainShown reports whether the canary's objective is better than the
+// baseline's at GainConfidence, one-sided: the judge's interval (at the
+// matching two-sided level) lies wholly on the good side of zero. leaning
+// is set when it is not shown but the estimate is on the good side.
+func gainShown(spec target.Spec, baseline, canary map[string][]float64) (shown, leaning bool, why string, err error) {
+	good, gained, sign := models.Decrease, models.ClassLow, -1.0 // lower is better: a canary shown lower gains
+	if spec.Objective.Goal == models.Maximize {
+		good, gained, sign = models.Increase, models.ClassHigh, 1
+	}
+	v, err := models.Judge(models.JudgeConfig{
+		Rules:      []models.MetricRule{{Metric: spec.Objective.Metric, Direction: good}},
+		Confidence: 1 - 2*(1-GainConfidence),
+	}, baseline, canary)
+	if err != nil {
+		return false, false, "", err
+	}
+	m := v.Metrics[0]
+	shown = m.Class == gained
+	leaning = !shown && m.Class != models.ClassNoData && sign*m.Shift > 0
+	return shown, leaning, fmt.Sprintf("%s at %.0f%% one-sided: %s", spec.Objective.Metric, 100*GainConfidence, m.Why), nil
 }
 
 // fail lists metric among those that failed the stage, once.

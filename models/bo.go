@@ -36,6 +36,14 @@ type GPOptions struct {
 	// suggestion before the best are refined by gradient ascent. Zero means
 	// 2048, fewer once the history is large.
 	Candidates int
+	// MinGain, in safe mode, is the least relative improvement over the
+	// incumbent worth a canary (0.02 for 2%): a model suggestion whose
+	// predicted gain plus one predictive standard deviation is below it is
+	// not proposed, and when none qualifies Ask returns an error wrapping
+	// ErrNoGain. A gain the
+	// canary cannot show is a rollback, or a promotion on luck. Zero
+	// proposes any gain.
+	MinGain float64
 	// Restarts turns on restart steps outside safe mode: once the best value
 	// has stalled, every other suggestion searches outside the incumbent's
 	// basin (see restartStep). They help a multimodal objective leave a
@@ -674,7 +682,13 @@ func (o *GPOptimizer) propose(m *boModel, rng *rand.Rand, explore bool) (Suggest
 		sort.SliceStable(order, func(a, b int) bool { return acq[order[a]] > acq[order[b]] })
 	}
 
-	bestP := 0.0
+	bestP, bestGain := 0.0, math.Inf(-1)
+	var incMean float64
+	minGain := o.opts.Region != nil && o.opts.MinGain > 0 && m.obj != nil
+	if minGain {
+		incMean = m.prediction(o.inc).Mean
+	}
+	safeSeen := false
 	for _, i := range order {
 		c := o.enc.decode(cands[i])
 		if o.seen[c.String()] {
@@ -689,10 +703,25 @@ func (o *GPOptimizer) propose(m *boModel, rng *rand.Rand, explore bool) (Suggest
 				continue
 			}
 		}
+		safeSeen = true
 		x := cands[i]
 		s := Suggestion{
 			Config:     c,
 			Prediction: m.prediction(x),
+		}
+		if minGain {
+			// The gain one standard deviation up: a candidate the model is
+			// unsure of may still be worth a canary (the deciding stage shows
+			// whether it gained), one it is sure gains little is not.
+			gain := (incMean - s.Prediction.Mean) / math.Max(math.Abs(incMean), 1e-12)
+			if o.problem.Goal == Maximize {
+				gain = -gain
+			}
+			gain += s.Prediction.SD / math.Max(math.Abs(incMean), 1e-12)
+			bestGain = max(bestGain, gain)
+			if gain < o.opts.MinGain {
+				continue
+			}
 		}
 		if m.obj != nil {
 			s.LengthScales = o.lengthScales(m.obj.hyp)
@@ -707,6 +736,10 @@ func (o *GPOptimizer) propose(m *boModel, rng *rand.Rand, explore bool) (Suggest
 				o.opts.Region.MaxStep, pall[i], 1-o.delta)
 		}
 		return s, x, nil
+	}
+	if minGain && safeSeen {
+		return Suggestion{}, nil, fmt.Errorf("%w: the best safe candidate within max_step %.3g may gain %.2f%% (predicted gain + 1 sd), less than the %.2f%% a canary can show",
+			ErrNoGain, o.opts.Region.MaxStep, 100*bestGain, 100*o.opts.MinGain)
 	}
 	if o.opts.Region != nil {
 		return Suggestion{}, nil, fmt.Errorf("%w: the most likely safe candidate within max_step %.3g has P(all guardrails hold) %.3f < %.3f",

@@ -176,6 +176,10 @@ type TrustRegion struct {
 // region is believed safe enough to try.
 var ErrNoSafeCandidate = errors.New("models: no candidate inside the trust region is believed safe")
 
+// ErrNoGain is returned by Ask in safe mode when the safe candidates are
+// predicted to gain less than GPOptions.MinGain: none is worth a canary.
+var ErrNoGain = errors.New("models: no safe candidate is worth a canary")
+
 // Optimizer proposes configurations and learns from their measurements. It is
 // used ask/tell: Tell it what has been measured, Ask it for n suggestions.
 type Optimizer interface {

@@ -270,6 +270,20 @@ func (s Spec) JudgeAgainstReference() (cfg models.JudgeConfig, ok bool) {
 	return s.Canary.Judge.WithDefaults(), true
 }
 
+// DecidingStage returns the index (1-based) of the last canary stage that
+// still leaves traffic on the baseline: the last stage whose objective is
+// judged against a baseline measured beside it, so the stage that decides
+// whether the candidate gains anything. 0 when every stage is 100%.
+func (s Spec) DecidingStage() int {
+	k := 0
+	for i, pct := range s.Canary.Stages {
+		if pct < 100 {
+			k = i + 1
+		}
+	}
+	return k
+}
+
 // MaxVerifyFor returns the cap of a stage's extended wait.
 func (s Spec) MaxVerifyFor() time.Duration { return time.Duration(s.Canary.MaxVerifyFor) }
 
