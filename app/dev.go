@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -34,9 +34,10 @@ type DevOptions struct {
 	// log; empty means the database file's directory (a temporary directory
 	// when ephemeral).
 	StateDir string
-	// Demo starts a pass on the demo target once everything is up, and
-	// follows it.
-	Demo bool
+	// Demo runs DemoPasses passes on the demo target once everything is
+	// up, one after another, and follows them.
+	Demo       bool
+	DemoPasses int
 	// DemoTarget overrides the built-in demo target file.
 	DemoTarget string
 	// NoWorker runs no worker in the process: passes wait for `passflow
@@ -136,7 +137,7 @@ func Dev(ctx context.Context, opts DevOptions, out io.Writer) error {
 	}
 
 	if opts.Demo {
-		if err := runDemo(ctx, c, demo, srv, out); err != nil && ctx.Err() == nil {
+		if err := runDemo(ctx, c, demo, max(opts.DemoPasses, 1), srv, out); err != nil && ctx.Err() == nil {
 			fmt.Fprintf(out, "demo: %v\n", err)
 		}
 	}
@@ -146,44 +147,86 @@ func Dev(ctx context.Context, opts DevOptions, out io.Writer) error {
 	return nil
 }
 
-func runDemo(ctx context.Context, c client.Client, spec target.Spec, srv *devserver.Server, out io.Writer) error {
+// runDemo registers the demo target and runs passes on it one after
+// another, the first followed step by step, each summed up in a line with
+// what the simulated service truly runs afterwards: the loop at work.
+func runDemo(ctx context.Context, c client.Client, spec target.Spec, passes int, srv *devserver.Server, out io.Writer) error {
 	reg, err := operator.Apply(ctx, c, spec, "examples/targets/demo.yaml", "passflow dev --demo")
 	if err != nil {
 		return err
 	}
-	rep, err := operator.Request(ctx, c, spec.Name, workflows.PassRequest{
-		Trigger: workflows.TriggerOperator, RequestedBy: "passflow dev --demo", Reason: "the demo"})
+	truth, err := newDemoTruth(spec)
 	if err != nil {
 		return err
 	}
-	if rep.PassID == "" {
-		return fmt.Errorf("no demo pass: %s", rep.Reason)
-	}
-	id := rep.PassID
-	fmt.Fprintf(out, "\ndemo target %s %s (tuner %s, schedule %q)\n", spec.Name, reg.Result,
-		workflows.TunerID(spec.Name), spec.Triggers.Schedule)
-	fmt.Fprintf(out, "demo pass %s (%s)\n", id, rep.Status)
+	fmt.Fprintf(out, "\ndemo target %s %s (tuner %s, schedule %q): %d passes, one after another\n", spec.Name, reg.Result,
+		workflows.TunerID(spec.Name), spec.Triggers.Schedule, passes)
 	if u := srv.UIAddress(); u != "" {
-		fmt.Fprintf(out, "  watch it   %s/namespaces/%s/workflows/%s\n", u, srv.Namespace(), url.PathEscape(id))
+		fmt.Fprintf(out, "  watch them %s/namespaces/%s/workflows\n", u, srv.Namespace())
 		fmt.Fprintf(out, "  schedule   %s/namespaces/%s/schedules\n", u, srv.Namespace())
 	}
 	if len(spec.Risk.Approvers) > 0 {
-		// A high-risk candidate waits for a human; in the demo the first
-		// approver says yes after a few seconds unless you answer first.
-		fmt.Fprintf(out, "  (should it ask for approval: `passflow approve|reject %s --by %s` within %s, or the demo approves as %s)\n",
-			id, spec.Risk.Approvers[0], demoApprovalAfter, spec.Risk.Approvers[0])
+		fmt.Fprintf(out, "  a high-risk candidate waits for a human: `passflow approve|reject PASS --by %s` within %s, or the demo approves as %s\n",
+			spec.Risk.Approvers[0], demoApprovalAfter, spec.Risk.Approvers[0])
+	}
+	incumbent := spec.Params.Current()
+	fmt.Fprintf(out, "  start      %s: %s\n\n", incumbent, truth.describe(incumbent))
+	var rows []demoRow
+	for n := 1; n <= passes && ctx.Err() == nil; n++ {
+		st, err := demoPass(ctx, c, spec, n == 1, out)
+		if err != nil {
+			return err
+		}
+		if st.Outcome == workflows.OutcomePromoted && st.Candidate != nil {
+			incumbent = st.Candidate
+		}
+		row := demoRow{pass: n, outcome: st.Outcome, approved: st.Approval, config: incumbent}
+		if st.Change != nil {
+			row.change = fmt.Sprintf("%+.1f%%", 100**st.Change)
+		}
+		rows = append(rows, row)
+		fmt.Fprintf(out, "pass %d %-11s %s\n        now %s: %s\n", n, strings.ReplaceAll(string(st.Outcome), "_", " "),
+			st.Reason, incumbent, truth.describe(incumbent))
+	}
+	fmt.Fprintln(out)
+	truth.table(out, spec.Params.Current(), rows)
+	return nil
+}
+
+// demoPass requests one pass of the demo target and follows it to its end,
+// step by step when verbose; the demo approves it as the first approver
+// when it waits for a human for demoApprovalAfter.
+func demoPass(ctx context.Context, c client.Client, spec target.Spec, verbose bool, out io.Writer) (workflows.PassStatus, error) {
+	rep, err := operator.Request(ctx, c, spec.Name, workflows.PassRequest{
+		Trigger: workflows.TriggerOperator, RequestedBy: "passflow dev --demo", Reason: "the demo"})
+	if err != nil {
+		return workflows.PassStatus{}, err
+	}
+	if rep.PassID == "" {
+		return workflows.PassStatus{}, fmt.Errorf("no demo pass: %s", rep.Reason)
+	}
+	if len(spec.Risk.Approvers) > 0 {
 		actx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		go operator.AutoApprove(actx, c, id, spec.Risk.Approvers[0], demoApprovalAfter)
+		go operator.AutoApprove(actx, c, rep.PassID, spec.Risk.Approvers[0], demoApprovalAfter)
 	}
-	_, err = operator.Follow(ctx, c, id, out, 250*time.Millisecond)
-	fmt.Fprintln(out)
-	return err
+	w := io.Discard
+	if verbose {
+		w = out
+		fmt.Fprintf(out, "pass %s, step by step:\n", rep.PassID)
+	}
+	if _, err := operator.Follow(ctx, c, rep.PassID, w, 250*time.Millisecond); err != nil {
+		return workflows.PassStatus{}, err
+	}
+	if verbose {
+		fmt.Fprintln(out)
+	}
+	return operator.Status(ctx, c, rep.PassID)
 }
 
 // demoApprovalAfter is how long the demo waits for a human approval before it
 // approves itself.
-const demoApprovalAfter = 10 * time.Second
+const demoApprovalAfter = 5 * time.Second
 
 func demoTarget(path string) (target.Spec, error) {
 	if path == "" {

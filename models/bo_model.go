@@ -31,6 +31,18 @@ type conModel struct {
 	lo, hi float64
 }
 
+// sd is the spread the probability of keeping the line is computed with,
+// from the latent variance v: a guardrail's next measurement adds the
+// learned noise; the failure indicator's 0/1 labels are not measurements
+// of a level, and their noise (the scatter of a step function) says nothing
+// about where the failure region lies, so only the latent variance counts.
+func (cm conModel) sd(v float64) float64 {
+	if cm.name == "" {
+		return math.Sqrt(v)
+	}
+	return math.Sqrt(v + cm.g.hyp.noise)
+}
+
 // logProb returns log P(lo ≤ Y ≤ hi) for Y ~ N(mu, s²) and its derivatives
 // with respect to mu and s.
 func logProb(mu, s, lo, hi float64) (lp, dmu, ds float64) {
@@ -71,7 +83,7 @@ func (m *boModel) acquisition(c []float64, n int) (acq, pall []float64) {
 		}
 		mu, v := cm.g.predict(c, n)
 		for j := range acq {
-			lp, _, _ := logProb(mu[j], math.Sqrt(v[j]+cm.g.hyp.noise), cm.lo, cm.hi)
+			lp, _, _ := logProb(mu[j], cm.sd(v[j]), cm.lo, cm.hi)
 			acq[j] += lp
 			pall[j] += lp
 		}
@@ -102,7 +114,7 @@ func (m *boModel) acquisitionGrad(x, grad []float64) float64 {
 			continue
 		}
 		mu, v := cm.g.predictGrad(x, dmu, dv)
-		s := math.Sqrt(v + cm.g.hyp.noise)
+		s := cm.sd(v)
 		val, gmu, gs := logProb(mu, s, cm.lo, cm.hi)
 		a += val
 		for i := range grad {
@@ -207,7 +219,7 @@ func (m *boModel) prediction(x []float64) *Prediction {
 			continue
 		}
 		mu, v := cm.g.predict(x, 1)
-		lp, _, _ := logProb(mu[0], math.Sqrt(v[0]+cm.g.hyp.noise), cm.lo, cm.hi)
+		lp, _, _ := logProb(mu[0], cm.sd(v[0]), cm.lo, cm.hi)
 		pr := math.Exp(lp)
 		if cm.name != "" {
 			p.PFeasible[cm.name] = pr

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"strconv"
 	"sync"
 	"time"
 
@@ -44,6 +45,17 @@ const (
 	// ErrTypeInvalidQuery marks a telemetry query that can never succeed: an
 	// unknown cohort or metric.
 	ErrTypeInvalidQuery = "InvalidQuery"
+)
+
+// The types of the retryable application errors a Service returns when a
+// scenario injects actuator faults (see ScenarioFaults).
+const (
+	// ErrTypeActuatorUnavailable marks a change the actuator did not
+	// receive: nothing was applied, and a retry may succeed.
+	ErrTypeActuatorUnavailable = "ActuatorUnavailable"
+	// ErrTypeActuatorTimeout marks a change whose answer was lost: it was
+	// applied (late), and a retry with the same key is a no-op.
+	ErrTypeActuatorTimeout = "ActuatorTimeout"
 )
 
 // Options configure simulated services.
@@ -132,31 +144,98 @@ func (st State) apply(e Event) State {
 	return st
 }
 
-// Service is one simulated service: a response surface with noise whose two
-// cohorts run configurations that change over a timeline of events. It
-// implements activities.TelemetrySource and activities.Actuator and is safe
-// for concurrent use.
+// Service is one simulated service: true metric values with noise, sampled
+// for two cohorts that run configurations changing over a timeline of
+// events. The truth comes from a built-in response surface (NewService) or
+// from a scenario (Scenario.NewService), which may also vary it over time
+// and inject faults. It implements activities.TelemetrySource and
+// activities.Actuator and is safe for concurrent use.
 type Service struct {
-	name       string
-	model      *Model
-	seed       uint64
-	noise      float64
-	scrape     time.Duration
-	regression float64
-	initial    models.Config
-	now        func() time.Time
-	log        *eventLog // nil without a state directory
+	name    string
+	space   models.Space
+	model   *Model // nil for a scenario's service
+	src     truthSource
+	metrics []serviceMetric
+	index   map[string]int
+	seed    uint64
+	scrape  time.Duration
+	faults  serviceFaults
+	initial models.Config
+	now     func() time.Time
+	log     *eventLog // nil without a state directory
 
-	mu     sync.Mutex
-	events []Event        // in time order
-	byKey  map[string]int // index in events
-	truths map[string][]float64
+	mu       sync.Mutex
+	events   []Event        // in time order
+	byKey    map[string]int // index in events
+	bound    map[string]truthAt
+	attempts map[string]int // actuator calls per key
 }
 
 var (
 	_ activities.TelemetrySource = (*Service)(nil)
 	_ activities.Actuator        = (*Service)(nil)
 )
+
+// truthSource is the truth a Service samples.
+type truthSource interface {
+	// bind returns the true values of the valid configuration cfg. The
+	// function it returns is called with the service's lock held, never
+	// concurrently.
+	bind(cfg models.Config) (truthAt, error)
+}
+
+// truthAt returns metric mi's true (noise-free) value at ts.
+type truthAt func(mi int, ts time.Time) (float64, error)
+
+// serviceMetric is how a Service samples one metric.
+type serviceMetric struct {
+	name string
+	// noise is the relative standard deviation of one sample at full
+	// traffic; autocorr the AR(1) coefficient of consecutive samples'
+	// noise (0: independent).
+	noise, autocorr float64
+	// rate metrics are fractions: samples are capped at 1.
+	rate bool
+	// canaryFactor multiplies the canary cohort's values: the simulator
+	// spec's injected regression; 1 for none.
+	canaryFactor float64
+}
+
+// serviceFaults are the measurement and actuator faults a Service injects.
+// The zero value injects none.
+type serviceFaults struct {
+	// gapProbability is the probability that a gapLength slot of a
+	// cohort's telemetry is missing; gapNaN returns its samples as NaN
+	// instead of leaving them out.
+	gapProbability float64
+	gapLength      time.Duration
+	gapNaN         bool
+	// neighbourProbability is the probability that, in a given hour, a
+	// noisy neighbour multiplies a cohort's neighbourMetrics by
+	// neighbourFactor.
+	neighbourProbability float64
+	neighbourFactor      float64
+	neighbourMetrics     map[int]bool
+	// errorProbability is the probability that an actuator call fails
+	// before it is applied; timeoutProbability that it is applied
+	// timeoutDelay late and its answer is lost.
+	errorProbability   float64
+	timeoutProbability float64
+	timeoutDelay       time.Duration
+}
+
+// serviceConfig is what a Service is built from.
+type serviceConfig struct {
+	name    string
+	space   models.Space
+	model   *Model
+	src     truthSource
+	metrics []serviceMetric
+	seed    uint64
+	scrape  time.Duration
+	faults  serviceFaults
+	initial models.Config
+}
 
 // NewService returns the simulated service of spec, whose
 // Telemetry.Simulator block sets the model, seed, noise, scrape interval and
@@ -186,30 +265,74 @@ func newService(spec target.Spec, opts Options, prior []Event) (*Service, error)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	initial := spec.Params.Current()
-	if err := spec.Params.CheckConfig(initial); err != nil {
+	noise := sim.Noise
+	if noise == 0 {
+		noise = DefaultNoise
+	}
+	scrape := time.Duration(sim.Scrape)
+	if scrape == 0 {
+		scrape = DefaultScrape
+	}
+	metrics := make([]serviceMetric, len(model.metrics))
+	for i, mi := range model.metrics {
+		metrics[i] = serviceMetric{name: mi.name, noise: noise, rate: mi.rate, canaryFactor: 1}
+		if mi.faultable {
+			metrics[i].canaryFactor += sim.Regression
+		}
+	}
+	return startService(serviceConfig{
+		name:    spec.Name,
+		space:   spec.Params,
+		model:   model,
+		src:     modelSource{model},
+		metrics: metrics,
+		seed:    sim.Seed,
+		scrape:  scrape,
+		initial: spec.Params.Current(),
+	}, opts, prior)
+}
+
+// modelSource is the truth of a built-in response surface: the same at
+// every instant.
+type modelSource struct{ m *Model }
+
+func (s modelSource) bind(cfg models.Config) (truthAt, error) {
+	t, err := s.m.truth(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return func(mi int, _ time.Time) (float64, error) { return t[mi], nil }, nil
+}
+
+// startService returns the service c describes, its timeline continued
+// from prior, or from the log in opts.StateDir.
+func startService(c serviceConfig, opts Options, prior []Event) (*Service, error) {
+	op := "simulations: start " + c.name
+	if err := c.space.CheckConfig(c.initial); err != nil {
 		return nil, fmt.Errorf("%s: current configuration: %w", op, err)
 	}
 	s := &Service{
-		name:       spec.Name,
-		model:      model,
-		seed:       sim.Seed,
-		noise:      sim.Noise,
-		scrape:     time.Duration(sim.Scrape),
-		regression: sim.Regression,
-		initial:    initial,
-		now:        opts.now,
-		byKey:      map[string]int{},
-		truths:     map[string][]float64{},
+		name:     c.name,
+		space:    c.space,
+		model:    c.model,
+		src:      c.src,
+		metrics:  c.metrics,
+		index:    make(map[string]int, len(c.metrics)),
+		seed:     c.seed,
+		scrape:   c.scrape,
+		faults:   c.faults,
+		initial:  c.initial,
+		now:      opts.now,
+		byKey:    map[string]int{},
+		bound:    map[string]truthAt{},
+		attempts: map[string]int{},
 	}
-	if s.noise == 0 {
-		s.noise = DefaultNoise
-	}
-	if s.scrape == 0 {
-		s.scrape = DefaultScrape
+	for i, m := range c.metrics {
+		s.index[m.name] = i
 	}
 	if opts.StateDir != "" {
-		s.log, prior, err = openEventLog(opts.StateDir, spec.Name)
+		var err error
+		s.log, prior, err = openEventLog(opts.StateDir, c.name)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
@@ -223,8 +346,18 @@ func newService(spec target.Spec, opts Options, prior []Event) (*Service, error)
 // Name returns the name of the target the service simulates.
 func (s *Service) Name() string { return s.name }
 
-// Model returns the service's response surface, to read true values from.
+// Model returns the service's response surface, to read true values from;
+// nil for a scenario's service (see Scenario.Values).
 func (s *Service) Model() *Model { return s.model }
+
+// Metrics returns the names of the metrics the service measures.
+func (s *Service) Metrics() []string {
+	out := make([]string, len(s.metrics))
+	for i, m := range s.metrics {
+		out[i] = m.name
+	}
+	return out
+}
 
 // Applied returns a copy of the event log, oldest first: every change the
 // service applied, each once.
@@ -269,7 +402,7 @@ func (s *Service) SetCanary(ctx context.Context, key string, config models.Confi
 		return invalidChange(op, fmt.Errorf("percent: expected a value in [0, 100], got %v", percent))
 	}
 	if percent > 0 || config != nil {
-		if err := s.model.space.CheckConfig(config); err != nil {
+		if err := s.space.CheckConfig(config); err != nil {
 			return invalidChange(op, err)
 		}
 	}
@@ -285,7 +418,7 @@ func (s *Service) SetCanary(ctx context.Context, key string, config models.Confi
 // already used for a different change, is a non-retryable error.
 func (s *Service) Promote(ctx context.Context, key string, config models.Config) error {
 	op := "simulations: promote on " + s.name
-	if err := s.model.space.CheckConfig(config); err != nil {
+	if err := s.space.CheckConfig(config); err != nil {
 		return invalidChange(op, err)
 	}
 	return s.record(ctx, op, Event{Key: key, Kind: EventPromote, Config: config.Clone()})
@@ -322,6 +455,14 @@ func (s *Service) record(ctx context.Context, op string, e Event) error {
 	if err := s.refreshLocked(); err != nil { // another worker may have made this change
 		return fmt.Errorf("%s: %w", op, err)
 	}
+	// Injected faults are drawn per key and attempt: a retry draws afresh.
+	s.attempts[e.Key]++
+	attempt := s.attempts[e.Key]
+	if p := s.faults.errorProbability; p > 0 && s.draw("actuator-error", e.Key, attempt) < p {
+		return temporal.NewApplicationError(
+			fmt.Sprintf("%s: the actuator is unavailable (injected fault, attempt %d of key %q); nothing was applied", op, attempt, e.Key),
+			ErrTypeActuatorUnavailable)
+	}
 	if i, ok := s.byKey[e.Key]; ok {
 		if prev := s.events[i]; !prev.sameChange(e) {
 			return temporal.NewNonRetryableApplicationError(
@@ -333,12 +474,20 @@ func (s *Service) record(ctx context.Context, op string, e Event) error {
 	}
 	// Round(0) drops the monotonic reading; the timeline never goes back.
 	e.Time = s.now().Round(0).UTC()
+	var lost error
+	if p := s.faults.timeoutProbability; p > 0 && s.draw("actuator-timeout", e.Key, attempt) < p {
+		e.Time = e.Time.Add(s.faults.timeoutDelay)
+		lost = temporal.NewApplicationError(
+			fmt.Sprintf("%s: no answer within %s (injected fault, attempt %d of key %q); the change lands %s late",
+				op, s.faults.timeoutDelay, attempt, e.Key, s.faults.timeoutDelay),
+			ErrTypeActuatorTimeout)
+	}
 	if n := len(s.events); n > 0 && e.Time.Before(s.events[n-1].Time) {
 		e.Time = s.events[n-1].Time
 	}
 	if s.log == nil {
 		s.add(e)
-		return nil
+		return lost
 	}
 	if err := s.log.append(e); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
@@ -346,7 +495,14 @@ func (s *Service) record(ctx context.Context, op string, e Event) error {
 	if err := s.refreshLocked(); err != nil { // reads e back, after any other process's events
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	return nil
+	return lost
+}
+
+// draw returns a uniform number in [0, 1) that is a pure function of the
+// service's seed, a label, a key and an attempt.
+func (s *Service) draw(label, key string, attempt int) float64 {
+	r := newStream(s.seed, label, key, strconv.Itoa(attempt))
+	return r.float()
 }
 
 // add appends e to the timeline unless its key is known; time never goes
@@ -389,6 +545,9 @@ func invalidChange(op string, err error) error {
 // more than MaxSamples), each following the configuration the cohort ran at that
 // time, times lognormal noise that is a pure function of (seed, cohort,
 // metric, sample time). Times when the cohort has no traffic yield no sample.
+// A scenario's service also follows the truth's changes over time (load,
+// drift, a regression) and its telemetry faults: a missing slot yields no
+// sample (or NaN), never a zero.
 func (s *Service) Samples(ctx context.Context, q activities.Query) ([]float64, error) {
 	op := fmt.Sprintf("simulations: samples of %s %s %s", s.name, q.Cohort, q.Metric)
 	if err := ctx.Err(); err != nil {
@@ -399,13 +558,13 @@ func (s *Service) Samples(ctx context.Context, q activities.Query) ([]float64, e
 			fmt.Sprintf("%s: unknown cohort %q: expected %s or %s", op, q.Cohort, activities.CohortBaseline, activities.CohortCanary),
 			ErrTypeInvalidQuery, nil)
 	}
-	mi, ok := s.model.index[q.Metric]
+	mi, ok := s.index[q.Metric]
 	if !ok {
 		return nil, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("%s: unknown metric: expected one of %v", op, s.model.Metrics()),
+			fmt.Sprintf("%s: unknown metric: expected one of %v", op, s.Metrics()),
 			ErrTypeInvalidQuery, nil)
 	}
-	info := s.model.metrics[mi]
+	info := s.metrics[mi]
 	out := []float64{}
 	if !q.From.Before(q.To) {
 		return out, nil
@@ -420,11 +579,15 @@ func (s *Service) Samples(ctx context.Context, q activities.Query) ([]float64, e
 	if now := s.now(); to.After(now) {
 		to = now.Add(1) // sample times up to and including now
 	}
-	prefix := noisePrefix(s.seed, q.Cohort, q.Metric)
+	noise := newNoise(noisePrefix(s.seed, q.Cohort, q.Metric), info.autocorr, s.scrape)
 	factor := 1.0
-	if q.Cohort == activities.CohortCanary && info.faultable {
-		factor += s.regression
+	if q.Cohort == activities.CohortCanary {
+		factor = info.canaryFactor
 	}
+	f := s.faults
+	gapPrefix := noisePrefix(s.seed, q.Cohort, "\x00gap")
+	neighbourPrefix := noisePrefix(s.seed, q.Cohort, "\x00neighbour")
+	neighbour := f.neighbourProbability > 0 && f.neighbourMetrics[mi]
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -432,21 +595,39 @@ func (s *Service) Samples(ctx context.Context, q activities.Query) ([]float64, e
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	st, next := State{Baseline: s.initial}, 0
+	var truth truthAt // the cohort's configuration's truth, bound once per change
 	for ts := alignUp(q.From, step); ts.Before(to); ts = ts.Add(step) {
 		for ; next < len(s.events) && !s.events[next].Time.After(ts); next++ {
-			st = st.apply(s.events[next])
+			st, truth = st.apply(s.events[next]), nil
 		}
 		share, cfg := st.share(q.Cohort)
 		if share <= 0 {
 			continue
 		}
-		truth, err := s.truthLocked(cfg)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
+		z := noise.at(ts)
+		if f.gapProbability > 0 && uniformAt(gapPrefix, floorDiv(ts.UnixNano(), int64(f.gapLength))) < f.gapProbability {
+			if f.gapNaN {
+				out = append(out, math.NaN())
+			}
+			continue
 		}
-		sd := s.noise * math.Min(1/math.Sqrt(share), MaxNoiseScale)
+		if truth == nil {
+			var err error
+			if truth, err = s.truthLocked(cfg); err != nil {
+				return nil, fmt.Errorf("%s: %w", op, err)
+			}
+		}
+		tv, err := truth(mi, ts)
+		if err != nil {
+			return nil, fmt.Errorf("%s: at %s: %w", op, ts.UTC().Format(time.RFC3339), err)
+		}
+		k := factor
+		if neighbour && uniformAt(neighbourPrefix, floorDiv(ts.Unix(), 3600)) < f.neighbourProbability {
+			k *= f.neighbourFactor
+		}
+		sd := info.noise * math.Min(1/math.Sqrt(share), MaxNoiseScale)
 		ls := math.Sqrt(math.Log1p(sd * sd)) // lognormal with relative sd sd and the true mean
-		v := truth[mi] * factor * math.Exp(ls*noiseAt(prefix, ts)-ls*ls/2)
+		v := tv * k * math.Exp(ls*z-ls*ls/2)
 		if info.rate {
 			v = math.Min(1, v)
 		}
@@ -455,18 +636,75 @@ func (s *Service) Samples(ctx context.Context, q activities.Query) ([]float64, e
 	return out, nil
 }
 
-// truthLocked returns the true metrics of cfg, cached; s.mu must be held.
-func (s *Service) truthLocked(cfg models.Config) ([]float64, error) {
+// truthLocked returns the true values of cfg, bound once; s.mu must be held.
+func (s *Service) truthLocked(cfg models.Config) (truthAt, error) {
 	k := cfg.String()
-	if t, ok := s.truths[k]; ok {
+	if t, ok := s.bound[k]; ok {
 		return t, nil
 	}
-	t, err := s.model.truth(cfg)
+	t, err := s.src.bind(cfg)
 	if err != nil {
 		return nil, err
 	}
-	s.truths[k] = t
+	s.bound[k] = t
 	return t, nil
+}
+
+// arBlock is how many scrape intervals an AR(1) noise chain runs before it
+// restarts from a fresh stationary draw: long enough for any correlation
+// below 0.97 to have died out, short enough that a query starts its chain
+// cheaply.
+const arBlock = 256
+
+// noise draws the standard normal noise of one (seed, cohort, metric): each
+// sample's own draw, or, with autocorrelation phi, an AR(1) chain over the
+// scrape grid, z_k = phi·z_{k−1} + √(1−phi²)·ε_k, restarted every arBlock
+// ticks so that it stays a pure function of the sample time.
+type noise struct {
+	prefix uint64
+	phi    float64
+	scrape int64
+	tick   int64 // tick of z; valid when started
+	z      float64
+	start  bool
+}
+
+func newNoise(prefix uint64, phi float64, scrape time.Duration) *noise {
+	return &noise{prefix: prefix, phi: phi, scrape: int64(scrape)}
+}
+
+// at returns the noise at ts, a time on the scrape grid; calls must come in
+// increasing time for the chain to be cheap.
+func (n *noise) at(ts time.Time) float64 {
+	if n.phi == 0 {
+		return noiseAt(n.prefix, ts)
+	}
+	k := floorDiv(ts.UnixNano(), n.scrape)
+	block := floorDiv(k, arBlock) * arBlock
+	if !n.start || n.tick < block || n.tick > k {
+		n.tick, n.z, n.start = block, noiseAt(n.prefix, time.Unix(0, block*n.scrape)), true
+	}
+	c := math.Sqrt(1 - n.phi*n.phi)
+	for n.tick < k {
+		n.tick++
+		n.z = n.phi*n.z + c*noiseAt(n.prefix, time.Unix(0, n.tick*n.scrape))
+	}
+	return n.z
+}
+
+// uniformAt returns a uniform number in [0, 1) that is a pure function of
+// prefix and i.
+func uniformAt(prefix uint64, i int64) float64 {
+	return float64(splitmix(prefix^splitmix(uint64(i)))>>11) / (1 << 53)
+}
+
+// floorDiv returns ⌊a/b⌋ for b > 0.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
 }
 
 // ceilDiv returns ⌈a/b⌉ for a >= 0 and b > 0.

@@ -23,6 +23,8 @@ import (
 	"github.com/passflow/passflow/judge"
 	"github.com/passflow/passflow/operator"
 	"github.com/passflow/passflow/optimize"
+	"github.com/passflow/passflow/simulations/campaign"
+	"github.com/passflow/passflow/simulations/report"
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/workflows"
 )
@@ -57,6 +59,7 @@ func init() {
 		{"validate", "FILE...", "check target files; exit 2 on any problem", validateCmd},
 		{"judge", "--baseline FILE --canary FILE --metrics FILE [--json]", "judge canary samples against baseline samples", judgeCmd},
 		{"optimize", "--space FILE [--seed N] [--budget N] [--init N] [--batch Q]", "ask/tell optimizer over JSON Lines on stdin/stdout", optimizeCmd},
+		{"simulate", "--scenario NAME|FILE|all [flags] | --list", "campaigns of real passes against simulated worlds, in simulated time", campaign.Command{Report: report.Write}.Run},
 	}
 }
 
@@ -123,7 +126,8 @@ func devCmd(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.NoWorker, "no-worker", false, "run no worker here: passes wait for `passflow worker` processes")
 	fs.StringVar(&o.Namespace, "namespace", "default", "Temporal namespace")
 	fs.StringVar(&o.StateDir, "state", "", "directory for the pass store and simulator state (default: the database's directory)")
-	fs.BoolVar(&o.Demo, "demo", false, "run a pass on the demo target once ready, and follow it")
+	fs.BoolVar(&o.Demo, "demo", false, "run passes on the demo target once ready, one after another, and follow them")
+	fs.IntVar(&o.DemoPasses, "demo-passes", 6, "passes --demo runs")
 	fs.StringSliceVar(&o.Targets, "targets", nil, "target files or directories to apply once ready (repeatable)")
 	fs.StringVar(&o.DemoTarget, "demo-target", "", "target file for --demo (default: the built-in examples/targets/demo.yaml)")
 	fs.StringToStringVar(&o.Pragmas, "sqlite-pragma", nil, "override a SQLite pragma, e.g. synchronous=full (for benchmarks)")

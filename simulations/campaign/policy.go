@@ -1,0 +1,123 @@
+package campaign
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/models"
+)
+
+// Policies returns the policies in the order they are reported.
+func Policies() []Policy { return []Policy{PolicyGP, PolicyRandom, PolicyHold} }
+
+// Valid reports whether p is one of the policies.
+func (p Policy) Valid() bool { return slices.Contains(Policies(), p) }
+
+// HoldReason is why a pass of the hold policy proposes nothing.
+const HoldReason = "hold policy: no change"
+
+// activityRegistry is what workers.RegisterActivities registers with.
+type activityRegistry interface {
+	RegisterActivityWithOptions(a any, options activity.RegisterOptions)
+}
+
+// proposeSwap registers every activity as given, except Propose, which it
+// replaces by the policy's (when set): everything else about the passes
+// stays identical.
+type proposeSwap struct {
+	activityRegistry
+	propose any
+}
+
+func (r proposeSwap) RegisterActivityWithOptions(a any, options activity.RegisterOptions) {
+	if options.Name == activities.ProposeName && r.propose != nil {
+		a = r.propose
+	}
+	r.activityRegistry.RegisterActivityWithOptions(a, options)
+}
+
+// proposeOf returns the Propose activity of policy p; nil keeps the real
+// one (the Gaussian-process optimizer). salt is mixed into the random
+// policy's seeds, as Activities.SeedSalt is into the optimizer's.
+func proposeOf(p Policy, salt uint64) any {
+	switch p {
+	case PolicyRandom:
+		return func(ctx context.Context, in activities.ProposeInput) (activities.ProposeResult, error) {
+			return proposeRandom(in, salt)
+		}
+	case PolicyHold:
+		return func(ctx context.Context, in activities.ProposeInput) (activities.ProposeResult, error) {
+			return activities.ProposeResult{Optimizer: string(PolicyHold), NoSafe: true, Reason: HoldReason}, nil
+		}
+	}
+	return nil
+}
+
+// proposeRandom is the random policy's Propose: a configuration drawn
+// uniformly from the trust region around the incumbent, seeded by the pass.
+func proposeRandom(in activities.ProposeInput, salt uint64) (activities.ProposeResult, error) {
+	spec := in.Target
+	if err := spec.Params.CheckConfig(in.Incumbent); err != nil {
+		return activities.ProposeResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("propose for %s: the running configuration does not fit the target's params: %v", spec.Name, err),
+			activities.ErrTypeInvalidTarget, err)
+	}
+	seed := in.Seed ^ salt
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	cfg := RandomInRegion(spec.Params, in.Incumbent, spec.Risk.MaxStep, rng)
+	step, cats, err := spec.Params.Step(in.Incumbent, cfg)
+	if err != nil {
+		return activities.ProposeResult{}, fmt.Errorf("propose for %s: %w", spec.Name, err)
+	}
+	return activities.ProposeResult{
+		Suggestion: models.Suggestion{Config: cfg, Why: "random policy: uniform in the trust region"},
+		Optimizer:  string(PolicyRandom), Step: step, CategoricalChanges: cats,
+	}, nil
+}
+
+// RandomInRegion draws a configuration uniformly from the trust region of
+// radius maxStep around incumbent, the region a pass may move in
+// (models.Space.Step): each numeric knob uniformly within maxStep of the
+// incumbent on its unit scale (clipped to the range; an integer knob rounded,
+// and moved one step back toward the incumbent if rounding left the region),
+// and at most one categorical knob switched, uniformly among the
+// incumbent's choices and every single switch.
+func RandomInRegion(space models.Space, incumbent models.Config, maxStep float64, rng *rand.Rand) models.Config {
+	cfg := incumbent.Clone()
+	var switches []func()
+	for _, p := range space {
+		if p.Type == models.Categorical {
+			for _, c := range p.Choices {
+				if c != incumbent[p.Name].String() {
+					switches = append(switches, func() { cfg[p.Name] = models.Str(c) })
+				}
+			}
+			continue
+		}
+		u0, err := p.ToUnit(incumbent[p.Name])
+		if err != nil {
+			continue // CheckConfig has vouched for the incumbent
+		}
+		lo, hi := max(0, u0-maxStep), min(1, u0+maxStep)
+		v := p.FromUnit(lo + rng.Float64()*(hi-lo))
+		if p.Type == models.Int {
+			if u, _ := p.ToUnit(v); math.Abs(u-u0) > maxStep*(1+1e-9) {
+				toward := math.Copysign(1, incumbent[p.Name].Float()-v.Float())
+				v = models.Num(v.Float() + toward)
+			}
+		}
+		cfg[p.Name] = v
+	}
+	// One draw among "no switch" and each single switch.
+	if k := rng.IntN(len(switches) + 1); k > 0 {
+		switches[k-1]()
+	}
+	return cfg
+}
