@@ -639,7 +639,7 @@ func (a *Activities) Verify(ctx context.Context, in WindowInput) (Judgement, err
 // baseline for the candidate to be promoted: a change that gains nothing
 // shown is a risk taken for nothing, and promoting what merely was not
 // shown worse lets noise walk the service to worse configurations.
-const GainConfidence = 0.90
+const GainConfidence = 0.95
 
 // gainShown reports whether the canary's objective is better than the
 // baseline's at GainConfidence, one-sided: the judge's interval (at the

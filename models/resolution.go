@@ -18,8 +18,8 @@ const (
 	resolutionZ = 2.33 * 1.5
 	// gainZ is how many standard errors of the deciding stage's difference
 	// (over its longest wait) a proposed gain must be for the canary to
-	// show it at 90% one-sided confidence (z = 1.28) more often than not.
-	gainZ = 1.5
+	// show it at 95% one-sided confidence (z = 1.64) more often than not.
+	gainZ = 2
 	// minResolvedGain is the least gain worth a canary however quiet the
 	// service: below 0.5%, the rollout's risk outweighs the gain.
 	minResolvedGain = 0.005

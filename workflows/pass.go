@@ -422,7 +422,13 @@ func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool,
 				s.Reasons = j.Reasons
 				break
 			}
+			// A guardrail is looked at again every quarter window; a gain
+			// once, at the cap: every extra look at the objective would be
+			// one more chance for noise to pass as a gain.
 			more := min(max(verifyFor/4, every), limit-elapsed)
+			if slices.Contains(j.Undecided, spec.Objective.Metric) {
+				more = limit - elapsed
+			}
 			if ok, err := p.wait(ctx, s, &window, more, every); err != nil || !ok {
 				return false, err
 			}

@@ -438,4 +438,3 @@ func TestRunAllKeepsTheOrderOfTheJobs(t *testing.T) {
 		t.Errorf("last progress %+v, want 6 of 6 passes and 3 of 3 campaigns", last)
 	}
 }
-
