@@ -40,7 +40,8 @@ type GPOptions struct {
 	// incumbent worth a canary (0.02 for 2%): a model suggestion whose
 	// predicted gain plus one predictive standard deviation is below it is
 	// not proposed, and when none qualifies Ask returns an error wrapping
-	// ErrNoGain. A gain the
+	// ErrNoGain. It applies from 2·dimensions+2 observations on (at least
+	// 5): a model of fewer points is too sure of itself. A gain the
 	// canary cannot show is a rollback, or a promotion on luck. Zero
 	// proposes any gain.
 	MinGain float64
@@ -299,6 +300,10 @@ func (o *GPOptimizer) Ask(n int) ([]Suggestion, error) {
 	}
 	return out, nil
 }
+
+// minGainFrom is the history length from which GPOptions.MinGain applies
+// in d dimensions: 2d+2, at least 5.
+func minGainFrom(d int) int { return max(5, 2*d+2) }
 
 // safeDesignFrom is the number of observations from which a safe-mode
 // design point must be believed safe: with fewer, no model can be fitted.
@@ -684,7 +689,10 @@ func (o *GPOptimizer) propose(m *boModel, rng *rand.Rand, explore bool) (Suggest
 
 	bestP, bestGain := 0.0, math.Inf(-1)
 	var incMean float64
-	minGain := o.opts.Region != nil && o.opts.MinGain > 0 && m.obj != nil
+	// A model of a few points is too sure of itself to stand between the
+	// loop and its next measurement; the gain it predicts counts once the
+	// history could fill a design twice over.
+	minGain := o.opts.Region != nil && o.opts.MinGain > 0 && m.obj != nil && len(o.obs) >= minGainFrom(d)
 	if minGain {
 		incMean = m.prediction(o.inc).Mean
 	}
