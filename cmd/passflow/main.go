@@ -127,7 +127,7 @@ func devCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Namespace, "namespace", "default", "Temporal namespace")
 	fs.StringVar(&o.StateDir, "state", "", "directory for the pass store and simulator state (default: the database's directory)")
 	fs.BoolVar(&o.Demo, "demo", false, "run passes on the demo target once ready, one after another, and follow them")
-	fs.IntVar(&o.DemoPasses, "demo-passes", 6, "passes --demo runs")
+	fs.IntVar(&o.DemoPasses, "demo-passes", 8, "passes --demo runs")
 	fs.StringSliceVar(&o.Targets, "targets", nil, "target files or directories to apply once ready (repeatable)")
 	fs.StringVar(&o.DemoTarget, "demo-target", "", "target file for --demo (default: the built-in examples/targets/demo.yaml)")
 	fs.StringToStringVar(&o.Pragmas, "sqlite-pragma", nil, "override a SQLite pragma, e.g. synchronous=full (for benchmarks)")
