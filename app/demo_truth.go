@@ -63,7 +63,7 @@ func (d *demoTruth) describe(cfg models.Config) string {
 	value, gap := d.gap(cfg)
 	parts := []string{fmt.Sprintf("true %s %.3f (%.1f%% from the optimum %.3f)", d.spec.Objective.Metric, value, 100*gap, d.optimum.Objective)}
 	for _, c := range d.spec.Constraints {
-		parts = append(parts, fmt.Sprintf("%s %.4g", c, t[c.Metric]))
+		parts = append(parts, fmt.Sprintf("%s %.4g (%s)", c.Metric, t[c.Metric], c))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -3,6 +3,7 @@ package simulations
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"regexp"
@@ -229,7 +230,7 @@ func (d *decoder) checkFaults(f *ScenarioFaults, metrics map[string]ScenarioMetr
 		}
 		for i, m := range ms {
 			if _, ok := metrics[m]; !ok {
-				d.add(fmt.Sprintf("%s[%d]", field, i), "unknown metric %q; expected one of %s", m, strings.Join(sortedKeys(metrics), ", "))
+				d.add(fmt.Sprintf("%s[%d]", field, i), "unknown metric %q; expected one of %s", m, strings.Join(slices.Sorted(maps.Keys(metrics)), ", "))
 			}
 		}
 	}
@@ -457,13 +458,4 @@ func lenientParams(block *yaml.Node) models.Space {
 		}
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -34,7 +34,7 @@ type Command struct {
 }
 
 // Usage is the simulate command's synopsis.
-const Usage = "--scenario NAME|FILE|all [--passes 30] [--seeds 5] [--policy gp|random|hold|all] [--report DIR] [--json] [--check-goals] | --list"
+const Usage = "--scenario NAME|FILE|all [--passes 30] [--seeds 5] [--policy gp|random|hold|all] [--report DIR] [--json] [--check-goals] [--parallel N] | --list"
 
 // simulateOptions are the simulate command's flags.
 type simulateOptions struct {

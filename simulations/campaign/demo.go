@@ -45,8 +45,12 @@ func PrintTable(w io.Writer, results []Result) {
 		if s.PassesToWithin5Pct != nil {
 			to = fmt.Sprint(*s.PassesToWithin5Pct)
 		}
+		final := pct(s.FinalGap)
+		if n := len(r.Passes); n > 0 && r.Passes[n-1].IncumbentBreach > 1 {
+			final = pct(math.Inf(1)) // a gap means nothing past an SLO
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.2f\t%d\t%.1fs\t\n",
-			s.Scenario, s.Policy, s.Seed, s.Passes, pct(s.FinalGap), to, s.Promotions, s.Rollbacks, s.FalseRollbacks,
+			s.Scenario, s.Policy, s.Seed, s.Passes, final, to, s.Promotions, s.Rollbacks, s.FalseRollbacks,
 			s.SLOViolatingPromotions, s.WorsePromotions, s.ViolatingStages, s.WorstBreach, s.ApprovalsAsked, s.WallS)
 	}
 	tw.Flush()

@@ -62,10 +62,13 @@ func (scenarioLibrary) Load(path string) (simulations.World, error) {
 func resolve(lib Scenarios, args []string) ([]simulations.World, error) {
 	var worlds []simulations.World
 	var names []string
+	var dup error
 	add := func(w simulations.World) {
-		if !slices.Contains(names, w.Name()) {
-			worlds, names = append(worlds, w), append(names, w.Name())
+		if slices.Contains(names, w.Name()) {
+			dup = fmt.Errorf("scenario %s is named twice (by a built-in name, all, or a file whose name: is the same); name each once", w.Name())
+			return
 		}
+		worlds, names = append(worlds, w), append(names, w.Name())
 	}
 	for _, a := range args {
 		a = strings.TrimSpace(a)
@@ -94,6 +97,9 @@ func resolve(lib Scenarios, args []string) ([]simulations.World, error) {
 			add(w)
 		}
 	}
+	if dup != nil {
+		return nil, dup
+	}
 	return worlds, nil
 }
 
@@ -102,6 +108,6 @@ func isFile(arg string) bool {
 	if strings.ContainsRune(arg, os.PathSeparator) || strings.HasSuffix(arg, ".yaml") || strings.HasSuffix(arg, ".yml") {
 		return true
 	}
-	_, err := os.Stat(arg)
-	return err == nil
+	fi, err := os.Stat(arg)
+	return err == nil && fi.Mode().IsRegular()
 }
