@@ -572,6 +572,7 @@ func (o *GPOptimizer) buildModel(rng *rand.Rand) (*boModel, error) {
 					yc[i] = math.Log(v)
 				}
 			}
+			clipPast(c, yc, tf)
 			h := o.hyper(xc, yc, o.warmCons[c.Metric], refit, rng)
 			g, err := newGP(o.enc.cat, xc, yc, sec, h)
 			if err != nil {
@@ -839,6 +840,38 @@ func (o *GPOptimizer) centers(m *boModel, k int) [][]float64 {
 }
 
 // skewness is the sample skewness of y (0 when y is constant).
+// pastLimit is how far past a guardrail's limit its model sees values: a
+// cliff measured at 250× an error-ratio limit says no more about where the
+// limit lies than one at 2×, and left as it is, one such value swamps a
+// stationary process (its length scales and noise stretch to fit it, and the
+// model stops believing anything is safe, the incumbent included). The
+// observation keeps the value as measured; only the model clips it.
+const pastLimit = 2.0
+
+// clipPast clips the modeled values ys of guardrail c (already mapped by
+// tf, the model's scale) at pastLimit times its limits: 2·max, max/2 for a
+// positive min (on a linear scale, max + |max| and min − |min|).
+func clipPast(c Constraint, ys []float64, tf func(float64) float64) {
+	hi, lo := math.Inf(1), math.Inf(-1)
+	if c.Max != nil {
+		hi = *c.Max + (pastLimit-1)*math.Abs(*c.Max)
+		if *c.Max > 0 {
+			hi = pastLimit * *c.Max
+		}
+		hi = tf(hi)
+	}
+	if c.Min != nil {
+		lo = *c.Min - (pastLimit-1)*math.Abs(*c.Min)
+		if *c.Min > 0 {
+			lo = *c.Min / pastLimit
+		}
+		lo = tf(lo) // positive when tf is the log (see logScaled)
+	}
+	for i, y := range ys {
+		ys[i] = min(max(y, lo), hi)
+	}
+}
+
 // logScaled reports whether guardrail c is modeled on the log scale: its
 // limits and every measured value ys are positive.
 func logScaled(c Constraint, ys []float64) bool {
