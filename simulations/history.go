@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/target"
@@ -56,6 +57,16 @@ func History(spec target.Spec, n int, noise float64, seed uint64) ([]models.Obse
 				o.Constraints[m] = v
 			}
 			o.Uncertainty[m] = math.Abs(truth[m]) * noise
+		}
+		// Labels as passes record them: a third of the passes rolled back
+		// at their first stage on a guardrail, with a reason as long as an
+		// observation keeps, the rest promoted.
+		o.Verdict, o.Stage, o.Percent, o.Reasons = models.VerdictPass, 3, 100, []string{"all 3 stages passed"}
+		if i%3 == 2 && len(spec.Constraints) > 0 {
+			c := spec.Constraints[0]
+			o.Verdict, o.Stage, o.Percent, o.Violated = models.VerdictFail, 1, 5, []string{c.Metric}
+			o.Reasons = []string{fmt.Sprintf("aborted early; %s slo breach: 12 of 16 samples with %s; e-value 4.2e+03 vs 150%s",
+				c.Metric, c, strings.Repeat(" ", 120))}
 		}
 		out = append(out, o)
 	}

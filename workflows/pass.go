@@ -618,7 +618,7 @@ func (p *pass) observe(j activities.Judgement, s *StageStatus) {
 	o := models.Observation{Config: p.st.Candidate, Constraints: map[string]float64{},
 		Uncertainty: map[string]float64{}, Source: p.in.PassID,
 		Verdict: j.Verdict, Stage: s.Index, Percent: s.Percent,
-		Violated: slices.Clone(j.Violated), ObjectiveWorse: j.ObjectiveWorse, Reasons: slices.Clone(s.Reasons)}
+		Violated: slices.Clone(j.Violated), ObjectiveWorse: j.ObjectiveWorse, Reasons: briefReasons(s.Reasons)}
 	obj := j.Canary[spec.Objective.Metric]
 	if obj.N == 0 {
 		o.Failed = true
@@ -637,6 +637,27 @@ func (p *pass) observe(j activities.Judgement, s *StageStatus) {
 		ch := obj.Mean/b.Mean - 1
 		p.st.Change = &ch
 	}
+}
+
+// An observation keeps at most maxObsReasons reasons of at most
+// maxObsReason bytes each: the tuner carries hundreds of observations in
+// every pass's input and its continue-as-new state, and the stage's full
+// reasons are in the pass's status.
+const (
+	maxObsReasons = 3
+	maxObsReason  = 200
+)
+
+// briefReasons returns the reasons an observation keeps.
+func briefReasons(rs []string) []string {
+	out := make([]string, 0, min(len(rs), maxObsReasons))
+	for _, r := range rs[:min(len(rs), maxObsReasons)] {
+		if len(r) > maxObsReason {
+			r = strings.ToValidUTF8(r[:maxObsReason], "") + "…"
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // compensate undoes the applied stages in reverse order. It keeps going past
