@@ -1,0 +1,58 @@
+package models
+
+import (
+	"errors"
+	"math"
+	"testing"
+)
+
+// TestResolve checks the canary's resolution against a hand computation.
+func TestResolve(t *testing.T) {
+	p := Problem{Objective: "cost", Constraints: []Constraint{{Metric: "lat", Max: fptr(250)}, {Metric: "err", Max: fptr(0.01)}}}
+	se := map[string]float64{"cost": 0.002, "lat": 0.5}
+	r := Resolve(p, se, 1.0, 0.05, 0.25, 2)
+	// The first stage (5%) is √20 = 4.47× noisier; 2.33·1.5 standard errors.
+	if want := 2.33 * 1.5 * 0.5 * math.Sqrt(20) / 250; math.Abs(r.Margins["lat"]-want) > 1e-12 {
+		t.Errorf("latency margin %v, want %v", r.Margins["lat"], want)
+	}
+	if _, ok := r.Margins["err"]; ok {
+		t.Errorf("a guardrail without a standard error got a margin: %v", r.Margins)
+	}
+	// 25% beside 75%, over twice the window: 2 standard errors of the
+	// difference; below 0.5% it is floored.
+	diff := math.Hypot(0.002*2, 0.002/math.Sqrt(0.75)) / math.Sqrt(2)
+	if want := math.Max(0.005, 2*diff); math.Abs(r.MinGain-want) > 1e-12 {
+		t.Errorf("min gain %v, want %v", r.MinGain, want)
+	}
+	tight := r.Tighten(p)
+	if _, hi := tight.Constraints[0].Lines(); math.Abs(hi-250*(1-r.Margins["lat"])) > 1e-9 {
+		t.Errorf("tightened line %v", hi)
+	}
+	if _, hi := p.Constraints[0].Lines(); hi != 250 {
+		t.Errorf("Tighten changed its input: line %v", hi)
+	}
+}
+
+// TestMinGain: once the history is long enough for the model to speak, a
+// flat objective offers nothing worth a canary, and Ask says so.
+func TestMinGain(t *testing.T) {
+	space := Space{{Name: "x", Type: Float, Min: 0, Max: 1}, {Name: "y", Type: Float, Min: 0, Max: 1}}
+	p := Problem{Space: space, Objective: "cost"}
+	inc := Config{"x": Num(0.5), "y": Num(0.5)}
+	o, err := NewGPOptimizer(p, GPOptions{Seed: 1, Region: &TrustRegion{Incumbent: inc, MaxStep: 0.2}, MinGain: 0.05})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range minGainFrom(2) + 2 {
+		x, y := 0.4+0.05*float64(i%5), 0.4+0.05*float64(i/5)
+		ob := Observation{Config: Config{"x": Num(x), "y": Num(y)}, Objective: 1 + 1e-4*float64(i%3),
+			Uncertainty: map[string]float64{"cost": 1e-4}}
+		if err := o.Tell(ob); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = o.Ask(1)
+	if !errors.Is(err, ErrNoGain) {
+		t.Fatalf("got %v, want ErrNoGain on a flat objective", err)
+	}
+}
