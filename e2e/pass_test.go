@@ -324,7 +324,7 @@ objective: {metric: cost_per_request, goal: minimize}
 constraints: [{metric: latency_p95_ms, max: 250}]
 telemetry: {simulator: {model: web, seed: 3, noise: 0.002, scrape: 100ms}}
 actuator: {simulator: {}}
-canary: {stages: [5, 100], verify_for: 2s, check_every: 1s}
+canary: {stages: [5, 100], verify_for: 2s, check_every: 1s, tolerance: 0.5}
 risk: {approval_from: forbidden, max_step: 0.01}
 `, name)
 }

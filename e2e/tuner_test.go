@@ -59,7 +59,8 @@ func waitStage(t *testing.T, id string, i int) {
 
 // TestConcurrentRequestsOverHTTP sends eight requests for one target at the
 // same instant: one pass runs, one is queued, and the six others join the
-// queued one. Before the tuner, eight passes started and fought over one
+// queued one (or, when all eight land before the first pass starts, the
+// seven others join that one). Before the tuner, eight passes started and fought over one
 // canary.
 func TestConcurrentRequestsOverHTTP(t *testing.T) {
 	const name = "e2e-eight"
@@ -91,8 +92,20 @@ func TestConcurrentRequestsOverHTTP(t *testing.T) {
 		count[r.Status]++
 		ids[r.PassID] = true
 	}
+	// A request that comes before the first pass actually starts joins it
+	// (as the tuner documents), so on a busy machine all eight can land
+	// before it does: one pass, seven coalesced into it.
+	if count[workflows.ReplyStarted] == 1 && count[workflows.ReplyCoalesced] == n-1 && len(ids) == 1 {
+		st := tunerState(t, name, func(st workflows.TunerState) bool { return st.Running != nil })
+		if st.Passes != 1 || st.Queued != nil || st.Running.Coalesced != n-1 {
+			t.Fatalf("tuner: %d passes, running %+v, queued %+v; want 1 pass with %d requests coalesced into it",
+				st.Passes, st.Running, st.Queued, n-1)
+		}
+		return
+	}
 	if count[workflows.ReplyStarted] != 1 || count[workflows.ReplyQueued] != 1 || count[workflows.ReplyCoalesced] != n-2 || len(ids) != 2 {
-		t.Fatalf("replies %+v: want 1 started, 1 queued, %d coalesced into it, over 2 passes", replies, n-2)
+		t.Fatalf("replies %+v: want 1 started, 1 queued, %d coalesced into it, over 2 passes (or 1 started, %d coalesced into it)",
+			replies, n-2, n-1)
 	}
 	st := tunerState(t, name, func(st workflows.TunerState) bool { return st.Running != nil })
 	// A request that came before the first pass actually started joins it;

@@ -286,7 +286,7 @@ func TestDemo(t *testing.T) {
 		t.Errorf("unexpected demo target: %+v", s)
 	}
 	// "simulator: {}" decodes to a block, which takes telemetry's settings.
-	want := Simulator{Model: "web", Seed: 7, Noise: 0.05, Scrape: Duration(250 * time.Millisecond)}
+	want := Simulator{Model: "web", Seed: 7, Noise: 0.05, Scrape: Duration(100 * time.Millisecond)}
 	if s.Actuator.Simulator == nil || *s.Actuator.Simulator != want || *s.Telemetry.Simulator != want {
 		t.Errorf("simulators = %+v and %+v, want %+v", s.Telemetry.Simulator, s.Actuator.Simulator, want)
 	}
