@@ -491,8 +491,10 @@ type Judgement struct {
 	// the limit with confidence at the end of the wait, or by the
 	// sequential check during it.
 	Violated []string `json:"violated,omitempty"`
-	// Undecided lists the guardrails the window could not decide yet: a
-	// longer wait may.
+	// Undecided lists what the window could not decide yet, and a longer
+	// wait may: guardrails inside their limit but not shown inside their
+	// margin (or over it but not shown over), and, at the deciding stage,
+	// the objective when its estimate gains but the gain is not shown.
 	Undecided []string `json:"undecided,omitempty"`
 	// ObjectiveWorse is set when the objective was shown worse than the
 	// baseline.
