@@ -842,10 +842,10 @@ func (o *GPOptimizer) centers(m *boModel, k int) [][]float64 {
 // skewness is the sample skewness of y (0 when y is constant).
 // pastLimit is how far past a guardrail's limit its model sees values: a
 // cliff measured at 250× an error-ratio limit says no more about where the
-// limit lies than one at 2×, and left as it is, one such value swamps a
-// stationary process (its length scales and noise stretch to fit it, and the
-// model stops believing anything is safe, the incumbent included). The
-// observation keeps the value as measured; only the model clips it.
+// limit lies than one at 2×, and left as it is, one such value dominates a
+// stationary process fitted to values near the limit (its signal variance
+// and noise stretch to fit it). The observation keeps the value as
+// measured; only the model clips it.
 const pastLimit = 2.0
 
 // clipPast clips the modeled values ys of guardrail c (already mapped by

@@ -56,3 +56,35 @@ func TestMinGain(t *testing.T) {
 		t.Fatalf("got %v, want ErrNoGain on a flat objective", err)
 	}
 }
+
+// TestClipPast: the guardrail models see values at most 2× past a limit,
+// on the scale they model.
+func TestClipPast(t *testing.T) {
+	ident := func(v float64) float64 { return v }
+	tests := []struct {
+		name string
+		c    Constraint
+		tf   func(float64) float64
+		in   []float64
+		want []float64
+	}{
+		{"max, log scale", Constraint{Max: fptr(0.002)}, math.Log,
+			[]float64{math.Log(0.0002), math.Log(0.003), math.Log(0.5)}, []float64{math.Log(0.0002), math.Log(0.003), math.Log(0.004)}},
+		{"min, log scale", Constraint{Min: fptr(0.9)}, math.Log,
+			[]float64{math.Log(0.95), math.Log(0.1)}, []float64{math.Log(0.95), math.Log(0.45)}},
+		{"max at zero, linear", Constraint{Max: fptr(0)}, ident, []float64{-1, 5}, []float64{-1, 0}},
+		{"negative max, linear", Constraint{Max: fptr(-10)}, ident, []float64{-30, 5}, []float64{-30, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ys := append([]float64(nil), tt.in...)
+			clipPast(tt.c, ys, tt.tf)
+			for i := range ys {
+				if math.Abs(ys[i]-tt.want[i]) > 1e-12 {
+					t.Errorf("clipped %v to %v, want %v", tt.in, ys, tt.want)
+					break
+				}
+			}
+		})
+	}
+}
