@@ -3,67 +3,55 @@ package app
 import (
 	"fmt"
 	"io"
-	"math"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/simulations"
+	"github.com/passflow/passflow/simulations/campaign"
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/workflows"
 )
 
-// demoTruth reads the demo's simulated service from outside: the true,
-// noise-free value of its objective and guardrails at a configuration, and
-// the true constrained optimum, which no pass ever sees.
+// demoTruth reads the demo's simulated service from outside, as a campaign
+// does (simulations.ModelWorld): the true, noise-free values of its
+// objective and guardrails at a configuration, and the true constrained
+// optimum, which no pass ever sees.
 type demoTruth struct {
 	spec    target.Spec
-	model   *simulations.Model
-	optimum simulations.Optimum
+	world   simulations.World
+	optimum simulations.Truth
 }
 
 func newDemoTruth(spec target.Spec) (*demoTruth, error) {
-	sim := spec.Telemetry.Simulator
-	if sim == nil {
-		return nil, fmt.Errorf("demo target %s: expected simulator telemetry", spec.Name)
-	}
-	m, err := simulations.NewModel(sim.Model, spec.Params, sim.Seed)
-	if err != nil {
-		return nil, fmt.Errorf("demo target %s: %w", spec.Name, err)
-	}
-	opt, err := m.Optimum(spec.Objective.Metric, spec.Objective.Goal, spec.Constraints)
+	w := simulations.ModelWorld(spec)
+	_, opt, err := w.Optimum(time.Time{}, 0) // a model world is the same at every time and seed
 	if err != nil {
 		return nil, fmt.Errorf("demo target %s: optimum: %w", spec.Name, err)
 	}
-	return &demoTruth{spec: spec, model: m, optimum: opt}, nil
+	return &demoTruth{spec: spec, world: w, optimum: opt}, nil
 }
 
-// gap is the relative gap of cfg's true objective to the optimum's.
-func (d *demoTruth) gap(cfg models.Config) (value, gap float64) {
-	t, err := d.model.Truth(cfg)
+// truth returns cfg's true values and its objective's gap to the optimum.
+func (d *demoTruth) truth(cfg models.Config) (simulations.Truth, float64, error) {
+	t, err := d.world.Truth(cfg, time.Time{}, 0)
 	if err != nil {
-		return 0, 0
+		return t, 0, err
 	}
-	value = t[d.spec.Objective.Metric]
-	best := d.optimum.Objective
-	gap = (value - best) / math.Abs(best)
-	if d.spec.Objective.Goal == models.Maximize {
-		gap = -gap
-	}
-	return value, gap
+	return t, campaign.Gap(d.spec.Objective.Goal, t.Objective, d.optimum.Objective), nil
 }
 
 // describe sums cfg up in truth: its objective, its gap to the optimum and
 // its guardrails against their limits.
 func (d *demoTruth) describe(cfg models.Config) string {
-	t, err := d.model.Truth(cfg)
+	t, gap, err := d.truth(cfg)
 	if err != nil {
 		return err.Error()
 	}
-	value, gap := d.gap(cfg)
-	parts := []string{fmt.Sprintf("true %s %.3f (%.1f%% from the optimum %.3f)", d.spec.Objective.Metric, value, 100*gap, d.optimum.Objective)}
+	parts := []string{fmt.Sprintf("true %s %.3f (%.1f%% from the optimum %.3f)", d.spec.Objective.Metric, t.Objective, 100*gap, d.optimum.Objective)}
 	for _, c := range d.spec.Constraints {
-		parts = append(parts, fmt.Sprintf("%s %.4g (%s)", c.Metric, t[c.Metric], c))
+		parts = append(parts, fmt.Sprintf("%s %.4g (%s)", c.Metric, t.Guardrails[c.Metric], c))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -81,8 +69,8 @@ type demoRow struct {
 func (d *demoTruth) table(out io.Writer, start models.Config, rows []demoRow) {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "pass\toutcome\tapproval\tmeasured change\ttrue %s\tgap to optimum\n", d.spec.Objective.Metric)
-	v, g := d.gap(start)
-	fmt.Fprintf(w, "start\t\t\t\t%.3f\t%.1f%%\n", v, 100*g)
+	t, g, _ := d.truth(start)
+	fmt.Fprintf(w, "start\t\t\t\t%.3f\t%.1f%%\n", t.Objective, 100*g)
 	for _, r := range rows {
 		approval := "-"
 		if r.approved != nil {
@@ -91,8 +79,8 @@ func (d *demoTruth) table(out io.Writer, start models.Config, rows []demoRow) {
 				approval = "approved by " + r.approved.Approver
 			}
 		}
-		v, g := d.gap(r.config)
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%.3f\t%.1f%%\n", r.pass, strings.ReplaceAll(string(r.outcome), "_", " "), approval, orDash(r.change), v, 100*g)
+		t, g, _ := d.truth(r.config)
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%.3f\t%.1f%%\n", r.pass, strings.ReplaceAll(string(r.outcome), "_", " "), approval, orDash(r.change), t.Objective, 100*g)
 	}
 	w.Flush()
 }
