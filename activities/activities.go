@@ -533,12 +533,14 @@ func (a *Activities) Check(ctx context.Context, in WindowInput) (Judgement, erro
 			if !e.Breach {
 				continue
 			}
-			j.fail(e.Metric)
 			switch {
-			case e.Test == "slo" && !slices.Contains(j.Violated, e.Metric):
-				j.Violated = append(j.Violated, e.Metric)
-			case e.Test == "relative" && e.Metric == in.Target.Objective.Metric:
+			case e.Test == "slo":
+				j.violate(e.Metric)
+			case e.Metric == in.Target.Objective.Metric:
+				j.fail(e.Metric)
 				j.ObjectiveWorse = true
+			default:
+				j.fail(e.Metric)
 			}
 		}
 	}
@@ -618,9 +620,10 @@ func (a *Activities) Verify(ctx context.Context, in WindowInput) (Judgement, err
 		case models.SLOBroken, models.SLONoData:
 			j.Verdict = VerdictFail
 			j.Reasons = append(j.Reasons, fmt.Sprintf("guardrail %s: %s", g.Metric, g.Why))
-			j.fail(g.Metric)
 			if g.Class == models.SLOBroken {
-				j.Violated = append(j.Violated, g.Metric)
+				j.violate(g.Metric)
+			} else {
+				j.fail(g.Metric) // no data: failed, not shown broken
 			}
 		case models.SLOUndecided:
 			if j.Verdict == VerdictPass {
@@ -669,6 +672,14 @@ func gainShown(spec target.Spec, baseline, canary map[string][]float64) (shown, 
 func (j *Judgement) fail(metric string) {
 	if !slices.Contains(j.Failed, metric) {
 		j.Failed = append(j.Failed, metric)
+	}
+}
+
+// violate lists guardrail metric as shown broken, and failed, once.
+func (j *Judgement) violate(metric string) {
+	j.fail(metric)
+	if !slices.Contains(j.Violated, metric) {
+		j.Violated = append(j.Violated, metric)
 	}
 }
 

@@ -3,6 +3,7 @@ package models
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -83,18 +84,13 @@ func judgeSLO(c Constraint, xs []float64, confidence float64) SLOVerdict {
 	} else if c.Min != nil {
 		v.Line = lo
 	}
-	x, dropped := finiteSorted(xs)
-	v.N = len(x)
-	if len(x) == 0 {
+	// Scrape order is kept: the autocorrelation below needs it.
+	finite := slices.DeleteFunc(slices.Clone(xs), func(x float64) bool { return !isFiniteValue(x) })
+	v.N = len(finite)
+	if len(finite) == 0 {
 		v.Class = SLONoData
-		v.Why = fmt.Sprintf("no finite canary samples of %s (%d NaN/Inf dropped); the guardrail cannot be shown to hold", c.Metric, dropped)
+		v.Why = fmt.Sprintf("no finite canary samples of %s (%d NaN/Inf dropped); the guardrail cannot be shown to hold", c.Metric, len(xs))
 		return v
-	}
-	finite := make([]float64, 0, len(x))
-	for _, s := range xs {
-		if isFiniteValue(s) {
-			finite = append(finite, s)
-		}
 	}
 	mean, sd := sampleMeanSD(finite)
 	v.Mean, v.Low, v.High = mean, mean, mean
