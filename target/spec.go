@@ -241,14 +241,14 @@ func (s Spec) Judge() models.JudgeConfig {
 		cfg.Rules = slices.Clone(cfg.Rules)
 	}
 	if !slices.ContainsFunc(cfg.Rules, func(r models.MetricRule) bool { return r.Metric == s.Objective.Metric }) {
-		cfg.Rules = append(cfg.Rules, s.ObjectiveRule())
+		cfg.Rules = append(cfg.Rules, s.objectiveRule())
 	}
 	return cfg.WithDefaults()
 }
 
-// ObjectiveRule is the default relative rule of the objective: worse on the
+// objectiveRule is the default relative rule of the objective: worse on the
 // canary by more than canary.tolerance, with confidence, fails the stage.
-func (s Spec) ObjectiveRule() models.MetricRule {
+func (s Spec) objectiveRule() models.MetricRule {
 	dir := models.Increase
 	if s.Objective.Goal == models.Maximize {
 		dir = models.Decrease
