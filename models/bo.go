@@ -721,12 +721,15 @@ func (o *GPOptimizer) propose(m *boModel, rng *rand.Rand, explore bool) (Suggest
 		if minGain {
 			// The gain one standard deviation up: a candidate the model is
 			// unsure of may still be worth a canary (the deciding stage shows
-			// whether it gained), one it is sure gains little is not.
+			// whether it gained), one it is sure gains little is not. The
+			// spread is the change's, not the candidate's value's: near
+			// the incumbent, the two share most of what the model does not
+			// know.
 			gain := (incMean - s.Prediction.Mean) / math.Max(math.Abs(incMean), 1e-12)
 			if o.problem.Goal == Maximize {
 				gain = -gain
 			}
-			gain += s.Prediction.SD / math.Max(math.Abs(incMean), 1e-12)
+			gain += m.gainSD(x, o.inc) / math.Max(math.Abs(incMean), 1e-12)
 			bestGain = max(bestGain, gain)
 			if gain < o.opts.MinGain {
 				continue

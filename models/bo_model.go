@@ -240,6 +240,26 @@ func (m *boModel) prediction(x []float64) *Prediction {
 	return p
 }
 
+// gainSD is the posterior standard deviation of the objective's change
+// from inc to x, in the objective's units. Two nearby points share most of
+// their uncertainty, so it is far below either point's own: the change is
+// what a canary measures, not either value.
+func (m *boModel) gainSD(x, inc []float64) float64 {
+	if m.obj == nil {
+		return math.NaN()
+	}
+	mus, v := m.obj.predict(append(slices.Clone(x), inc...), 2)
+	c := m.obj.cov(x, inc)
+	// dx and di turn the latent scale into the objective's: ysd, and on the
+	// log scale the delta method's exp(mean) too.
+	dx, di := m.obj.ysd, m.obj.ysd
+	if m.warp {
+		dx *= math.Exp(m.obj.ymu + m.obj.ysd*mus[0])
+		di *= math.Exp(m.obj.ymu + m.obj.ysd*mus[1])
+	}
+	return math.Sqrt(max(dx*dx*v[0]+di*di*v[1]-2*dx*di*c, 0))
+}
+
 // believe conditions every process on its own posterior mean at x, so that
 // the next pick of a batch goes elsewhere (the Kriging believer).
 func (m *boModel) believe(x []float64) error {

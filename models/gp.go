@@ -297,6 +297,24 @@ func (g *gp) predict(c []float64, m int) (mu, v []float64) {
 	return mu, v
 }
 
+// cov returns the posterior covariance of the latent function at a and b.
+func (g *gp) cov(a, b []float64) float64 {
+	n, d := g.n, g.d
+	ka, kb := make([]float64, n), make([]float64, n)
+	for i := 0; i < n; i++ {
+		xi := g.x[i*d : (i+1)*d]
+		k, _ := matern52(dist2(a, xi, g.cat, g.invLS2))
+		ka[i] = g.hyp.sf2 * k
+		k, _ = matern52(dist2(b, xi, g.cat, g.invLS2))
+		kb[i] = g.hyp.sf2 * k
+	}
+	// cov = k(a,b) - (L⁻¹k_a)·(L⁻¹k_b).
+	blas64.Trsv(blas.NoTrans, g.lower, blas64.Vector{N: n, Data: ka, Inc: 1})
+	blas64.Trsv(blas.NoTrans, g.lower, blas64.Vector{N: n, Data: kb, Inc: 1})
+	kab, _ := matern52(dist2(a, b, g.cat, g.invLS2))
+	return g.hyp.sf2*kab - floats64Dot(ka, kb)
+}
+
 // predictGrad returns the posterior mean and latent variance at x with their
 // gradients with respect to x written into dmu and dv. Categorical
 // coordinates get a zero gradient.

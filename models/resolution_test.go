@@ -3,6 +3,7 @@ package models
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -86,5 +87,42 @@ func TestClipPast(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGainSD: the model's spread of the change from the incumbent to a
+// nearby candidate is well below the candidate's own spread (the two share
+// most of what the model does not know), zero at the incumbent itself, and
+// grows with the distance.
+func TestGainSD(t *testing.T) {
+	space := Space{{Name: "x", Type: Float, Min: 0, Max: 1}, {Name: "y", Type: Float, Min: 0, Max: 1}}
+	p := Problem{Space: space, Objective: "cost"}
+	inc := Config{"x": Num(0.5), "y": Num(0.5)}
+	o, err := NewGPOptimizer(p, GPOptions{Seed: 1, Region: &TrustRegion{Incumbent: inc, MaxStep: 0.2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 12 {
+		x, y := 0.3+0.1*float64(i%4), 0.3+0.15*float64(i/4)
+		ob := Observation{Config: Config{"x": Num(x), "y": Num(y)}, Objective: 1 + 0.3*(x-0.5)*(x-0.5) + 0.1*y + 0.01*float64(i%3),
+			Uncertainty: map[string]float64{"cost": 0.01}}
+		if err := o.Tell(ob); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := o.buildModel(rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	xi, _ := o.enc.encode(inc)
+	near, _ := o.enc.encode(Config{"x": Num(0.53), "y": Num(0.5)})
+	far, _ := o.enc.encode(Config{"x": Num(0.7), "y": Num(0.5)})
+	if sd := m.gainSD(xi, xi); sd > 1e-9 {
+		t.Errorf("the change from the incumbent to itself has sd %g, want 0", sd)
+	}
+	own, gNear, gFar := m.prediction(near).SD, m.gainSD(near, xi), m.gainSD(far, xi)
+	if !(gNear < 0.75*own) || !(gNear < gFar) {
+		t.Errorf("sd of the change to a near candidate %g, to a far one %g, the near candidate's own sd %g: "+
+			"want the near change under 3/4 of its own sd, and under the far one's", gNear, gFar, own)
 	}
 }

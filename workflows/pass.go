@@ -613,12 +613,23 @@ func (p *pass) freezeGate(ctx workflow.Context, i int) (ok bool, err error) {
 // objective shown worse). Nothing is made up: a guardrail without data is
 // left out of the values (and fails the stage); without canary data for the
 // objective the observation is a failure.
+//
+// A stage past the deciding stage (100%, judged against the window read
+// before the pass) adds its verdict and why, not its values: it runs later
+// in the day than every other pass's measured stages, and a service's
+// metrics follow its load through the day, so its means would not compare
+// with the rest of the history. A failure there is in the labels.
 func (p *pass) observe(j activities.Judgement, s *StageStatus) {
 	spec := p.in.Target
 	o := models.Observation{Config: p.st.Candidate, Constraints: map[string]float64{},
 		Uncertainty: map[string]float64{}, Source: p.in.PassID,
 		Verdict: j.Verdict, Stage: s.Index, Percent: s.Percent,
 		Violated: slices.Clone(j.Violated), ObjectiveWorse: j.ObjectiveWorse, Reasons: briefReasons(s.Reasons)}
+	if prev := p.st.Observation; prev != nil && !prev.Failed && s.Index > spec.DecidingStage() {
+		o.Objective, o.Constraints, o.Uncertainty = prev.Objective, prev.Constraints, prev.Uncertainty
+		p.st.Observation = &o
+		return
+	}
 	obj := j.Canary[spec.Objective.Metric]
 	if obj.N == 0 {
 		o.Failed = true

@@ -107,13 +107,22 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 		}
 		return judgement(activities.VerdictPass), nil
 	})
+	// The 100% stage runs later in the day, at another load: its means
+	// differ, and the observation must not take them.
+	verdict := func(in activities.WindowInput, v string) activities.Judgement {
+		j := judgement(v)
+		if in.Stage == 3 {
+			j.Canary = map[string]activities.Summary{"cost": {N: 60, Mean: 1.2}, "latency": {N: 60, Mean: 300}}
+		}
+		return j
+	}
 	reg(activities.VerifyName, func(ctx context.Context, in activities.WindowInput) (activities.Judgement, error) {
 		if in.Stage == f.failStage {
-			j := judgement(activities.VerdictFail)
+			j := verdict(in, activities.VerdictFail)
 			j.Reasons, j.Failed, j.Violated = []string{"latency too high"}, []string{"latency"}, []string{"latency"}
 			return j, nil
 		}
-		return judgement(activities.VerdictPass), nil
+		return verdict(in, activities.VerdictPass), nil
 	})
 	reg(activities.RecordName, func(ctx context.Context, in activities.RecordInput) error {
 		f.mu.Lock()
@@ -174,8 +183,11 @@ func TestPassPromotes(t *testing.T) {
 	if st.Change == nil || *st.Change > -0.09 || *st.Change < -0.11 {
 		t.Errorf("measured change %v, want -0.10", st.Change)
 	}
-	if f.record == nil || f.record.Observation == nil || f.record.Observation.Objective != 0.9 || f.record.Observation.Failed {
-		t.Errorf("recorded observation %+v, want objective 0.9 not failed", f.record)
+	// The deciding stage's values (25%, beside the baseline), the 100%
+	// stage's verdict.
+	if o := f.record.Observation; o == nil || o.Objective != 0.9 || o.Constraints["latency"] != 150 || o.Failed ||
+		o.Stage != 3 || o.Verdict != activities.VerdictPass {
+		t.Errorf("recorded observation %+v, want the deciding stage's objective 0.9 and latency 150, stage 3's verdict pass", f.record)
 	}
 }
 
