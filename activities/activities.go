@@ -339,7 +339,7 @@ func (a *Activities) Propose(ctx context.Context, in ProposeInput) (ProposeResul
 		return out, nil
 	}
 	out.Suggestion = sugs[0]
-	out.Step, out.CategoricalChanges, err = spec.Params.Step(in.Incumbent, sugs[0].Config)
+	out.Step, out.CategoricalChanges, err = spec.Params.StepWithin(in.Incumbent, sugs[0].Config, spec.Risk.MaxStep)
 	if err != nil {
 		return ProposeResult{}, fmt.Errorf("propose for %s: %w", spec.Name, err)
 	}

@@ -76,14 +76,15 @@ func (r *RandomSearch) Ask(n int) ([]Suggestion, error) {
 			case p.Type == Categorical:
 				u[i] = inc[i]
 			default:
-				lo, hi := max(0, inc[i]-r.region.MaxStep), min(1, inc[i]+r.region.MaxStep)
+				down, up := p.Reach(inc[i], r.region.MaxStep)
+				lo, hi := inc[i]-down, inc[i]+up
 				u[i] = lo + r.rng.Float64()*(hi-lo)
 			}
 		}
 		c := r.problem.Space.FromUnit(u)
 		if r.region != nil {
 			// Rounding an int can push it just past the step; pull it back.
-			if step, _, _ := r.problem.Space.Step(r.region.Incumbent, c); step > r.region.MaxStep {
+			if step, _, _ := r.problem.Space.StepWithin(r.region.Incumbent, c, r.region.MaxStep); step > r.region.MaxStep*(1+1e-9) {
 				continue
 			}
 		}

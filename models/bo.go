@@ -708,7 +708,7 @@ func (o *GPOptimizer) propose(m *boModel, rng *rand.Rand, explore bool) (Suggest
 			if pall[i] < 1-o.delta {
 				continue
 			}
-			if step, cat, err := o.problem.Space.Step(o.opts.Region.Incumbent, c); err != nil || step > o.opts.Region.MaxStep || cat > 1 {
+			if step, cat, err := o.problem.Space.StepWithin(o.opts.Region.Incumbent, c, o.opts.Region.MaxStep); err != nil || step > o.opts.Region.MaxStep*(1+1e-9) || cat > 1 {
 				continue
 			}
 		}

@@ -84,13 +84,13 @@ func (e *encoding) unitBox() box {
 // regionBox is the trust region of radius step around the encoded incumbent.
 func (e *encoding) regionBox(inc []float64, step float64) box {
 	b := box{lo: make([]float64, e.dim()), hi: make([]float64, e.dim()), inc: inc}
-	// A hair inside, so that decoding rounding never leaves the region.
-	r := step * (1 - 1e-9)
-	for i := range inc {
+	for i, p := range e.space {
 		if e.cat[i] {
 			continue
 		}
-		b.lo[i], b.hi[i] = max(0, inc[i]-r), min(1, inc[i]+r)
+		// A hair inside, so that decoding rounding never leaves the region.
+		down, up := p.Reach(inc[i], step)
+		b.lo[i], b.hi[i] = max(0, inc[i]-down*(1-1e-9)), min(1, inc[i]+up*(1-1e-9))
 	}
 	return b
 }

@@ -349,6 +349,68 @@ func (s Space) FromUnit(u []float64) Config {
 	return c
 }
 
+// Reach returns how far, on its unit scale, p may move down and up from
+// the unit value u inside a trust region of radius maxStep: maxStep either
+// way, except that an integer parameter may always move to its next value
+// when that lies further (one instance more, one thread less): a region
+// narrower than one step of an integer knob would freeze the knob for
+// good. Neither reaches past the range.
+func (p Param) Reach(u, maxStep float64) (down, up float64) {
+	down, up = maxStep, maxStep
+	if p.Type == Int {
+		v := p.FromUnit(u).Float()
+		if v > p.Min {
+			if w, err := p.ToUnit(Num(v - 1)); err == nil {
+				down = max(down, u-w)
+			}
+		}
+		if v < p.Max {
+			if w, err := p.ToUnit(Num(v + 1)); err == nil {
+				up = max(up, w-u)
+			}
+		}
+	}
+	return min(down, max(u, 0)), min(up, max(1-u, 0))
+}
+
+// StepWithin measures how far b is from a against a trust region of radius
+// maxStep (> 0): each numeric parameter's move as a share of its Reach in
+// that direction, the largest share times maxStep, and how many categorical
+// parameters changed. A move inside maxStep measures as Step does; the
+// one-value move of an integer knob whose next value lies past maxStep
+// measures exactly maxStep: at the region's edge, as large a step as a pass
+// may take. The trust region of a live pass bounds StepWithin.
+func (s Space) StepWithin(a, b Config, maxStep float64) (numeric float64, categorical int, err error) {
+	if !(maxStep > 0) {
+		return s.Step(a, b)
+	}
+	for _, p := range s {
+		if p.Type == Categorical {
+			if a[p.Name] != b[p.Name] {
+				categorical++
+			}
+			continue
+		}
+		ua, err := p.ToUnit(a[p.Name])
+		if err != nil {
+			return 0, 0, err
+		}
+		ub, err := p.ToUnit(b[p.Name])
+		if err != nil {
+			return 0, 0, err
+		}
+		down, up := p.Reach(ua, maxStep)
+		reach := up
+		if ub < ua {
+			reach = down
+		}
+		if d := math.Abs(ub - ua); d > 0 {
+			numeric = max(numeric, d/math.Max(reach, 1e-300)*maxStep)
+		}
+	}
+	return numeric, categorical, nil
+}
+
 // Step measures how far b is from a: the largest move of any numeric
 // parameter as a share of its (scaled) range, and how many categorical
 // parameters changed. The trust region of a live pass bounds Step.

@@ -169,10 +169,52 @@ func TestRandomSearchStaysInTheTrustRegion(t *testing.T) {
 		}
 		seen[sg.Config.String()] = true
 	}
-	// A region holding only the incumbent has nothing safe to offer.
+	// A region narrower than one step of an integer knob holds its next
+	// values either way, and once both are tried, nothing.
 	tiny := Space{{Name: "n", Type: Int, Min: 1, Max: 100, Current: ptrV(Num(50))}}
 	rs, _ = NewRandomSearch(Problem{Space: tiny}, 1, &TrustRegion{Incumbent: tiny.Current(), MaxStep: 0.001})
+	sugs, err = rs.Ask(2)
+	if err != nil || len(sugs) != 2 || sugs[0].Config["n"].Float()+sugs[1].Config["n"].Float() != 100 {
+		t.Errorf("a region narrower than one step of n offers %v (%v), want n=49 and n=51", sugs, err)
+	}
 	if _, err := rs.Ask(1); !errors.Is(err, ErrNoSafeCandidate) {
 		t.Errorf("exhausted region: error %v, want ErrNoSafeCandidate", err)
+	}
+}
+
+// TestReachAndStepWithin: a trust region never freezes an integer knob
+// whose next value lies past max_step: the one-value move is allowed and
+// measures max_step; every other move measures as Step does.
+func TestReachAndStepWithin(t *testing.T) {
+	s := Space{
+		{Name: "conc", Type: Int, Min: 1, Max: 8, Current: ptrV(Num(2))},
+		{Name: "batch", Type: Int, Min: 1, Max: 128, Log: true, Current: ptrV(Num(1))},
+		{Name: "delay", Type: Float, Min: 0, Max: 10, Current: ptrV(Num(5))},
+	}
+	inc := s.Current()
+	u, _ := s[0].ToUnit(Num(2))
+	if down, up := s[0].Reach(u, 0.06); math.Abs(down-1.0/7) > 1e-12 || math.Abs(up-1.0/7) > 1e-12 {
+		t.Errorf("conc reach from 2 at max_step 0.06: %v down, %v up; want one value (1/7) either way", down, up)
+	}
+	if down, up := s[2].Reach(0.5, 0.06); down != 0.06 || up != 0.06 {
+		t.Errorf("a float's reach %v, %v; want max_step either way", down, up)
+	}
+	if down, _ := s[1].Reach(0, 0.06); down != 0 {
+		t.Errorf("reach below the range's minimum %v, want 0", down)
+	}
+	tests := []struct {
+		to   Config
+		want float64
+	}{
+		{Config{"conc": Num(3), "batch": Num(1), "delay": Num(5)}, 0.06},   // one value up: at the edge
+		{Config{"conc": Num(1), "batch": Num(2), "delay": Num(5)}, 0.06},   // one value down, and batch 1 → 2 on its log scale
+		{Config{"conc": Num(4), "batch": Num(1), "delay": Num(5)}, 0.12},   // two values: twice the edge
+		{Config{"conc": Num(2), "batch": Num(1), "delay": Num(5.3)}, 0.03}, // a float inside: as Step
+	}
+	for _, tt := range tests {
+		got, _, err := s.StepWithin(inc, tt.to, 0.06)
+		if err != nil || math.Abs(got-tt.want) > 1e-9 {
+			t.Errorf("StepWithin(%s) = %v (%v), want %v", tt.to, got, err, tt.want)
+		}
 	}
 }

@@ -72,7 +72,7 @@ func proposeRandom(in activities.ProposeInput, salt uint64) (activities.ProposeR
 	seed := in.Seed ^ salt
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	cfg := RandomInRegion(spec.Params, in.Incumbent, spec.Risk.MaxStep, rng)
-	step, cats, err := spec.Params.Step(in.Incumbent, cfg)
+	step, cats, err := spec.Params.StepWithin(in.Incumbent, cfg, spec.Risk.MaxStep)
 	if err != nil {
 		return activities.ProposeResult{}, fmt.Errorf("propose for %s: %w", spec.Name, err)
 	}
@@ -84,9 +84,10 @@ func proposeRandom(in activities.ProposeInput, salt uint64) (activities.ProposeR
 
 // RandomInRegion draws a configuration uniformly from the trust region of
 // radius maxStep around incumbent, the region a pass may move in
-// (models.Space.Step): each numeric knob uniformly within maxStep of the
-// incumbent on its unit scale (clipped to the range; an integer knob rounded,
-// and moved one step back toward the incumbent if rounding left the region),
+// (models.Space.StepWithin): each numeric knob uniformly within its reach
+// (models.Param.Reach) of the incumbent on its unit scale (an integer knob
+// rounded, and moved one step back toward the incumbent if rounding left the
+// region),
 // and at most one categorical knob switched, uniformly among the
 // incumbent's choices and every single switch.
 func RandomInRegion(space models.Space, incumbent models.Config, maxStep float64, rng *rand.Rand) models.Config {
@@ -105,10 +106,10 @@ func RandomInRegion(space models.Space, incumbent models.Config, maxStep float64
 		if err != nil {
 			continue // CheckConfig has vouched for the incumbent
 		}
-		lo, hi := max(0, u0-maxStep), min(1, u0+maxStep)
-		v := p.FromUnit(lo + rng.Float64()*(hi-lo))
+		down, up := p.Reach(u0, maxStep)
+		v := p.FromUnit(u0 - down + rng.Float64()*(down+up))
 		if p.Type == models.Int {
-			if u, _ := p.ToUnit(v); math.Abs(u-u0) > maxStep*(1+1e-9) {
+			if u, _ := p.ToUnit(v); u > u0+up*(1+1e-9) || u < u0-down*(1+1e-9) {
 				toward := math.Copysign(1, incumbent[p.Name].Float()-v.Float())
 				v = models.Num(v.Float() + toward)
 			}
