@@ -167,6 +167,11 @@ type AnalyzeResult struct {
 	EnoughSamples bool          `json:"enough_samples"`
 	Skip          bool          `json:"skip"`
 	Reason        string        `json:"reason,omitempty"`
+	// Breaking lists the guardrails the baseline is over its limit on, with
+	// confidence, over the window read (models.JudgeSLOs), and BreakingWhy
+	// the evidence, one line each: the pass is then a repair.
+	Breaking    []string `json:"breaking,omitempty"`
+	BreakingWhy []string `json:"breaking_why,omitempty"`
 }
 
 // Lookback is how far back Analyze reads the baseline: one verification
@@ -248,6 +253,15 @@ func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (AnalyzeResul
 			return res, nil
 		}
 	}
+	// A baseline over a guardrail's limit with confidence: the pass is to
+	// repair it (a regression, a drift, a load the tuned configuration has
+	// no headroom for).
+	for _, v := range models.JudgeSLOs(spec.Constraints, samples, spec.Judge().Confidence) {
+		if v.Class == models.SLOBroken {
+			res.Breaking = append(res.Breaking, v.Metric)
+			res.BreakingWhy = append(res.BreakingWhy, fmt.Sprintf("guardrail %s: %s", v.Metric, v.Why))
+		}
+	}
 	// Size the wait: the samples the judge needs given the baseline's noise,
 	// at the rate the telemetry delivers them.
 	res.SamplesNeeded = spec.Judge().SamplesNeeded(samples)
@@ -270,6 +284,10 @@ type ProposeInput struct {
 	// keeps them.
 	History []models.Observation `json:"history,omitempty"`
 	Seed    uint64               `json:"seed"`
+	// Breaking lists the guardrails Analyze found the incumbent breaking:
+	// when set, the pass is a repair (models.GPOptions.Repair), and the
+	// incumbent's observation is labeled with them.
+	Breaking []string `json:"breaking,omitempty"`
 }
 
 // ProposeResult is the candidate and how far it moves.
@@ -299,7 +317,7 @@ func (a *Activities) Propose(ctx context.Context, in ProposeInput) (ProposeResul
 	}
 	region := &models.TrustRegion{Incumbent: in.Incumbent, MaxStep: spec.Risk.MaxStep, Delta: spec.Risk.Delta}
 	res := resolution(spec, in.IncumbentSLIs)
-	opt, name, err := newOptimizer(res.Tighten(spec.Problem()), in.Seed^a.SeedSalt, region, res.MinGain)
+	opt, name, err := newOptimizer(res.Tighten(spec.Problem()), in.Seed^a.SeedSalt, region, res.MinGain, len(in.Breaking) > 0)
 	if err != nil {
 		return ProposeResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("propose for %s: %v", spec.Name, err), ErrTypeInvalidTarget, err)
@@ -355,7 +373,8 @@ func incumbentObservation(spec target.Spec, in ProposeInput) (models.Observation
 		return models.Observation{}, false
 	}
 	o := models.Observation{Config: in.Incumbent, Objective: obj.Mean, Constraints: map[string]float64{},
-		Uncertainty: map[string]float64{spec.Objective.Metric: obj.SE()}, Source: in.PassID + "/incumbent"}
+		Uncertainty: map[string]float64{spec.Objective.Metric: obj.SE()}, Source: in.PassID + "/incumbent",
+		Violated: slices.Clone(in.Breaking)}
 	for _, c := range spec.Constraints {
 		s, ok := in.IncumbentSLIs[c.Metric]
 		if !ok || s.N == 0 {
@@ -369,8 +388,8 @@ func incumbentObservation(spec target.Spec, in ProposeInput) (models.Observation
 
 // newOptimizer returns the optimizer the propose step uses, and its name:
 // the Gaussian-process optimizer in safe mode.
-func newOptimizer(p models.Problem, seed uint64, region *models.TrustRegion, minGain float64) (models.Optimizer, string, error) {
-	gp, err := models.NewGPOptimizer(p, models.GPOptions{Seed: seed, Region: region, MinGain: minGain})
+func newOptimizer(p models.Problem, seed uint64, region *models.TrustRegion, minGain float64, repair bool) (models.Optimizer, string, error) {
+	gp, err := models.NewGPOptimizer(p, models.GPOptions{Seed: seed, Region: region, MinGain: minGain, Repair: repair})
 	return gp, "gaussian-process", err
 }
 
@@ -466,6 +485,12 @@ type WindowInput struct {
 	// when the baseline cohort has no traffic (the 100% stage).
 	ReferenceFrom time.Time `json:"reference_from"`
 	ReferenceTo   time.Time `json:"reference_to"`
+	// Repair is set in a repair pass (AnalyzeResult.Breaking): the stage is
+	// judged on the guardrails and the opted-in rules only
+	// (target.Spec.RepairJudge), and the deciding stage asks, instead of a
+	// gain, that the baseline beside the canary is still shown to break a
+	// guardrail.
+	Repair bool `json:"repair,omitempty"`
 }
 
 // Judgement is a stage's verdict with its evidence.
@@ -484,6 +509,9 @@ type Judgement struct {
 	Judge      *models.Verdict          `json:"judge,omitempty"`
 	Sequential *models.SequentialResult `json:"sequential,omitempty"`
 	SLOs       []models.SLOVerdict      `json:"slos,omitempty"`
+	// BaselineSLOs, at the deciding stage of a repair, are the guardrails
+	// judged on the baseline beside the canary.
+	BaselineSLOs []models.SLOVerdict `json:"baseline_slos,omitempty"`
 	// Failed lists the metrics that failed the stage: a guardrail broken or
 	// without data, a relative rule not passed.
 	Failed []string `json:"failed,omitempty"`
@@ -510,7 +538,7 @@ func (a *Activities) Check(ctx context.Context, in WindowInput) (Judgement, erro
 	if err != nil {
 		return Judgement{}, err
 	}
-	cfg := in.Target.Judge()
+	cfg := checkRules(in)
 	metrics := in.Target.Metrics()
 	canary, err := a.read(ctx, tel, metrics, CohortCanary, in.From, in.To)
 	if err != nil {
@@ -547,6 +575,26 @@ func (a *Activities) Check(ctx context.Context, in WindowInput) (Judgement, erro
 	return j, nil
 }
 
+// checkRules are the relative rules a look tests besides the guardrails'
+// limits: the target's (target.Spec.Judge), in a repair only the opted-in
+// ones (target.Spec.RepairJudge), and none at 100%, where no baseline runs
+// beside the canary. A rule a look does not test is made non-critical.
+func checkRules(in WindowInput) models.JudgeConfig {
+	spec := in.Target
+	if in.Repair && in.Percent < 100 {
+		if cfg, ok := spec.RepairJudge(); ok {
+			return cfg
+		}
+	}
+	cfg := spec.Judge()
+	if in.Repair || in.Percent >= 100 {
+		for i := range cfg.Rules {
+			cfg.Rules[i].Critical = false
+		}
+	}
+	return cfg
+}
+
 // Verify judges a stage at the end of its wait. The guardrails are judged
 // against their limits (models.JudgeSLOs): a guardrail broken with
 // confidence, or without data, fails the stage; one the window cannot decide
@@ -573,7 +621,12 @@ func (a *Activities) Verify(ctx context.Context, in WindowInput) (Judgement, err
 		return Judgement{}, fmt.Errorf("verify stage %d of %s: %w", in.Stage, spec.Name, err)
 	}
 	window, cfg, relative := "same", spec.Judge(), true
-	if noData(baseline) && !in.ReferenceFrom.IsZero() {
+	if in.Repair {
+		cfg, relative = spec.RepairJudge()
+	}
+	// At 100% no traffic is left on the baseline: a few samples of it (a
+	// change that landed late) are no baseline to judge against.
+	if (in.Percent >= 100 || noData(baseline)) && !in.ReferenceFrom.IsZero() {
 		if baseline, err = a.read(ctx, tel, metrics, CohortBaseline, in.ReferenceFrom, in.ReferenceTo); err != nil {
 			return Judgement{}, fmt.Errorf("verify stage %d of %s: %w", in.Stage, spec.Name, err)
 		}
@@ -599,7 +652,18 @@ func (a *Activities) Verify(ctx context.Context, in WindowInput) (Judgement, err
 			}
 		}
 	}
-	if relative && window == "same" && in.Stage == spec.DecidingStage() && !j.ObjectiveWorse && j.Verdict == VerdictPass {
+	if in.Repair && window == "same" && in.Stage == spec.DecidingStage() {
+		// A repair is promoted only while the baseline beside it is still
+		// shown to break a guardrail: the candidate may cost objective, and
+		// a second window, apart from Analyze's, keeps a chance excursion
+		// of a baseline at its limit from buying it.
+		j.BaselineSLOs = models.JudgeSLOs(spec.Constraints, baseline, cfg.WithDefaults().Confidence)
+		if !slices.ContainsFunc(j.BaselineSLOs, func(v models.SLOVerdict) bool { return v.Class == models.SLOBroken }) {
+			j.Verdict = VerdictMarginal
+			j.Reasons = append(j.Reasons, "no repair: the baseline beside the canary was not shown to break a guardrail")
+		}
+	}
+	if !in.Repair && relative && window == "same" && in.Stage == spec.DecidingStage() && !j.ObjectiveWorse && j.Verdict == VerdictPass {
 		shown, leaning, why, err := gainShown(spec, baseline, canary)
 		if err != nil {
 			return Judgement{}, temporal.NewNonRetryableApplicationError(

@@ -278,3 +278,60 @@ func TestApplyIsIdempotentPerKey(t *testing.T) {
 		t.Fatalf("out-of-range change: error %v, want one naming worker_threads", err)
 	}
 }
+
+// TestRepair: a baseline over a guardrail's limit makes Analyze name it; a
+// repair's stages judge the guardrails without the objective's rule, and
+// its deciding stage passes only while the baseline beside the canary is
+// shown to break a guardrail.
+func TestRepair(t *testing.T) {
+	// More threads and a longer TTL give the simulated service capacity:
+	// its p95 falls from about 96 ms (the baseline) to about 66 ms.
+	canary := models.Config{"worker_threads": models.Num(128), "cache_ttl_s": models.Num(600)}
+	tests := []struct {
+		name     string
+		limit    float64 // latency_p95_ms
+		breaking bool
+		verdict  string
+	}{
+		{"a broken baseline is repaired", 80, true, activities.VerdictPass},
+		{"a healthy baseline needs no repair", 250, false, activities.VerdictMarginal},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, "telemetry: {simulator: {model: web, seed: 3, noise: 0.05, scrape: 15s}}")
+			e.spec.Constraints[0].Max = &tt.limit
+			ctx := context.Background()
+			an, err := e.acts.Analyze(ctx, activities.AnalyzeInput{PassID: "p", Target: e.spec})
+			if err != nil || an.Skip {
+				t.Fatalf("analyze: %v %+v", err, an)
+			}
+			if got := slices.Equal(an.Breaking, []string{"latency_p95_ms"}); got != tt.breaking || len(an.BreakingWhy) != len(an.Breaking) {
+				t.Fatalf("breaking %v (%v), want latency_p95_ms named: %v", an.Breaking, an.BreakingWhy, tt.breaking)
+			}
+			ch := activities.ChangeInput{PassID: "p", Target: e.spec, Key: "p/stage-2", Stage: 2, Config: canary, Percent: 25}
+			if _, err := e.acts.ApplyStage(ctx, ch); err != nil {
+				t.Fatal(err)
+			}
+			from := e.clock.Now()
+			e.clock.Advance(10 * time.Minute)
+			w := activities.WindowInput{Target: e.spec, Stage: 2, Percent: 25, From: from, To: e.clock.Now(),
+				ReferenceFrom: an.From, ReferenceTo: an.To, Repair: true}
+			if j, err := e.acts.Check(ctx, w); err != nil || j.Verdict != activities.VerdictPass {
+				t.Fatalf("look: %v %+v, want a pass", err, j.Reasons)
+			}
+			j, err := e.acts.Verify(ctx, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.Verdict != tt.verdict {
+				t.Fatalf("verdict %s (%v; canary %+v, baseline %+v), want %s", j.Verdict, j.Reasons, j.Canary, j.Baseline, tt.verdict)
+			}
+			if j.Judge != nil {
+				t.Errorf("a repair without opted-in rules was judged on %+v", j.Judge.Metrics)
+			}
+			if len(j.BaselineSLOs) != 2 {
+				t.Errorf("baseline guardrails %+v: want both judged at the deciding stage", j.BaselineSLOs)
+			}
+		})
+	}
+}

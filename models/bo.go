@@ -45,6 +45,13 @@ type GPOptions struct {
 	// canary cannot show is a rollback, or a promotion on luck. Zero
 	// proposes any gain.
 	MinGain float64
+	// Repair, in safe mode, is set when the incumbent breaks a guardrail:
+	// the pass's job is then to restore it, at whatever cost. A repair
+	// proposes the configuration with the best predicted objective among
+	// those believed to keep every guardrail (MinGain does not apply: the
+	// objective may well get worse), or, when none is, the one most likely
+	// to keep them all, if that is more likely than not.
+	Repair bool
 	// Restarts turns on restart steps outside safe mode: once the best value
 	// has stalled, every other suggestion searches outside the incumbent's
 	// basin (see restartStep). They help a multimodal objective leave a
@@ -688,27 +695,50 @@ func (o *GPOptimizer) propose(m *boModel, rng *rand.Rand, explore bool) (Suggest
 		sort.SliceStable(order, func(a, b int) bool { return acq[order[a]] > acq[order[b]] })
 	}
 
+	if o.opts.Repair && o.opts.Region != nil && m.obj != nil {
+		// A repair takes the best predicted objective among the candidates
+		// believed safe; the rest by their chance of keeping every guardrail.
+		mean := make([]float64, len(cands))
+		for i, c := range cands {
+			mean[i] = m.prediction(c).Mean * m.sign
+		}
+		safe := func(i int) bool { return pall[i] >= 1-o.delta }
+		sort.SliceStable(order, func(a, b int) bool {
+			ia, ib := order[a], order[b]
+			switch {
+			case safe(ia) != safe(ib):
+				return safe(ia)
+			case safe(ia):
+				return mean[ia] < mean[ib]
+			}
+			return pall[ia] > pall[ib]
+		})
+	}
+
 	bestP, bestGain := 0.0, math.Inf(-1)
 	var incMean float64
 	// A model of a few points is too sure of itself to stand between the
 	// loop and its next measurement; the gain it predicts counts once the
 	// history could fill a design twice over.
-	minGain := o.opts.Region != nil && o.opts.MinGain > 0 && m.obj != nil && len(o.obs) >= minGainFrom(d)
+	minGain := o.opts.Region != nil && o.opts.MinGain > 0 && m.obj != nil && len(o.obs) >= minGainFrom(d) && !o.opts.Repair
 	if minGain {
 		incMean = m.prediction(o.inc).Mean
 	}
 	safeSeen := false
+	likeliest := -1 // in a repair, the candidate most likely to keep every guardrail
 	for _, i := range order {
 		c := o.enc.decode(cands[i])
 		if o.seen[c.String()] {
 			continue
 		}
 		if o.opts.Region != nil {
-			bestP = max(bestP, pall[i])
-			if pall[i] < 1-o.delta {
+			if step, cat, err := o.problem.Space.StepWithin(o.opts.Region.Incumbent, c, o.opts.Region.MaxStep); err != nil || step > o.opts.Region.MaxStep*(1+1e-9) || cat > 1 {
 				continue
 			}
-			if step, cat, err := o.problem.Space.StepWithin(o.opts.Region.Incumbent, c, o.opts.Region.MaxStep); err != nil || step > o.opts.Region.MaxStep*(1+1e-9) || cat > 1 {
+			if pall[i] > bestP {
+				bestP, likeliest = pall[i], i
+			}
+			if pall[i] < 1-o.delta {
 				continue
 			}
 		}
@@ -739,6 +769,9 @@ func (o *GPOptimizer) propose(m *boModel, rng *rand.Rand, explore bool) (Suggest
 			s.LengthScales = o.lengthScales(m.obj.hyp)
 		}
 		s.Why = m.why()
+		if o.opts.Repair {
+			s.Why = "repair (the incumbent breaks a guardrail), the best predicted objective believed to keep every guardrail: " + s.Why
+		}
 		if basin != nil {
 			s.Why = fmt.Sprintf("restart step (no gain above %.2g sd in the last %d evaluations): %s outside the incumbent's basin, on a model of the observations there",
 				stallGain, stallEvals, s.Why)
@@ -748,6 +781,12 @@ func (o *GPOptimizer) propose(m *boModel, rng *rand.Rand, explore bool) (Suggest
 				o.opts.Region.MaxStep, pall[i], 1-o.delta)
 		}
 		return s, x, nil
+	}
+	if o.opts.Repair && likeliest >= 0 && bestP > 0.5 {
+		s := Suggestion{Config: o.enc.decode(cands[likeliest]), Prediction: m.prediction(cands[likeliest])}
+		s.Why = fmt.Sprintf("repair: the incumbent breaks a guardrail; no candidate within max_step %.3g is believed safe at %.3f, "+
+			"this one keeps every guardrail with P %.3f, the likeliest: %s", o.opts.Region.MaxStep, 1-o.delta, bestP, m.why())
+		return s, cands[likeliest], nil
 	}
 	if minGain && safeSeen {
 		return Suggestion{}, nil, fmt.Errorf("%w: the best safe candidate within max_step %.3g may gain %.2f%% (predicted gain + 1 sd), less than the %.2f%% a canary can show",

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -124,5 +125,46 @@ func TestGainSD(t *testing.T) {
 	if !(gNear < 0.75*own) || !(gNear < gFar) {
 		t.Errorf("sd of the change to a near candidate %g, to a far one %g, the near candidate's own sd %g: "+
 			"want the near change under 3/4 of its own sd, and under the far one's", gNear, gFar, own)
+	}
+}
+
+// TestRepair: with an incumbent that breaks its guardrail, every safe
+// candidate costs objective; a plain pass finds nothing worth a canary, a
+// repair proposes the cheapest configuration believed to keep the line.
+func TestRepair(t *testing.T) {
+	space := Space{{Name: "x", Type: Float, Min: 0, Max: 1}}
+	p := Problem{Space: space, Objective: "cost", Constraints: []Constraint{{Metric: "latency", Max: fptr(150)}}}
+	inc := Config{"x": Num(0.45)} // latency 155: over the line
+	var obs []Observation
+	for i := range 12 {
+		x := 0.2 + 0.05*float64(i)
+		obs = append(obs, Observation{Config: Config{"x": Num(x)}, Objective: 1 + x,
+			Constraints: map[string]float64{"latency": 200 - 100*x},
+			Uncertainty: map[string]float64{"cost": 0.005, "latency": 1}})
+	}
+	ask := func(repair bool) (Suggestion, error) {
+		o, err := NewGPOptimizer(p, GPOptions{Seed: 1, Region: &TrustRegion{Incumbent: inc, MaxStep: 0.2}, MinGain: 0.02, Repair: repair})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Tell(obs...); err != nil {
+			t.Fatal(err)
+		}
+		s, err := o.Ask(1)
+		if err != nil {
+			return Suggestion{}, err
+		}
+		return s[0], nil
+	}
+	if s, err := ask(false); !errors.Is(err, ErrNoGain) {
+		t.Errorf("a plain pass: %v (%s), want ErrNoGain: every safe step costs objective", err, s.Config)
+	}
+	s, err := ask(true)
+	if err != nil {
+		t.Fatalf("a repair: %v", err)
+	}
+	if x := s.Config["x"].Float(); x < 0.5 || x > 0.62 || s.Prediction.PAllFeasible < 0.95 || !strings.HasPrefix(s.Why, "repair") {
+		t.Errorf("a repair proposed x=%v with P(feasible) %.3f (%s); want the cheapest x believed to keep latency <= 150, just past 0.5",
+			x, s.Prediction.PAllFeasible, s.Why)
 	}
 }

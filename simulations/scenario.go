@@ -31,8 +31,8 @@ import (
 // its 24 whole hours; Values reads it at any instant.
 //
 // Truth. Truth(cfg, at, seed) is cfg's noise-free value on the day that
-// contains at: the objective's mean over the 24 hourly values, each
-// guardrail at its worst hour (its highest value for a max limit, its
+// contains at: the objective's mean over the 24 hourly values (weighted by
+// the load for a per_load metric), each guardrail at its worst hour (its highest value for a max limit, its
 // lowest for a min, the one furthest past its limits for both). The drift
 // and the regression fault apply; the measurement faults (noisy
 // neighbour, telemetry gaps) and the actuator faults do not: a noisy
@@ -161,6 +161,11 @@ type ScenarioMetric struct {
 	// Ratio marks a fraction: noisy samples are capped at 1, and so is the
 	// truth under a regression.
 	Ratio bool `yaml:"ratio"`
+	// PerLoad marks a value per unit of traffic (per request, per
+	// invocation): as the objective, its daily truth is the day's total
+	// over the day's traffic, the load-weighted mean of its hourly values,
+	// not their plain mean (the right daily figure of a rate per hour).
+	PerLoad bool `yaml:"per_load"`
 }
 
 // ScenarioFaults are the faults a scenario injects; each is off unless

@@ -70,6 +70,7 @@ var (
 //	    noise: 0.1                # relative SD of a sample at full traffic
 //	    autocorr: 0.3             # AR(1) correlation of consecutive samples
 //	  error_rate: {expr: "...", ratio: true}
+//	  cost_per_request: {expr: "...", per_load: true}   # per unit of traffic: the day's truth is load-weighted
 //	faults:                       # ScenarioFaults
 //	  regression: {day: 12, metrics: [latency_p99_ms], factor: 1.3}
 //	  telemetry_gaps: {probability: 0.02, length: 1m, nan: false}

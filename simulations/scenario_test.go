@@ -185,8 +185,9 @@ func worstNeighbour(t *testing.T, s *Scenario, cfg models.Config, at time.Time) 
 }
 
 // TestScenarioTruth checks Truth against Values, an hour at a time: the
-// objective is the mean of the day's 24 hourly values, each guardrail its
-// worst; the seed does not matter, the day does.
+// objective (web-api's cost per request, per_load) is the load-weighted mean
+// of the day's 24 hourly values, each guardrail its worst; the seed does not
+// matter, the day does.
 func TestScenarioTruth(t *testing.T) {
 	s := mustScenario(t, "web-api")
 	spec := s.Target()
@@ -197,20 +198,22 @@ func TestScenarioTruth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var sum float64
+		var sum, plain, loads float64
 		worst := map[string]float64{}
 		for h := range 24 {
-			v, err := s.Values(cfg, s.startDay.Add(time.Duration(24*day+h)*time.Hour))
+			hour := s.startDay.Add(time.Duration(24*day+h) * time.Hour)
+			v, err := s.Values(cfg, hour)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sum += v[spec.Objective.Metric]
+			load := s.instantAt(hour).load
+			sum, plain, loads = sum+load*v[spec.Objective.Metric], plain+v[spec.Objective.Metric], loads+load
 			for _, c := range spec.Constraints {
 				worst[c.Metric] = math.Max(worst[c.Metric], v[c.Metric])
 			}
 		}
-		if !sameNumber(got.Objective, sum/24) {
-			t.Errorf("day %d: objective %v, want the hourly mean %v", day, got.Objective, sum/24)
+		if !sameNumber(got.Objective, sum/loads) || sameNumber(got.Objective, plain/24) {
+			t.Errorf("day %d: objective %v, want the load-weighted hourly mean %v, not the plain one %v", day, got.Objective, sum/loads, plain/24)
 		}
 		for m, w := range worst {
 			if !sameNumber(got.Guardrails[m], w) {

@@ -115,10 +115,11 @@ func (s *Scenario) newDayEval(day int64) *dayEval {
 	return e
 }
 
-// truth returns the objective's daily mean and each guardrail's worst
-// hour, for the knobs set in e.f.
+// truth returns the objective's daily mean (load-weighted for a per_load
+// objective) and each guardrail's worst hour, for the knobs set in e.f.
 func (e *dayEval) truth() (float64, []float64, error) {
-	var sum float64
+	var sum, weights float64
+	perLoad := e.s.metrics[e.obj].PerLoad
 	for h := range e.hours {
 		err := e.s.setInstant(e.f, e.hours[h])
 		var v float64
@@ -131,13 +132,17 @@ func (e *dayEval) truth() (float64, []float64, error) {
 		if err != nil {
 			return 0, nil, fmt.Errorf("at %02d:00: %w", h, err)
 		}
-		sum += v
+		w := 1.0
+		if perLoad {
+			w = e.hours[h].load
+		}
+		sum, weights = sum+w*v, weights+w
 	}
 	guards := make([]float64, len(e.cons))
 	for i, c := range e.cons {
 		guards[i] = c.worst(e.vals[i][:])
 	}
-	return sum / float64(len(e.hours)), guards, nil
+	return sum / weights, guards, nil
 }
 
 // worst returns the value of vals that is furthest past (or closest to)

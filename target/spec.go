@@ -270,6 +270,13 @@ func (s Spec) JudgeAgainstReference() (cfg models.JudgeConfig, ok bool) {
 	return s.Canary.Judge.WithDefaults(), true
 }
 
+// RepairJudge returns the relative rules of a repair pass, one whose
+// baseline breaks a guardrail: only the rules the target opted into, as
+// against the reference. The objective's default rule does not apply: a
+// repair restores a guardrail, and may cost objective to do it. ok is false
+// when no rule is left.
+func (s Spec) RepairJudge() (cfg models.JudgeConfig, ok bool) { return s.JudgeAgainstReference() }
+
 // DecidingStage returns the index (1-based) of the last canary stage that
 // still leaves traffic on the baseline: the last stage whose objective is
 // judged against a baseline measured beside it, so the stage that decides

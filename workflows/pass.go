@@ -151,6 +151,12 @@ type PassStatus struct {
 	// Observation is what the pass measured of its candidate, handed back to
 	// the tuner's history; nil when nothing was measured.
 	Observation *models.Observation `json:"observation,omitempty"`
+	// Repair, when set, makes the pass a repair: Analyze found the baseline
+	// over these guardrails' limits with confidence (one line of evidence
+	// each). A repair proposes the best configuration believed to keep every
+	// guardrail, whatever its objective, and is promoted only while the
+	// baseline beside it still breaks one.
+	Repair []string `json:"repair,omitempty"`
 	// Alerts are the alerts delivered to the pass, with what it did.
 	Alerts []AlertNote `json:"alerts,omitempty"`
 	// Hold is set while the pass holds its canary for a freeze.
@@ -184,6 +190,9 @@ type pass struct {
 	undo   []Compensation // the compensation stack, last applied last
 	ref    activities.AnalyzeResult
 	alerts workflow.ReceiveChannel
+	// breaking lists the guardrails the baseline broke at analyze: the pass
+	// is a repair when it is not empty.
+	breaking []string
 }
 
 // OptimizationPass runs one pass: analyze, propose, assess risk, wait for an
@@ -256,12 +265,20 @@ func (p *pass) run(ctx workflow.Context) error {
 		p.end(OutcomeSkipped, an.Reason)
 		return nil
 	}
+	// A baseline that breaks a guardrail makes the pass a repair. Passes
+	// recorded before repairs existed never saw a breaking baseline.
+	if len(an.Breaking) > 0 && workflow.GetVersion(ctx, "repair", workflow.DefaultVersion, 1) == 1 {
+		p.breaking, p.st.Repair = an.Breaking, an.BreakingWhy
+		if len(p.st.Repair) == 0 {
+			p.st.Repair = an.Breaking
+		}
+	}
 
 	p.setStep(ctx, StepPropose)
 	var pr activities.ProposeResult
 	if err := workflow.ExecuteActivity(proposeCtx(ctx), activities.ProposeName, activities.ProposeInput{
 		PassID: p.in.PassID, Target: spec, Incumbent: an.Baseline, IncumbentSLIs: an.SLIs,
-		History: p.in.History, Seed: activities.Seed(p.in.PassID),
+		History: p.in.History, Seed: activities.Seed(p.in.PassID), Breaking: p.breaking,
 	}).Get(ctx, &pr); err != nil {
 		return fmt.Errorf("propose: %w", err)
 	}
@@ -324,7 +341,11 @@ func (p *pass) run(ctx workflow.Context) error {
 		return fmt.Errorf("promote: %w", err)
 	}
 	p.undo = nil // promotion is the commit point: nothing left to undo
-	p.end(OutcomePromoted, fmt.Sprintf("all %d stages passed", len(p.st.Stages)))
+	why := fmt.Sprintf("all %d stages passed", len(p.st.Stages))
+	if len(p.breaking) > 0 {
+		why = fmt.Sprintf("repaired %s: %s", strings.Join(p.breaking, ", "), why)
+	}
+	p.end(OutcomePromoted, why)
 	return nil
 }
 
@@ -397,7 +418,7 @@ func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool,
 
 	window := activities.WindowInput{
 		Target: spec, Stage: s.Index, Percent: s.Percent, From: s.From,
-		ReferenceFrom: p.ref.From, ReferenceTo: p.ref.To,
+		ReferenceFrom: p.ref.From, ReferenceTo: p.ref.To, Repair: len(p.breaking) > 0,
 	}
 	verifyFor, every := spec.VerifyFor(), spec.CheckEvery()
 	if p.ref.VerifyFor > verifyFor {

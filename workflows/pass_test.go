@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -53,7 +54,10 @@ type fakes struct {
 	failStage int      // verify fails at this stage
 	abortAt   [2]int   // check fails at stage [0], look [1]
 	applyErr  int      // apply fails for good at this stage
+	breaking  []string // analyze finds the baseline breaking these guardrails
 	record    *activities.RecordInput
+	proposed  activities.ProposeInput
+	windows   []activities.WindowInput // every check's and verification's input
 }
 
 func (f *fakes) log(s string) {
@@ -71,9 +75,12 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 	}
 	reg(activities.AnalyzeName, func(ctx context.Context, in activities.AnalyzeInput) (activities.AnalyzeResult, error) {
 		return activities.AnalyzeResult{Baseline: incumbent, Skip: f.skip != "", Reason: f.skip,
-			SLIs: map[string]activities.Summary{"cost": {N: 60, Mean: 1}}}, nil
+			SLIs: map[string]activities.Summary{"cost": {N: 60, Mean: 1}}, Breaking: f.breaking}, nil
 	})
 	reg(activities.ProposeName, func(ctx context.Context, in activities.ProposeInput) (activities.ProposeResult, error) {
+		f.mu.Lock()
+		f.proposed = in
+		f.mu.Unlock()
 		return activities.ProposeResult{Suggestion: models.Suggestion{Config: candidate, Why: "fake"},
 			Optimizer: "fake", Step: f.step}, nil
 	})
@@ -99,6 +106,7 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 	}
 	reg(activities.CheckName, func(ctx context.Context, in activities.WindowInput) (activities.Judgement, error) {
 		f.mu.Lock()
+		f.windows = append(f.windows, in)
 		looks[in.Stage]++
 		n := looks[in.Stage]
 		f.mu.Unlock()
@@ -117,6 +125,9 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 		return j
 	}
 	reg(activities.VerifyName, func(ctx context.Context, in activities.WindowInput) (activities.Judgement, error) {
+		f.mu.Lock()
+		f.windows = append(f.windows, in)
+		f.mu.Unlock()
 		if in.Stage == f.failStage {
 			j := verdict(in, activities.VerdictFail)
 			j.Reasons, j.Failed, j.Violated = []string{"latency too high"}, []string{"latency"}, []string{"latency"}
@@ -188,6 +199,43 @@ func TestPassPromotes(t *testing.T) {
 	if o := f.record.Observation; o == nil || o.Objective != 0.9 || o.Constraints["latency"] != 150 || o.Failed ||
 		o.Stage != 3 || o.Verdict != activities.VerdictPass {
 		t.Errorf("recorded observation %+v, want the deciding stage's objective 0.9 and latency 150, stage 3's verdict pass", f.record)
+	}
+}
+
+// TestPassRepairs: a baseline that Analyze finds breaking a guardrail makes
+// the pass a repair: the optimizer is told which guardrails, every look and
+// verification judges as a repair, and the promotion says what it repaired.
+// A pass whose baseline keeps its guardrails is no repair.
+func TestPassRepairs(t *testing.T) {
+	f := &fakes{step: 0.05, breaking: []string{"latency"}}
+	st, err := run(t, newEnv(t, f), testSpec())
+	if err != nil {
+		t.Fatalf("workflow error: %v", err)
+	}
+	if st.Outcome != workflows.OutcomePromoted || !strings.HasPrefix(st.Reason, "repaired latency") || !slices.Equal(st.Repair, []string{"latency"}) {
+		t.Fatalf("outcome %q (%q), repair %v; want promoted as a repair of latency", st.Outcome, st.Reason, st.Repair)
+	}
+	if !slices.Equal(f.proposed.Breaking, []string{"latency"}) {
+		t.Errorf("propose was told the baseline breaks %v, want [latency]", f.proposed.Breaking)
+	}
+	if len(f.windows) == 0 {
+		t.Fatal("no stage was judged")
+	}
+	for _, w := range f.windows {
+		if !w.Repair {
+			t.Errorf("stage %d was judged as no repair", w.Stage)
+		}
+	}
+
+	f = &fakes{step: 0.05}
+	st, err = run(t, newEnv(t, f), testSpec())
+	if err != nil || st.Outcome != workflows.OutcomePromoted || strings.Contains(st.Reason, "repair") || st.Repair != nil {
+		t.Fatalf("a healthy baseline: outcome %q (%q), repair %v, error %v; want a plain promotion", st.Outcome, st.Reason, st.Repair, err)
+	}
+	for _, w := range f.windows {
+		if w.Repair {
+			t.Errorf("stage %d of a healthy baseline's pass was judged as a repair", w.Stage)
+		}
 	}
 }
 

@@ -97,7 +97,7 @@ func TestCommandJSON(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 	want := []string{"approvals_asked", "failed", "false_rollbacks", "final_gap", "incumbent_violations", "passes", "passes_to_within_5pct", "policy",
-		"promotions", "rejected", "rollbacks", "rollbacks_after_5", "scenario", "seed", "skipped", "slo_violating_promotions",
+		"promotions", "rejected", "repairs", "rollbacks", "rollbacks_after_5", "scenario", "seed", "skipped", "slo_violating_promotions",
 		"violating_stages", "wall_s", "worse_promotions", "worst_breach"}
 	sc := bufio.NewScanner(strings.NewReader(out))
 	var scen []string

@@ -83,7 +83,7 @@ func (c *campaign) measure(n int, id string, st workflows.PassStatus, perr error
 			p.Stages = append(p.Stages, stage)
 		}
 		l := label(goal, limits, st.Outcome, cand, base)
-		p.SLOViolatingPromotion, p.WorsePromotion, p.FalseRollback = l.sloViolating, l.worse, l.falseRollback
+		p.SLOViolatingPromotion, p.WorsePromotion, p.Repair, p.FalseRollback = l.sloViolating, l.worse, l.repair, l.falseRollback
 	}
 	return p, nil
 }

@@ -99,6 +99,7 @@ type Pass struct {
 	// Labels of the pass against the truth.
 	SLOViolatingPromotion bool `json:"slo_violating_promotion,omitempty"`
 	WorsePromotion        bool `json:"worse_promotion,omitempty"`
+	Repair                bool `json:"repair,omitempty"`
 	FalseRollback         bool `json:"false_rollback,omitempty"`
 }
 
@@ -134,9 +135,13 @@ type Summary struct {
 	// SLOViolatingPromotions counts promotions whose candidate truly breaks
 	// a guardrail.
 	SLOViolatingPromotions int `json:"slo_violating_promotions"`
-	// WorsePromotions counts promotions that made the true objective worse.
+	// WorsePromotions counts promotions that made the true objective worse,
+	// repairs aside.
 	WorsePromotions int `json:"worse_promotions"`
-	Rollbacks       int `json:"rollbacks"`
+	// Repairs counts promotions of a candidate that truly keeps every
+	// guardrail in place of a baseline that truly broke one.
+	Repairs   int `json:"repairs"`
+	Rollbacks int `json:"rollbacks"`
 	// FalseRollbacks counts rolled-back candidates that truly kept every
 	// guardrail and improved the objective.
 	FalseRollbacks int `json:"false_rollbacks"`

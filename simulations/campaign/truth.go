@@ -99,15 +99,18 @@ func Gap(goal models.Goal, v, opt float64) float64 {
 }
 
 // labels are a promoted or rolled-back pass's labels against the truth.
-type labels struct{ sloViolating, worse, falseRollback bool }
+type labels struct{ sloViolating, worse, repair, falseRollback bool }
 
 // label labels a pass that ended with outcome, whose candidate's true
 // values are cand and whose baseline's (the incumbent a promotion replaces)
 // are base:
 //   - an SLO-violating promotion promoted a candidate that breaks a
 //     guardrail;
+//   - a repair promoted a candidate that keeps every guardrail in place of
+//     a baseline that breaks one: whatever it costs in objective, it is not
+//     a worse promotion (the baseline was no configuration to keep);
 //   - a worse promotion promoted a candidate whose objective is worse than
-//     the baseline's;
+//     the baseline's, and is no repair;
 //   - a false rollback rolled back a candidate that keeps every guardrail
 //     and whose objective is better than the baseline's.
 func label(goal models.Goal, limits []models.Constraint, outcome workflows.Outcome, cand, base simulations.Truth) labels {
@@ -115,7 +118,8 @@ func label(goal models.Goal, limits []models.Constraint, outcome workflows.Outco
 	switch outcome {
 	case workflows.OutcomePromoted:
 		l.sloViolating = !Keeps(limits, cand)
-		l.worse = Better(goal, base.Objective, cand.Objective)
+		l.repair = !l.sloViolating && !Keeps(limits, base)
+		l.worse = Better(goal, base.Objective, cand.Objective) && !l.repair
 	case workflows.OutcomeRolledBack:
 		l.falseRollback = Keeps(limits, cand) && Better(goal, cand.Objective, base.Objective)
 	}
@@ -157,6 +161,9 @@ func summarize(r Result) Summary {
 		}
 		if p.WorsePromotion {
 			s.WorsePromotions++
+		}
+		if p.Repair {
+			s.Repairs++
 		}
 		if p.FalseRollback {
 			s.FalseRollbacks++

@@ -123,6 +123,16 @@ func TestLabels(t *testing.T) {
 			}
 		})
 	}
+	// A repair: a costlier candidate that keeps every guardrail in place of
+	// a baseline that broke one is a repair, not a worse promotion; one
+	// that breaks a guardrail too is neither.
+	broken := truth(0.9, slow)
+	if got := label(models.Minimize, testLimits, workflows.OutcomePromoted, truth(1.1, good), broken); got != (labels{repair: true}) {
+		t.Errorf("repair: %+v, want a repair", got)
+	}
+	if got := label(models.Minimize, testLimits, workflows.OutcomePromoted, truth(1.1, slow), broken); got != (labels{sloViolating: true, worse: true}) {
+		t.Errorf("a breaking candidate for a broken baseline: %+v, want SLO-violating and worse", got)
+	}
 	// Maximize: a promoted candidate with a lower objective is worse.
 	if got := label(models.Maximize, testLimits, workflows.OutcomePromoted, truth(0.9, good), base); got != (labels{worse: true}) {
 		t.Errorf("maximize, promoted lower: %+v, want worse", got)

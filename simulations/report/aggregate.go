@@ -20,11 +20,12 @@ type Row struct {
 	FinalGap Stat `json:"final_gap"`
 	// PassesToWithin5Pct aggregates Summary.PassesToWithin5Pct.
 	PassesToWithin5Pct Reach `json:"passes_to_within_5pct"`
-	// SLOViolatingPromotions, WorsePromotions, FalseRollbacks and
+	// SLOViolatingPromotions, WorsePromotions, Repairs, FalseRollbacks and
 	// ViolatingStages aggregate the Summary fields of the same names;
 	// the report shows their sums.
 	SLOViolatingPromotions Stat `json:"slo_violating_promotions"`
 	WorsePromotions        Stat `json:"worse_promotions"`
+	Repairs                Stat `json:"repairs"`
 	FalseRollbacks         Stat `json:"false_rollbacks"`
 	ViolatingStages        Stat `json:"violating_stages"`
 	// Promotions, Rollbacks, Rejected, Failed, ApprovalsAsked and Skipped
@@ -104,6 +105,7 @@ func aggregate(scenario string, pg *policyGroup) Row {
 		PassesToWithin5Pct:     reachOf(reach),
 		SLOViolatingPromotions: count(func(s campaign.Summary) int { return s.SLOViolatingPromotions }),
 		WorsePromotions:        count(func(s campaign.Summary) int { return s.WorsePromotions }),
+		Repairs:                count(func(s campaign.Summary) int { return s.Repairs }),
 		FalseRollbacks:         count(func(s campaign.Summary) int { return s.FalseRollbacks }),
 		ViolatingStages:        count(func(s campaign.Summary) int { return s.ViolatingStages }),
 		Promotions:             count(func(s campaign.Summary) int { return s.Promotions }),

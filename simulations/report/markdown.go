@@ -153,6 +153,7 @@ var tableLines = []struct {
 	{"promotions", func(r Row) string { return cell(r.Promotions, fmtCount) }},
 	{"SLO-violating promotions (Σ)", func(r Row) string { return sumCell(r.SLOViolatingPromotions, fmtCount) }},
 	{"worse promotions (Σ)", func(r Row) string { return sumCell(r.WorsePromotions, fmtCount) }},
+	{"repairs (Σ)", func(r Row) string { return sumCell(r.Repairs, fmtCount) }},
 	{"rollbacks", func(r Row) string { return cell(r.Rollbacks, fmtCount) }},
 	{"false rollbacks (Σ)", func(r Row) string { return sumCell(r.FalseRollbacks, fmtCount) }},
 	{"rollbacks after pass 5", func(r Row) string { return cell(r.RollbacksAfter5, fmtPercent) }},
