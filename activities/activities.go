@@ -253,14 +253,8 @@ func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (AnalyzeResul
 			return res, nil
 		}
 	}
-	// A baseline over a guardrail's limit with confidence: the pass is to
-	// repair it (a regression, a drift, a load the tuned configuration has
-	// no headroom for).
-	for _, v := range models.JudgeSLOs(spec.Constraints, samples, spec.Judge().Confidence) {
-		if v.Class == models.SLOBroken {
-			res.Breaking = append(res.Breaking, v.Metric)
-			res.BreakingWhy = append(res.BreakingWhy, fmt.Sprintf("guardrail %s: %s", v.Metric, v.Why))
-		}
+	if res.Breaking, res.BreakingWhy, err = a.breaking(ctx, tel, spec, to); err != nil {
+		return AnalyzeResult{}, fmt.Errorf("analyze %s: %w", spec.Name, err)
 	}
 	// Size the wait: the samples the judge needs given the baseline's noise,
 	// at the rate the telemetry delivers them.
@@ -270,6 +264,61 @@ func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (AnalyzeResul
 		res.VerifyFor, res.EnoughSamples = models.WaitFor(res.SamplesNeeded, scrape, spec.VerifyFor(), spec.MaxVerifyFor())
 	}
 	return res, nil
+}
+
+// BreachLookback is how far back Analyze looks for a guardrail the
+// baseline breaks: a day, so that the daily peak is in it whatever the hour
+// of the pass (a window read just before a pass at 13:00 misses a 14:00
+// peak).
+const BreachLookback = 24 * time.Hour
+
+// breaking judges each of the baseline's windows of the last
+// BreachLookback (one Lookback each, ending at to) against the guardrails
+// (models.JudgeSLOs), at the judge's confidence shared among the windows
+// (Bonferroni): a guardrail shown over its limit in any window makes the
+// pass a repair (a regression, a drift, a load the tuned configuration has
+// no headroom for). It returns the guardrails, and one line of evidence
+// each, from its worst window.
+func (a *Activities) breaking(ctx context.Context, tel TelemetrySource, spec target.Spec, to time.Time) (names, why []string, err error) {
+	if len(spec.Constraints) == 0 {
+		return nil, nil, nil
+	}
+	var metrics []string
+	for _, c := range spec.Constraints {
+		if !slices.Contains(metrics, c.Metric) {
+			metrics = append(metrics, c.Metric)
+		}
+	}
+	w := Lookback(spec)
+	n := max(int(BreachLookback/w), 1)
+	confidence := 1 - (1-spec.Judge().Confidence)/float64(n)
+	worst := map[string]models.SLOVerdict{}
+	when := map[string]time.Time{}
+	for k := range n {
+		from := to.Add(-time.Duration(k+1) * w)
+		samples, err := a.read(ctx, tel, metrics, CohortBaseline, from, from.Add(w))
+		if err != nil {
+			return nil, nil, fmt.Errorf("look for broken guardrails: %w", err)
+		}
+		for _, v := range models.JudgeSLOs(spec.Constraints, samples, confidence) {
+			if v.Class != models.SLOBroken {
+				continue
+			}
+			if prev, ok := worst[v.Metric]; !ok || math.Abs(v.Mean-v.Line) > math.Abs(prev.Mean-prev.Line) {
+				worst[v.Metric], when[v.Metric] = v, from
+			}
+		}
+	}
+	for _, c := range spec.Constraints {
+		v, ok := worst[c.Metric]
+		if !ok || slices.Contains(names, c.Metric) {
+			continue
+		}
+		names = append(names, c.Metric)
+		why = append(why, fmt.Sprintf("guardrail %s over %s–%s: %s", c.Metric,
+			when[c.Metric].UTC().Format("15:04"), when[c.Metric].Add(w).UTC().Format("15:04"), v.Why))
+	}
+	return names, why, nil
 }
 
 // ProposeInput asks for one candidate around the incumbent.

@@ -335,3 +335,53 @@ func TestRepair(t *testing.T) {
 		})
 	}
 }
+
+// peak is telemetry whose latency runs at 400 ms over one half hour of the
+// day, from peakFrom: a daily peak the window just before a pass misses.
+type peak struct {
+	activities.TelemetrySource
+	peakFrom time.Time
+}
+
+func (p peak) Samples(ctx context.Context, q activities.Query) ([]float64, error) {
+	xs, err := p.TelemetrySource.Samples(ctx, q)
+	if err != nil || q.Metric != "latency_p95_ms" || q.From.Before(p.peakFrom) || !q.From.Before(p.peakFrom.Add(30*time.Minute)) {
+		return xs, err
+	}
+	for i := range xs {
+		xs[i] = 400 + float64(i%7)
+	}
+	return xs, nil
+}
+
+// TestAnalyzeFindsTheDaysPeak: a guardrail the baseline broke at a peak
+// hours before the pass, not in the window just before it, makes the pass a
+// repair, and the evidence names the peak's window.
+func TestAnalyzeFindsTheDaysPeak(t *testing.T) {
+	e := newEnv(t, "telemetry: {simulator: {model: web, seed: 1, noise: 0.05, scrape: 15s}}")
+	e.clock.Advance(24 * time.Hour) // a day of the service's history
+	sims := e.acts.Connector
+	peakFrom := e.clock.Now().Add(-5 * time.Hour)
+	e.acts.Connector = activities.ConnectorFunc(func(s target.Spec) (activities.TelemetrySource, activities.Actuator, error) {
+		tel, act, err := sims.Connect(s)
+		return peak{tel, peakFrom}, act, err
+	})
+	res, err := e.acts.Analyze(context.Background(), activities.AnalyzeInput{PassID: "p", Target: e.spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SLIs["latency_p95_ms"].Mean > 250 {
+		t.Fatalf("the window before the pass reads %v ms: the test wants it under the limit", res.SLIs["latency_p95_ms"].Mean)
+	}
+	// The windows are one verify_for (10m) long: the evidence names one of
+	// the peak's three.
+	var windows []string
+	for k := range 3 {
+		from := peakFrom.Add(time.Duration(k) * 10 * time.Minute)
+		windows = append(windows, from.UTC().Format("15:04")+"–"+from.Add(10*time.Minute).UTC().Format("15:04"))
+	}
+	if !slices.Equal(res.Breaking, []string{"latency_p95_ms"}) || len(res.BreakingWhy) != 1 ||
+		!slices.ContainsFunc(windows, func(w string) bool { return strings.Contains(res.BreakingWhy[0], w) }) {
+		t.Errorf("breaking %v (%v), want latency_p95_ms broken over one of %v", res.Breaking, res.BreakingWhy, windows)
+	}
+}

@@ -19,7 +19,8 @@ type GPOptions struct {
 	// scrambled Sobol points) proposed before the model takes over. Zero
 	// means 2·dimensions+2, at least 5 and at most 20; in safe mode
 	// dimensions+1, at least 3 and at most 6, the design's points checked
-	// by the safety model from two observations on.
+	// by the safety model from two observations on (the one point before
+	// that switches a categorical knob alone, when the space has one).
 	InitialPoints int
 	// Region, when set, turns on the safe mode of a live pass: every
 	// suggestion lies within Region.MaxStep (see Space.Step) of
@@ -324,8 +325,19 @@ func (o *GPOptimizer) designPoint(k int, safety *boModel) (Suggestion, bool) {
 	if !o.seen[o.incCfg.String()] {
 		return Suggestion{Config: o.incCfg.Clone(), Why: "initial design: the incumbent (current configuration)"}, true
 	}
-	b := o.searchBox()
 	q := make([]float64, o.enc.dim())
+	if o.opts.Region != nil && safety == nil {
+		// A point no safety model checks moves one knob only: a categorical
+		// one (say the architecture) to another choice, the numeric knobs
+		// kept. A choice no observation has is one no model can vouch for
+		// later, and a switch alone measures its effect cleanly.
+		o.design.point(uint64(k), q)
+		if c, ok := o.switchPoint(q); ok {
+			return Suggestion{Config: c, Why: fmt.Sprintf("initial design: point %d of %d switches one categorical knob, the numeric knobs kept",
+				k+1, o.opts.InitialPoints)}, true
+		}
+	}
+	b := o.searchBox()
 	for idx := uint64(k); idx < uint64(k)+1000; idx++ {
 		o.design.point(idx, q)
 		u := o.enc.fromUnitCube(q, b)
@@ -351,6 +363,32 @@ func (o *GPOptimizer) designPoint(k int, safety *boModel) (Suggestion, bool) {
 		return Suggestion{Config: c, Why: why, Prediction: pred}, true
 	}
 	return Suggestion{}, false
+}
+
+// switchPoint returns the incumbent with its first categorical knob that
+// has an unseen single switch moved to another choice (the one the design
+// coordinate q picks among them); ok is false when there is none.
+func (o *GPOptimizer) switchPoint(q []float64) (Config, bool) {
+	for i, p := range o.problem.Space {
+		if p.Type != Categorical {
+			continue
+		}
+		var others []string
+		for _, ch := range p.Choices {
+			c := o.incCfg.Clone()
+			c[p.Name] = Str(ch)
+			if ch != o.incCfg[p.Name].String() && !o.seen[c.String()] {
+				others = append(others, ch)
+			}
+		}
+		if len(others) == 0 {
+			continue
+		}
+		c := o.incCfg.Clone()
+		c[p.Name] = Str(others[min(int(q[i]*float64(len(others))), len(others)-1)])
+		return c, true
+	}
+	return nil, false
 }
 
 func (o *GPOptimizer) searchBox() box {

@@ -204,8 +204,8 @@ func TestGPOptimizerSafeMode(t *testing.T) {
 				t.Fatalf("seed %d ask %d: %v", seed, i, err)
 			}
 			for _, s := range ss {
-				step, cat, err := space.Step(inc, s.Config)
-				if err != nil || step > region.MaxStep || cat > 1 {
+				step, cat, err := space.StepWithin(inc, s.Config, region.MaxStep)
+				if err != nil || step > region.MaxStep*(1+1e-9) || cat > 1 {
 					t.Fatalf("seed %d: suggestion %v is %v (+%d categorical) from the incumbent, max step %v", seed, s.Config, step, cat, region.MaxStep)
 				}
 				if i == 0 && s.Config.Equal(inc) == false && s.Prediction == nil && !strings.Contains(s.Why, "initial design") {
@@ -227,6 +227,30 @@ func TestGPOptimizerSafeMode(t *testing.T) {
 		t.Errorf("only %d model suggestions (%d refusals): the property was barely exercised", modelSuggestions, refusals)
 	}
 	t.Logf("%d model suggestions, %d refusals", modelSuggestions, refusals)
+}
+
+// TestSafeDesignSwitchesOneCategoricalKnob: in safe mode, the design point
+// that no safety model checks yet (the second observation is missing) moves
+// one categorical knob to another choice and keeps every numeric knob.
+func TestSafeDesignSwitchesOneCategoricalKnob(t *testing.T) {
+	space := mixedSpace()
+	p := Problem{Space: space, Goal: Minimize, Constraints: []Constraint{{Metric: "lat", Max: fptr(260)}}}
+	inc := space.FromUnit([]float64{0.5, 0.5, 0.1, 0.5})
+	o, err := NewGPOptimizer(p, GPOptions{Seed: 3, Region: &TrustRegion{Incumbent: inc, MaxStep: 0.1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Tell(mixedObs(inc)); err != nil {
+		t.Fatal(err)
+	}
+	ss, err := o.Ask(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step, cat, err := space.Step(inc, ss[0].Config)
+	if err != nil || step != 0 || cat != 1 || !strings.Contains(ss[0].Why, "switches one categorical knob") {
+		t.Errorf("first design point %s (%q): step %v, %d switches (%v); want one categorical switch alone", ss[0].Config, ss[0].Why, step, cat, err)
+	}
 }
 
 func TestGPOptimizerNoSafeCandidate(t *testing.T) {

@@ -89,14 +89,14 @@ func judgeSLO(c Constraint, xs []float64, confidence float64) SLOVerdict {
 	v.N = len(finite)
 	if len(finite) == 0 {
 		v.Class = SLONoData
-		v.Why = fmt.Sprintf("no finite canary samples of %s (%d NaN/Inf dropped); the guardrail cannot be shown to hold", c.Metric, len(xs))
+		v.Why = fmt.Sprintf("no finite samples of %s in the window (%d NaN/Inf dropped); the guardrail cannot be shown to hold", c.Metric, len(xs))
 		return v
 	}
 	mean, sd := sampleMeanSD(finite)
 	v.Mean, v.Low, v.High = mean, mean, mean
 	if len(finite) < minSLOSamples {
 		v.Class = SLOUndecided
-		v.Why = fmt.Sprintf("canary mean %.4g over only %d samples; at least %d are needed to decide %s", mean, len(finite), minSLOSamples, c)
+		v.Why = fmt.Sprintf("window mean %.4g over only %d samples; at least %d are needed to decide %s", mean, len(finite), minSLOSamples, c)
 		return v
 	}
 	if len(finite) >= minPairsForAutocorr {
@@ -111,7 +111,7 @@ func judgeSLO(c Constraint, xs []float64, confidence float64) SLOVerdict {
 
 	broken := (c.Max != nil && v.Low > *c.Max) || (c.Min != nil && v.High < *c.Min)
 	kept := v.High <= hi && v.Low >= lo
-	interval := fmt.Sprintf("canary mean %.4g [%.4g, %.4g] over %d samples", mean, v.Low, v.High, len(finite))
+	interval := fmt.Sprintf("window mean %.4g [%.4g, %.4g] over %d samples", mean, v.Low, v.High, len(finite))
 	switch {
 	case broken:
 		v.Class = SLOBroken
