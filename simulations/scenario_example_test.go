@@ -59,7 +59,7 @@ func ExampleBuiltinScenarios() {
 	// autoscaler         cost_per_hour          1 guardrails, passes at 06:00
 	// cache              cost_per_1k_requests   3 guardrails, passes at 13:00
 	// k8s-rightsizing    cost_per_pod_hour      3 guardrails, passes at 13:00
-	// ml-batching        cost_per_1k_inferences 2 guardrails, passes at 13:00
+	// ml-batching        cost_per_1k_inferences 3 guardrails, passes at 13:00
 	// serverless-memory  cost_per_invocation    3 guardrails, passes at 13:00
 	// web-api            cost_per_request       3 guardrails, passes at 13:00
 }
