@@ -272,8 +272,13 @@ func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (AnalyzeResul
 // peak).
 const BreachLookback = 24 * time.Hour
 
+// BreachWindow is the shortest window breaking judges the day in: an hour,
+// or the target's Lookback when longer; 24 reads per guardrail at most, and
+// a confidence shared among no more windows.
+const BreachWindow = time.Hour
+
 // breaking judges each of the baseline's windows of the last
-// BreachLookback (one Lookback each, ending at to) against the guardrails
+// BreachLookback (BreachWindow or Lookback each, ending at to) against the guardrails
 // (models.JudgeSLOs), at the judge's confidence shared among the windows
 // (Bonferroni): a guardrail shown over its limit in any window makes the
 // pass a repair (a regression, a drift, a load the tuned configuration has
@@ -289,7 +294,7 @@ func (a *Activities) breaking(ctx context.Context, tel TelemetrySource, spec tar
 			metrics = append(metrics, c.Metric)
 		}
 	}
-	w := Lookback(spec)
+	w := max(Lookback(spec), BreachWindow)
 	n := max(int(BreachLookback/w), 1)
 	confidence := 1 - (1-spec.Judge().Confidence)/float64(n)
 	worst := map[string]models.SLOVerdict{}
