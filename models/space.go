@@ -384,37 +384,31 @@ func (s Space) StepWithin(a, b Config, maxStep float64) (numeric float64, catego
 	if !(maxStep > 0) {
 		return s.Step(a, b)
 	}
-	for _, p := range s {
-		if p.Type == Categorical {
-			if a[p.Name] != b[p.Name] {
-				categorical++
-			}
-			continue
-		}
-		ua, err := p.ToUnit(a[p.Name])
-		if err != nil {
-			return 0, 0, err
-		}
-		ub, err := p.ToUnit(b[p.Name])
-		if err != nil {
-			return 0, 0, err
-		}
+	return s.moves(a, b, func(p Param, ua, ub float64) float64 {
 		down, up := p.Reach(ua, maxStep)
 		reach := up
 		if ub < ua {
 			reach = down
 		}
-		if d := math.Abs(ub - ua); d > 0 {
-			numeric = max(numeric, d/math.Max(reach, 1e-300)*maxStep)
+		if ub == ua {
+			return 0
 		}
-	}
-	return numeric, categorical, nil
+		return math.Abs(ub-ua) / math.Max(reach, 1e-300) * maxStep
+	})
 }
 
 // Step measures how far b is from a: the largest move of any numeric
 // parameter as a share of its (scaled) range, and how many categorical
-// parameters changed. The trust region of a live pass bounds Step.
+// parameters changed (StepWithin adds a trust region's allowance for
+// integer knobs).
 func (s Space) Step(a, b Config) (numeric float64, categorical int, err error) {
+	return s.moves(a, b, func(_ Param, ua, ub float64) float64 { return math.Abs(ua - ub) })
+}
+
+// moves returns the largest size of a numeric parameter's move from a to b
+// (size, from the unit-scale values) and how many categorical parameters
+// changed.
+func (s Space) moves(a, b Config, size func(p Param, ua, ub float64) float64) (numeric float64, categorical int, err error) {
 	for _, p := range s {
 		if p.Type == Categorical {
 			if a[p.Name] != b[p.Name] {
@@ -430,7 +424,7 @@ func (s Space) Step(a, b Config) (numeric float64, categorical int, err error) {
 		if err != nil {
 			return 0, 0, err
 		}
-		numeric = max(numeric, math.Abs(ua-ub))
+		numeric = max(numeric, size(p, ua, ub))
 	}
 	return numeric, categorical, nil
 }
