@@ -783,7 +783,21 @@ func gainShown(spec target.Spec, baseline, canary map[string][]float64) (shown, 
 	m := v.Metrics[0]
 	shown = m.Class == gained
 	leaning = !shown && m.Class != models.ClassNoData && sign*m.Shift > 0
-	return shown, leaning, fmt.Sprintf("%s at %.0f%% one-sided: %s", spec.Objective.Metric, 100*GainConfidence, m.Why), nil
+	// The rule watches the gain's direction, so its own words call a loss
+	// "the good direction": the reason says it as a gain.
+	ci := fmt.Sprintf("%+.1f%% [%+.1f%%, %+.1f%%] at %g%% two-sided, p=%.3g",
+		100*m.RelShift, 100*m.RelCILow, 100*m.RelCIHigh, 100*(1-2*(1-GainConfidence)), m.PValue)
+	switch {
+	case m.Class == models.ClassNoData:
+		why = m.Why
+	case shown:
+		why = "a gain shown: canary " + ci
+	case leaning:
+		why = "the estimate gains, not shown yet: canary " + ci
+	default:
+		why = "no gain: canary " + ci
+	}
+	return shown, leaning, fmt.Sprintf("%s at %.0f%% one-sided: %s", spec.Objective.Metric, 100*GainConfidence, why), nil
 }
 
 // fail lists metric among those that failed the stage, once.
