@@ -193,6 +193,36 @@ func TestPassRollsBackInjectedRegression(t *testing.T) {
 	}
 }
 
+// TestPassRepairsABrokenBaseline: a baseline over its latency limit (the
+// simulated service runs at about 90 ms against 60) makes the pass a repair,
+// judged on the guardrails; whatever it ends with, it says what it repaired.
+func TestPassRepairsABrokenBaseline(t *testing.T) {
+	s := spec(t, "e2e-repair", 0.002, 0.2, 0)
+	limit := 60.0
+	s.Constraints[0].Max = &limit
+	id, st := runPass(t, s)
+	if len(st.Repair) != 1 || !strings.Contains(st.Repair[0], "latency_p95_ms") {
+		t.Fatalf("repair %v (outcome %s: %s), want the pass a repair of latency_p95_ms", st.Repair, st.Outcome, st.Reason)
+	}
+	switch st.Outcome {
+	case workflows.OutcomePromoted:
+		if !strings.HasPrefix(st.Reason, "repaired latency_p95_ms") {
+			t.Errorf("promoted as %q, want it to say what it repaired", st.Reason)
+		}
+	case workflows.OutcomeRolledBack, workflows.OutcomeSkipped:
+	default:
+		t.Errorf("outcome %s (%s), want promoted, rolled back or skipped", st.Outcome, st.Reason)
+	}
+	for _, stage := range st.Stages {
+		if j := stage.Judgement; j != nil && j.Judge != nil {
+			t.Errorf("stage %d of a repair judged the objective's rule: %+v", stage.Index, j.Judge.Metrics)
+		}
+	}
+	if *record {
+		saveHistory(t, id, filepath.Join("..", "workflows", "testdata", "pass_repair.json"))
+	}
+}
+
 func TestHTTPAPITargetsPassesCancel(t *testing.T) {
 	const name = "e2e-api"
 	body := strings.Replace(apiTarget(name), "verify_for: 2s", "verify_for: 1h", 1)
