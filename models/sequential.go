@@ -3,7 +3,6 @@ package models
 import (
 	"fmt"
 	"math"
-	"slices"
 )
 
 // The sequential check's constants (see CheckSequential).
@@ -347,17 +346,4 @@ func longRunScale(s []float64) float64 {
 	rho += math.Sqrt(max(1-rho*rho, 0) / float64(n))
 	rho = min(max(rho, 0), seqMaxAutocorr)
 	return sigma * math.Sqrt((1+rho)/(1-rho))
-}
-
-// madScale is 1.4826 times the median absolute deviation from the median:
-// the SD for normal data, robust to a minority of outliers.
-func madScale(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	m := sortedMedian(s)
-	for i, v := range s {
-		s[i] = math.Abs(v - m)
-	}
-	slices.Sort(s)
-	return 1.4826 * sortedMedian(s)
 }
