@@ -5,7 +5,10 @@
 //
 // Invariants: every request body is read with a size limit and parsed
 // strictly; a bad request gets a 4xx with a message naming what was wrong
-// and changes nothing; passes start only through their target's tuner.
+// and changes nothing; passes start only through their target's tuner; a
+// browser's cross-origin request that could change something is refused
+// (403) before any handler runs; a handler's panic is a 500 with a JSON
+// error, never a dropped connection.
 package api
 
 import (
@@ -59,7 +62,31 @@ func New(c client.Client, reg *prometheus.Registry) http.Handler {
 	// the ID, with /cancel or /approval at its end for those calls.
 	mux.HandleFunc("GET /v1/passes/{id...}", s.status)
 	mux.HandleFunc("POST /v1/passes/{id...}", s.passAction)
-	return mux
+	// A web page an operator has open must not start, cancel or approve a
+	// pass on their machine: cross-origin POST, PUT and DELETE from a
+	// browser are refused (Sec-Fetch-Site, else Origin against Host). The
+	// CLI, curl and Alertmanager send neither header and pass.
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusForbidden, "%s %s: a cross-origin request from a browser; expected one from the same origin", r.Method, r.URL.Path)
+	}))
+	return recoverPanics(csrf.Handler(mux))
+}
+
+// recoverPanics answers a handler's panic with a 500 and a JSON error: the
+// client learns the request failed, and the server goes on.
+func recoverPanics(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				writeError(w, http.StatusInternalServerError, "%s %s: internal error", r.Method, r.URL.Path)
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
 }
 
 type server struct {
@@ -219,18 +246,42 @@ func (s *server) cancel(w http.ResponseWriter, r *http.Request, id string) {
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": "cancel requested"})
 }
 
+// approvalBody is an approval as the API takes it: every field but reason
+// required.
+type approvalBody struct {
+	Approver string `json:"approver"`
+	Approved *bool  `json:"approved"`
+	Reason   string `json:"reason"`
+}
+
+// maxApprovalText bounds an approval's approver and reason, which the pass
+// keeps in its history.
+const maxApprovalText = 1024
+
 func (s *server) approval(w http.ResponseWriter, r *http.Request, id string) {
-	var a workflows.Approval
+	const expected = "approval body: expected {\"approver\": NAME, \"approved\": BOOL, \"reason\": TEXT}"
+	var b approvalBody
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&a); err != nil {
-		writeError(w, http.StatusBadRequest, "approval body: expected {\"approver\": NAME, \"approved\": BOOL, \"reason\": TEXT}: %v", err)
+	if err := dec.Decode(&b); err != nil {
+		writeError(w, http.StatusBadRequest, "%s: %v", expected, err)
 		return
 	}
-	if a.Approver == "" {
-		writeError(w, http.StatusBadRequest, "approval body: approver: expected a name")
+	switch {
+	case dec.More() || dec.Decode(&struct{}{}) != io.EOF:
+		writeError(w, http.StatusBadRequest, "%s: found more after the object", expected)
+		return
+	case strings.TrimSpace(b.Approver) == "":
+		writeError(w, http.StatusBadRequest, "approval body: approver: expected a name, got %q", b.Approver)
+		return
+	case b.Approved == nil:
+		writeError(w, http.StatusBadRequest, "approval body: approved: expected true or false, found none")
+		return
+	case len(b.Approver) > maxApprovalText || len(b.Reason) > maxApprovalText:
+		writeError(w, http.StatusBadRequest, "approval body: approver and reason: expected at most %d bytes each", maxApprovalText)
 		return
 	}
+	a := workflows.Approval{Approver: strings.TrimSpace(b.Approver), Approved: *b.Approved, Reason: b.Reason}
 	if err := operator.Decide(r.Context(), s.c, id, a); err != nil {
 		writeOpError(w, err)
 		return

@@ -31,13 +31,21 @@ type Conn struct {
 	ServerName    string
 	TLSSkipVerify bool
 	// APIKey authenticates to Temporal Cloud or any API-key cluster; it
-	// implies TLS.
+	// implies TLS. Empty, Dial takes $TEMPORAL_API_KEY.
 	APIKey string
 }
+
+// APIKeyEnv is the environment variable Dial reads the API key from when
+// Conn.APIKey is empty. Its value is read when dialling, never shown as a
+// flag's default: `--help` must not print a secret.
+const APIKeyEnv = "TEMPORAL_API_KEY"
 
 // Dial connects to the cluster. Logs of the SDK go to logw at warn level
 // (nil discards them).
 func (c Conn) Dial(ctx context.Context, logw io.Writer) (client.Client, error) {
+	if c.APIKey == "" {
+		c.APIKey = os.Getenv(APIKeyEnv)
+	}
 	opts := client.Options{
 		HostPort:  c.Address,
 		Namespace: c.Namespace,

@@ -69,7 +69,7 @@ func Dev(ctx context.Context, opts DevOptions, out io.Writer) error {
 	} else if stateDir == "" {
 		stateDir = filepath.Dir(opts.DBPath)
 	}
-	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+	if err := os.MkdirAll(stateDir, 0o700); err != nil { // passflow's own: nobody else reads it
 		return fmt.Errorf("state directory: %w", err)
 	}
 
@@ -92,7 +92,7 @@ func Dev(ctx context.Context, opts DevOptions, out io.Writer) error {
 	}
 	defer ln.Close()
 
-	logFile, err := os.OpenFile(filepath.Join(stateDir, "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	logFile, err := os.OpenFile(filepath.Join(stateDir, "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("server log: %w", err)
 	}

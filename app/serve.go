@@ -55,7 +55,12 @@ func startRuntime(c client.Client, stateDir string, ln net.Listener, wopts worke
 			return nil, fmt.Errorf("start the worker: %w", err)
 		}
 	}
-	srv := &http.Server{Handler: api.New(c, reg), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: api.New(c, reg),
+		// A slow client holds a connection for a bounded time: the headers
+		// in 10 s, the whole request in 30 s, the answer in 60 s, and an idle
+		// keep-alive for 2 minutes.
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			fmt.Printf("passflow: HTTP API stopped: %v\n", err)

@@ -31,7 +31,7 @@ func Worker(ctx context.Context, opts WorkerOptions, out io.Writer) error {
 		return err
 	}
 	defer ln.Close()
-	if err := os.MkdirAll(opts.StateDir, 0o755); err != nil {
+	if err := os.MkdirAll(opts.StateDir, 0o700); err != nil { // passflow's own: nobody else reads it
 		return fmt.Errorf("--state: %w", err)
 	}
 	c, err := opts.Conn.Dial(ctx, os.Stderr)

@@ -237,10 +237,17 @@ func sqlConfig(opts Options) (*config.SQL, error) {
 	for k, v := range opts.Pragmas {
 		c.ConnectAttributes[k] = v
 	}
-	if err := os.MkdirAll(filepath.Dir(opts.DBPath), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(opts.DBPath), 0o700); err != nil {
 		return nil, fmt.Errorf("devserver: create the directory of %s: %w", opts.DBPath, err)
 	}
 	if _, err := os.Stat(opts.DBPath); errors.Is(err, os.ErrNotExist) {
+		// The database holds every pass and target: readable by its owner
+		// alone (SQLite would create it as the umask says).
+		f, err := os.OpenFile(opts.DBPath, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("devserver: create %s: %w", opts.DBPath, err)
+		}
+		_ = f.Close()
 		if err := sqliteschema.SetupSchema(c); err != nil {
 			_ = os.Remove(opts.DBPath)
 			return nil, fmt.Errorf("devserver: set up the schema in %s: %w", opts.DBPath, err)

@@ -67,6 +67,16 @@ func TestDurabilityAcrossKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// What passflow keeps is its owner's alone: the database and the log
+	// 0600.
+	for name, want := range map[string]os.FileMode{"temporal.db": 0o600, "server.log": 0o600} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		} else if fi.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", name, fi.Mode(), want)
+		}
+	}
 	// A second request while the first pass runs: queued behind it.
 	queued, err := operator.Request(ctx, c, s.Name, workflows.PassRequest{Trigger: workflows.TriggerOperator, RequestedBy: "second"})
 	if err != nil || queued.Status != workflows.ReplyQueued {
@@ -331,5 +341,19 @@ func TestTwoWorkersShareATarget(t *testing.T) {
 	st, err := operator.TargetStateWithHistory(ctx, c, s.Name)
 	if err != nil || len(st.History) != passes {
 		t.Errorf("tuner history %d observations (%v), want %d", len(st.History), err, passes)
+	}
+}
+
+// TestHelpPrintsNoSecret: `--help` names the environment variable the API
+// key comes from, never its value.
+func TestHelpPrintsNoSecret(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the passflow binary")
+	}
+	cmd := exec.Command(passflowBinary(t), "worker", "--help")
+	cmd.Env = append(os.Environ(), "TEMPORAL_API_KEY=sekrit-4f2a9")
+	out, _ := cmd.CombinedOutput()
+	if strings.Contains(string(out), "sekrit-4f2a9") || !strings.Contains(string(out), "$TEMPORAL_API_KEY") {
+		t.Errorf("passflow worker --help:\n%s\nwant $TEMPORAL_API_KEY named and its value nowhere", out)
 	}
 }

@@ -342,6 +342,27 @@ func TestHTTPAPITargetsPassesCancel(t *testing.T) {
 	decode(t, get("/v1/targets/no-such-target"), http.StatusNotFound, nil)
 	decode(t, post("/v1/targets/no-such-target/passes"), http.StatusNotFound, nil)
 	decode(t, post("/v1/passes/"+first.PassID+"/frobnicate"), http.StatusNotFound, nil)
+	// A pass that never existed is 404; one that has ended is 409, and says
+	// so: nothing to cancel, no approval to give.
+	approve := func(id string) *http.Response {
+		resp, err := http.Post(apiServer.URL+"/v1/passes/"+id+"/approval", "application/json",
+			strings.NewReader(`{"approver": "alice", "approved": true}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	decode(t, approve("pass/no-such-target/1"), http.StatusNotFound, nil)
+	decode(t, post("/v1/passes/pass/no-such-target/1/cancel"), http.StatusNotFound, nil)
+	var ended struct{ Error string }
+	decode(t, post("/v1/passes/"+first.PassID+"/cancel"), http.StatusConflict, &ended)
+	if !strings.Contains(ended.Error, "has ended") || !strings.Contains(ended.Error, "nothing to cancel") {
+		t.Errorf("cancel of an ended pass: %q, want it to say the pass has ended", ended.Error)
+	}
+	decode(t, approve(first.PassID), http.StatusConflict, &ended)
+	if !strings.Contains(ended.Error, "no approval to give") {
+		t.Errorf("approval of an ended pass: %q, want it to say there is none to give", ended.Error)
+	}
 }
 
 // apiTarget is a small simulated target as the API receives it.

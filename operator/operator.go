@@ -60,10 +60,17 @@ func Running(ctx context.Context, c client.Client, id string) (bool, error) {
 
 // Cancel asks a pass to stop; it undoes what it applied before it ends.
 func Cancel(ctx context.Context, c client.Client, id string) error {
+	// The server takes a cancel of an ended workflow without a word: ask
+	// first, so the caller is not told its pass will undo what it applied.
+	if running, err := Running(ctx, c, id); err != nil {
+		return err
+	} else if !running {
+		return endedOrMissing(ctx, c, id, "nothing to cancel")
+	}
 	if err := c.CancelWorkflow(ctx, id, ""); err != nil {
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
-			return fmt.Errorf("pass %s: %w", id, ErrNotFound)
+			return endedOrMissing(ctx, c, id, "nothing to cancel")
 		}
 		return fmt.Errorf("cancel pass %s: %w", id, err)
 	}
@@ -73,9 +80,26 @@ func Cancel(ctx context.Context, c client.Client, id string) error {
 // Decide sends an approval or a rejection to a pass waiting for one.
 func Decide(ctx context.Context, c client.Client, id string, a workflows.Approval) error {
 	if err := c.SignalWorkflow(ctx, id, "", workflows.ApprovalSignal, a); err != nil {
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return endedOrMissing(ctx, c, id, "no approval to give")
+		}
 		return fmt.Errorf("send approval to pass %s: %w", id, err)
 	}
 	return nil
+}
+
+// endedOrMissing is the error for acting on pass id when the server says
+// there is no such running workflow: ErrRefused, with what, when the pass
+// exists and has ended (the server answers both cases alike), ErrNotFound
+// when it never existed.
+func endedOrMissing(ctx context.Context, c client.Client, id, what string) error {
+	d, err := c.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return fmt.Errorf("pass %s: %w", id, ErrNotFound)
+	}
+	status := strings.ToLower(strings.TrimPrefix(d.GetWorkflowExecutionInfo().GetStatus().String(), "WorkflowExecutionStatus"))
+	return fmt.Errorf("pass %s has ended (%s): %s: %w", id, status, what, ErrRefused)
 }
 
 // Follow prints one line per step of the pass as it happens, until the pass

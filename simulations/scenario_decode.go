@@ -352,6 +352,9 @@ func readYAML(data []byte, what string) (*yaml.Node, *target.Problem) {
 		}
 		return nil, &target.Problem{Line: extra.Line, Msg: "a second YAML document; expected one per file"}
 	}
+	if line, err := target.CheckAliases(&doc); err != nil {
+		return nil, &target.Problem{Line: line, Msg: err.Error()}
+	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]

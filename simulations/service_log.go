@@ -32,7 +32,7 @@ func eventLogPath(dir, name string) string {
 // openEventLog opens (creating dir if needed) the event log of target name
 // and returns the events it holds, oldest first.
 func openEventLog(dir, name string) (*eventLog, []Event, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("open event log: %w", err)
 	}
 	l := &eventLog{path: eventLogPath(dir, name)}
@@ -126,7 +126,7 @@ func (l *eventLog) append(e Event) (err error) {
 		return fmt.Errorf("append event: %w", err)
 	}
 	b = append(b, '\n')
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("append event: %w", err)
 	}

@@ -159,6 +159,9 @@ func readDocument(data []byte) (*yaml.Node, []Problem) {
 		}
 		return nil, []Problem{{Line: extra.Line, Msg: "a second YAML document; expected one target per file"}}
 	}
+	if line, err := CheckAliases(&doc); err != nil {
+		return nil, []Problem{{Line: line, Msg: err.Error()}}
+	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]

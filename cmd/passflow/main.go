@@ -155,7 +155,7 @@ func connFlags(fs *pflag.FlagSet) *app.Conn {
 	fs.StringVar(&c.KeyFile, "tls-key", "", "PEM client key for mTLS")
 	fs.StringVar(&c.ServerName, "tls-server-name", "", "server name to verify (default: the address's host)")
 	fs.BoolVar(&c.TLSSkipVerify, "tls-skip-verify", false, "do not verify the server's certificate (testing only)")
-	fs.StringVar(&c.APIKey, "api-key", os.Getenv("TEMPORAL_API_KEY"), "API key (default $TEMPORAL_API_KEY; implies --tls)")
+	fs.StringVar(&c.APIKey, "api-key", "", "API key (default $"+app.APIKeyEnv+"; implies --tls)")
 	return c
 }
 
