@@ -1,10 +1,7 @@
 package simulations
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"reflect"
 	"sort"
@@ -324,49 +321,6 @@ func shown(n *yaml.Node) string {
 		return "a list"
 	}
 	return "nothing"
-}
-
-// readYAML reads the single YAML document of data and returns its
-// top-level mapping, or nil with the problem that prevents decoding. what
-// names the expected content in messages.
-func readYAML(data []byte, what string) (*yaml.Node, *target.Problem) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, &target.Problem{Msg: "empty file; expected " + what}
-		}
-		return nil, &target.Problem{Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
-	}
-	for {
-		var extra yaml.Node
-		err := dec.Decode(&extra)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, &target.Problem{Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
-		}
-		if len(extra.Content) == 1 && isNull(extra.Content[0]) && extra.Content[0].Value == "" {
-			continue
-		}
-		return nil, &target.Problem{Line: extra.Line, Msg: "a second YAML document; expected one per file"}
-	}
-	if line, err := target.CheckAliases(&doc); err != nil {
-		return nil, &target.Problem{Line: line, Msg: err.Error()}
-	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-		root = root.Content[0]
-	}
-	root = deref(root)
-	switch {
-	case isNull(root):
-		return nil, &target.Problem{Msg: "empty document; expected " + what}
-	case root.Kind != yaml.MappingNode:
-		return nil, &target.Problem{Line: root.Line, Msg: "expected a mapping at the top level, got " + shown(root)}
-	}
-	return root, nil
 }
 
 // sortProblems orders problems by line, keeping the order of those on one line.

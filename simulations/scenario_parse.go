@@ -103,7 +103,7 @@ func ParseScenario(file string, data []byte) (*Scenario, error) {
 
 // parseScenario does ParseScenario's work.
 func parseScenario(file string, data []byte) (*Scenario, []target.Problem) {
-	root, p := readYAML(data, "a scenario (a mapping with name, target, metrics and schedule)")
+	root, p := target.ReadDocument(data, "a scenario (a mapping with name, target, metrics and schedule)")
 	if p != nil {
 		return nil, []target.Problem{*p}
 	}

@@ -132,35 +132,52 @@ func parse(data []byte) (Spec, []Problem) {
 	return spec, probs
 }
 
-// readDocument reads the single YAML document of data and returns its
-// top-level mapping, or nil with the problems that prevent decoding.
+// targetDoc names what a target file holds, for ReadDocument's messages.
+const targetDoc = "a target (a mapping with name, params, objective, telemetry and actuator)"
+
+// readDocument reads a target file's single YAML document.
 func readDocument(data []byte) (*yaml.Node, []Problem) {
+	root, p := ReadDocument(data, targetDoc)
+	if p != nil {
+		return nil, []Problem{*p}
+	}
+	return root, nil
+}
+
+// ReadDocument reads the single YAML document of data and returns its
+// top-level mapping, or nil with the problem that prevents decoding: a
+// syntax error on its line, an empty file, a second document (a trailing
+// "---" alone is harmless), aliases that would expand past
+// MaxExpandedNodes (CheckAliases), or a top level that is no mapping. what
+// names the expected content in the messages ("a target (…)"). Target
+// files and scenario files are both read with it.
+func ReadDocument(data []byte, what string) (*yaml.Node, *Problem) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, []Problem{{Msg: "empty file; expected a target (a mapping with name, params, objective, telemetry and actuator)"}}
+			return nil, &Problem{Msg: "empty file; expected " + what}
 		}
-		return nil, []Problem{syntaxProblem(err)}
+		p := syntaxProblem(err)
+		return nil, &p
 	}
 	for {
-		// A trailing "---" with nothing after it is harmless; any other
-		// document is not.
 		var extra yaml.Node
 		err := dec.Decode(&extra)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, []Problem{syntaxProblem(err)}
+			p := syntaxProblem(err)
+			return nil, &p
 		}
 		if len(extra.Content) == 1 && extra.Content[0].ShortTag() == "!!null" && extra.Content[0].Value == "" {
 			continue
 		}
-		return nil, []Problem{{Line: extra.Line, Msg: "a second YAML document; expected one target per file"}}
+		return nil, &Problem{Line: extra.Line, Msg: "a second YAML document; expected one per file"}
 	}
 	if line, err := CheckAliases(&doc); err != nil {
-		return nil, []Problem{{Line: line, Msg: err.Error()}}
+		return nil, &Problem{Line: line, Msg: err.Error()}
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
@@ -171,9 +188,9 @@ func readDocument(data []byte) (*yaml.Node, []Problem) {
 	}
 	switch {
 	case root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null":
-		return nil, []Problem{{Msg: "empty document; expected a target (a mapping with name, params, objective, telemetry and actuator)"}}
+		return nil, &Problem{Msg: "empty document; expected " + what}
 	case root.Kind != yaml.MappingNode:
-		return nil, []Problem{{Line: root.Line, Msg: "expected a mapping at the top level, got " + kindOf(root)}}
+		return nil, &Problem{Line: root.Line, Msg: "expected a mapping at the top level, got " + kindOf(root)}
 	}
 	return root, nil
 }

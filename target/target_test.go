@@ -120,7 +120,7 @@ var badFiles = map[string][]string{
 	"telemetry-both.yaml":                     {"telemetry-both.yaml:7: telemetry: expected exactly one of prometheus or simulator, got both"},
 	"top-level-list.yaml":                     {"top-level-list.yaml:1: expected a mapping at the top level, got a list"},
 	"two-actuators.yaml":                      {"two-actuators.yaml:12: actuator: expected exactly one of webhook, command, file or simulator, got webhook and command"},
-	"two-documents.yaml":                      {"two-documents.yaml:9: a second YAML document; expected one target per file"},
+	"two-documents.yaml":                      {"two-documents.yaml:9: a second YAML document; expected one per file"},
 	"unknown-field.yaml":                      {`unknown-field.yaml:9: unknown field "colour"; expected one of name, tier, params`},
 	"unknown-nested-field.yaml":               {`unknown-nested-field.yaml:11: canary: unknown field "verfiy_for"; expected one of stages, verify_for, check_every, tolerance`},
 	"unknown-param-type.yaml":                 {`unknown-param-type.yaml:3: params[0].type: unknown type "double"`},
