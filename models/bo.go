@@ -736,10 +736,14 @@ func (o *GPOptimizer) propose(m *boModel, rng *rand.Rand, explore bool) (Suggest
 	if o.opts.Repair && o.opts.Region != nil && m.obj != nil {
 		// A repair takes the best predicted objective among the candidates
 		// believed safe; the rest by their chance of keeping every guardrail.
-		mean := make([]float64, len(cands))
-		for i, c := range cands {
-			mean[i] = m.prediction(c).Mean * m.sign
+		// The objective's process models sign·objective (on a log scale
+		// when warped), increasing in it: its latent means, in one batch,
+		// order the candidates as the objective does.
+		all := make([]float64, 0, len(cands)*d)
+		for _, c := range cands {
+			all = append(all, c...)
 		}
+		mean, _ := m.obj.predict(all, len(cands))
 		safe := func(i int) bool { return pall[i] >= 1-o.delta }
 		sort.SliceStable(order, func(a, b int) bool {
 			ia, ib := order[a], order[b]

@@ -248,16 +248,15 @@ func (m *boModel) gainSD(x, inc []float64) float64 {
 	if m.obj == nil {
 		return math.NaN()
 	}
-	mus, v := m.obj.predict(append(slices.Clone(x), inc...), 2)
-	c := m.obj.cov(x, inc)
+	mx, mi, vx, vi, c := m.obj.pair(x, inc)
 	// dx and di turn the latent scale into the objective's: ysd, and on the
 	// log scale the delta method's exp(mean) too.
 	dx, di := m.obj.ysd, m.obj.ysd
 	if m.warp {
-		dx *= math.Exp(m.obj.ymu + m.obj.ysd*mus[0])
-		di *= math.Exp(m.obj.ymu + m.obj.ysd*mus[1])
+		dx *= math.Exp(m.obj.ymu + m.obj.ysd*mx)
+		di *= math.Exp(m.obj.ymu + m.obj.ysd*mi)
 	}
-	return math.Sqrt(max(dx*dx*v[0]+di*di*v[1]-2*dx*di*c, 0))
+	return math.Sqrt(max(dx*dx*vx+di*di*vi-2*dx*di*c, 0))
 }
 
 // believe conditions every process on its own posterior mean at x, so that

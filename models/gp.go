@@ -297,8 +297,9 @@ func (g *gp) predict(c []float64, m int) (mu, v []float64) {
 	return mu, v
 }
 
-// cov returns the posterior covariance of the latent function at a and b.
-func (g *gp) cov(a, b []float64) float64 {
+// pair returns the posterior means and latent variances at a and b and
+// their covariance, from one solve per point.
+func (g *gp) pair(a, b []float64) (mua, mub, va, vb, cab float64) {
 	n, d := g.n, g.d
 	ka, kb := make([]float64, n), make([]float64, n)
 	for i := 0; i < n; i++ {
@@ -308,11 +309,14 @@ func (g *gp) cov(a, b []float64) float64 {
 		k, _ = matern52(dist2(b, xi, g.cat, g.invLS2))
 		kb[i] = g.hyp.sf2 * k
 	}
-	// cov = k(a,b) - (L⁻¹k_a)·(L⁻¹k_b).
+	mua, mub = g.hyp.mean+floats64Dot(ka, g.alpha), g.hyp.mean+floats64Dot(kb, g.alpha)
+	// With z = L⁻¹k: var = sf2 − |z|², cov = k(a,b) − z_a·z_b.
 	blas64.Trsv(blas.NoTrans, g.lower, blas64.Vector{N: n, Data: ka, Inc: 1})
 	blas64.Trsv(blas.NoTrans, g.lower, blas64.Vector{N: n, Data: kb, Inc: 1})
+	floor := 1e-12 * g.hyp.sf2
+	va, vb = max(g.hyp.sf2-floats64Dot(ka, ka), floor), max(g.hyp.sf2-floats64Dot(kb, kb), floor)
 	kab, _ := matern52(dist2(a, b, g.cat, g.invLS2))
-	return g.hyp.sf2*kab - floats64Dot(ka, kb)
+	return mua, mub, va, vb, g.hyp.sf2*kab - floats64Dot(ka, kb)
 }
 
 // predictGrad returns the posterior mean and latent variance at x with their

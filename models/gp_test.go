@@ -44,6 +44,24 @@ func TestGPPosteriorByHand(t *testing.T) {
 		if math.Abs(mu1-mu[0]) > 1e-9 || math.Abs(v1-v[0]) > 1e-9 {
 			t.Errorf("x=%v: predictGrad gives %v, %v; predict %v, %v", tt.x, mu1, v1, mu[0], v[0])
 		}
+		// pair agrees with predict, and a point's covariance with itself
+		// is its variance.
+		ma, mb, va, vb, c := g.pair([]float64{tt.x}, []float64{tt.x})
+		if math.Abs(ma-mu[0]) > 1e-9 || math.Abs(mb-mu[0]) > 1e-9 || math.Abs(va-v[0]) > 1e-9 || math.Abs(vb-v[0]) > 1e-9 ||
+			math.Abs(c-v[0]) > 1e-9 && v[0] > 1e-9 {
+			t.Errorf("x=%v: pair gives means %v, %v, variances %v, %v, covariance %v; predict %v, %v", tt.x, ma, mb, va, vb, c, mu[0], v[0])
+		}
+	}
+	// The covariance of 0.1 and 0.75 by hand: k(0.1, 0.75) − k₁ᵀK⁻¹k₂.
+	_, _, _, _, c := g.pair([]float64{0.1}, []float64{0.75})
+	k := func(a, b float64) float64 { r, _ := matern52((a - b) * (a - b) / 0.25); return r }
+	k11, k12, k22 := k(0, 0)+1e-8, k(0, 0.5), k(0.5, 0.5)+1e-8
+	det := k11*k22 - k12*k12
+	a1, a2 := k(0.1, 0), k(0.1, 0.5)
+	b1, b2 := k(0.75, 0), k(0.75, 0.5)
+	want := k(0.1, 0.75) - (a1*(k22*b1-k12*b2)+a2*(-k12*b1+k11*b2))/det
+	if math.Abs(c-want) > 1e-6 {
+		t.Errorf("covariance of 0.1 and 0.75: %v, want %v", c, want)
 	}
 	// Three points: the third at 1 with output 0 changes nothing on the
 	// left by symmetry of nothing; just check interpolation and the order
