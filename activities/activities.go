@@ -630,23 +630,18 @@ func (a *Activities) Check(ctx context.Context, in WindowInput) (Judgement, erro
 }
 
 // checkRules are the relative rules a look tests besides the guardrails'
-// limits: the target's (target.Spec.Judge), in a repair only the opted-in
-// ones (target.Spec.RepairJudge), and none at 100%, where no baseline runs
-// beside the canary. A rule a look does not test is made non-critical.
+// limits: the target's (target.Spec.Judge); in a repair only the opted-in
+// ones (target.Spec.RepairJudge); none at 100%, where no baseline runs
+// beside the canary.
 func checkRules(in WindowInput) models.JudgeConfig {
-	spec := in.Target
-	if in.Repair && in.Percent < 100 {
-		if cfg, ok := spec.RepairJudge(); ok {
-			return cfg
-		}
+	switch {
+	case in.Percent >= 100:
+		return models.JudgeConfig{}
+	case in.Repair:
+		cfg, _ := in.Target.RepairJudge()
+		return cfg
 	}
-	cfg := spec.Judge()
-	if in.Repair || in.Percent >= 100 {
-		for i := range cfg.Rules {
-			cfg.Rules[i].Critical = false
-		}
-	}
-	return cfg
+	return in.Target.Judge()
 }
 
 // Verify judges a stage at the end of its wait. The guardrails are judged

@@ -120,10 +120,13 @@ type SequentialResult struct {
 // missing data never raises a breach here; the end-of-window judge makes it a
 // no-data verdict. A constraint's metric absent from canary is skipped alike.
 // The look index is not needed: the e-process is valid at every sample.
-// The error is for an invalid cfg only.
+// A cfg without rules tests the constraints' limits alone. The error is for
+// an invalid cfg only.
 func CheckSequential(cfg JudgeConfig, constraints []Constraint, baseline, canary map[string][]float64) (SequentialResult, error) {
-	if err := cfg.Validate(); err != nil {
-		return SequentialResult{}, err
+	if len(cfg.Rules) > 0 {
+		if err := cfg.Validate(); err != nil {
+			return SequentialResult{}, err
+		}
 	}
 	cfg = cfg.WithDefaults()
 	type test struct {

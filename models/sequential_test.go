@@ -129,3 +129,21 @@ func TestSequentialMissingData(t *testing.T) {
 		t.Errorf("got %+v, want a breach below the minimum", r)
 	}
 }
+
+// TestSequentialLimitsAlone: without relative rules (a repair, the 100%
+// stage) the check still watches the limits, and a relative change alone
+// raises nothing.
+func TestSequentialLimitsAlone(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	limit := 150.0
+	cons := []Constraint{{Metric: "latency_ms", Max: &limit}}
+	base := map[string][]float64{"latency_ms": lognormal(rng, 60, 100, 0.1)}
+	over := map[string][]float64{"latency_ms": lognormal(rng, 60, 200, 0.1)}
+	worse := map[string][]float64{"latency_ms": lognormal(rng, 60, 130, 0.1)} // 30% worse, under the limit
+	if r, err := CheckSequential(JudgeConfig{}, cons, base, over); err != nil || !r.Breach {
+		t.Errorf("200 ms against a 150 ms limit with no rules: breach %v (%v), want one", r.Breach, err)
+	}
+	if r, err := CheckSequential(JudgeConfig{}, cons, base, worse); err != nil || r.Breach {
+		t.Errorf("130 ms against a 150 ms limit with no rules: breach %v (%v, %v), want none", r.Breach, r.Reasons, err)
+	}
+}
