@@ -16,7 +16,7 @@ import (
 func postAlerts(t *testing.T, body string) *httptest.ResponseRecorder {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	New(nil, nil).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/alerts", strings.NewReader(body)))
+	New(nil, nil, allRoles).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/alerts", strings.NewReader(body)))
 	return rec
 }
 

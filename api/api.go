@@ -1,9 +1,10 @@
 // Package api is passflow's HTTP API: health, Prometheus metrics, targets
 // (register, list, show, pause, resume, delete, request a pass, history),
 // Alertmanager's webhook, and the operator's calls on passes (status,
-// cancel, approve).
+// cancel, approve), each behind a role of package access.
 //
-// Invariants: every request body is read with a size limit and parsed
+// Invariants: a request without an identity gets 401 and one without the
+// route's role 403, before any handler reads it; every request body is read with a size limit and parsed
 // strictly; a bad request gets a 4xx with a message naming what was wrong
 // and changes nothing; passes start only through their target's tuner; a
 // browser's cross-origin request that could change something is refused
@@ -25,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
 
+	"github.com/passflow/passflow/access"
 	"github.com/passflow/passflow/operator"
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/workflows"
@@ -33,10 +35,19 @@ import (
 // maxBody bounds every request body.
 const maxBody = 1 << 20
 
+// Auth names a request's caller and says what it may do. Identify returns
+// "" for a request without an identity.
+type Auth struct {
+	Identify func(*http.Request) string
+	Policy   *access.Policy
+}
+
 // New returns the API's handler. c talks to Temporal; reg serves /metrics
-// and gets the API's own counters.
-func New(c client.Client, reg *prometheus.Registry) http.Handler {
-	s := &server{c: c, router: &router{c: c, ttl: routerTTL}}
+// and gets the API's own counters; auth decides who may call each route.
+// The handler expects to run behind exporter-toolkit's (see Serve), which
+// checks basic-auth passwords and client certificates first.
+func New(c client.Client, reg *prometheus.Registry, auth Auth) http.Handler {
+	s := &server{c: c, router: &router{c: c, ttl: routerTTL}, auth: auth}
 	if reg != nil {
 		s.alertsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "passflow_alerts_total",
@@ -45,22 +56,24 @@ func New(c client.Client, reg *prometheus.Registry) http.Handler {
 		reg.MustRegister(s.alertsTotal)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.healthz)
+	route := func(pattern string, role access.Role, h http.HandlerFunc) { mux.Handle(pattern, s.allow(role, h)) }
+	route("GET /healthz", "", s.healthz)
 	if reg != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		route("GET /metrics", access.Viewer, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP)
 	}
-	mux.HandleFunc("GET /v1/targets", s.listTargets)
-	mux.HandleFunc("PUT /v1/targets/{name}", s.putTarget)
-	mux.HandleFunc("GET /v1/targets/{name}", s.showTarget)
-	mux.HandleFunc("DELETE /v1/targets/{name}", s.deleteTarget)
-	mux.HandleFunc("POST /v1/targets/{name}/pause", s.pauseTarget(true))
-	mux.HandleFunc("POST /v1/targets/{name}/resume", s.pauseTarget(false))
-	mux.HandleFunc("POST /v1/targets/{name}/passes", s.requestPass)
-	mux.HandleFunc("GET /v1/targets/{name}/history", s.history)
-	mux.HandleFunc("POST /v1/alerts", s.alerts)
+	route("GET /v1/targets", access.Viewer, s.listTargets)
+	route("PUT /v1/targets/{name}", access.Operator, s.putTarget)
+	route("GET /v1/targets/{name}", access.Viewer, s.showTarget)
+	route("DELETE /v1/targets/{name}", access.Operator, s.deleteTarget)
+	route("POST /v1/targets/{name}/pause", access.Operator, s.pauseTarget(true))
+	route("POST /v1/targets/{name}/resume", access.Operator, s.pauseTarget(false))
+	route("POST /v1/targets/{name}/passes", access.Operator, s.requestPass)
+	route("GET /v1/targets/{name}/history", access.Viewer, s.history)
+	route("POST /v1/alerts", access.Trigger, s.alerts)
+	route("GET /v1/approvals", access.Viewer, s.approvals)
 	// Pass IDs hold slashes (pass/<target>/<n>): the rest of the path is
 	// the ID, with /cancel or /approval at its end for those calls.
-	mux.HandleFunc("GET /v1/passes/{id...}", s.status)
+	route("GET /v1/passes/{id...}", access.Viewer, s.status)
 	mux.HandleFunc("POST /v1/passes/{id...}", s.passAction)
 	// A web page an operator has open must not start, cancel or approve a
 	// pass on their machine: cross-origin POST, PUT and DELETE from a
@@ -71,6 +84,36 @@ func New(c client.Client, reg *prometheus.Registry) http.Handler {
 		writeError(w, http.StatusForbidden, "%s %s: a cross-origin request from a browser; expected one from the same origin", r.Method, r.URL.Path)
 	}))
 	return recoverPanics(csrf.Handler(mux))
+}
+
+// identityKey keys the caller's identity in a request's context.
+type identityKey struct{}
+
+// identity is the authenticated caller of a request that allow let through.
+func identity(r *http.Request) string {
+	id, _ := r.Context().Value(identityKey{}).(string)
+	return id
+}
+
+// allow runs h for a caller that holds role ("" for any identity): 401
+// without an identity, 403 without the role. Neither names a credential.
+func (s *server) allow(role access.Role, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := ""
+		if s.auth.Identify != nil {
+			id = s.auth.Identify(r)
+		}
+		switch {
+		case id == "":
+			w.Header().Set("WWW-Authenticate", `Basic realm="passflow"`)
+			writeError(w, http.StatusUnauthorized, "%s %s: expected credentials (basic auth or a client certificate)", r.Method, r.URL.Path)
+			return
+		case role != "" && (s.auth.Policy == nil || !s.auth.Policy.Allows(id, role)):
+			writeError(w, http.StatusForbidden, "%s %s: %s does not hold the %s role", r.Method, r.URL.Path, id, role)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
+	})
 }
 
 // recoverPanics answers a handler's panic with a 500 and a JSON error: the
@@ -90,6 +133,7 @@ func recoverPanics(h http.Handler) http.Handler {
 }
 
 type server struct {
+	auth        Auth
 	c           client.Client
 	router      *router
 	alertsTotal *prometheus.CounterVec
@@ -136,7 +180,7 @@ func (s *server) putTarget(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "request body: name: expected %q, the target in the path, got %q", name, spec.Name)
 		return
 	}
-	res, err := operator.Apply(r.Context(), s.c, spec, "HTTP PUT "+r.URL.Path, r.URL.Query().Get("by"))
+	res, err := operator.Apply(r.Context(), s.c, spec, "HTTP PUT "+r.URL.Path, identity(r))
 	if err != nil {
 		writeOpError(w, err)
 		return
@@ -173,7 +217,7 @@ func (s *server) showTarget(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) deleteTarget(w http.ResponseWriter, r *http.Request) {
-	res, err := operator.Delete(r.Context(), s.c, r.PathValue("name"), r.URL.Query().Get("by"), r.URL.Query().Get("reason"))
+	res, err := operator.Delete(r.Context(), s.c, r.PathValue("name"), identity(r), r.URL.Query().Get("reason"))
 	if err != nil {
 		writeOpError(w, err)
 		return
@@ -183,7 +227,7 @@ func (s *server) deleteTarget(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) pauseTarget(paused bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		res, err := operator.Pause(r.Context(), s.c, r.PathValue("name"), paused, r.URL.Query().Get("by"), r.URL.Query().Get("reason"))
+		res, err := operator.Pause(r.Context(), s.c, r.PathValue("name"), paused, identity(r), r.URL.Query().Get("reason"))
 		if err != nil {
 			writeOpError(w, err)
 			return
@@ -192,12 +236,12 @@ func (s *server) pauseTarget(paused bool) http.HandlerFunc {
 	}
 }
 
-// requestPass asks the target's tuner for a pass (?by= and ?reason= are
-// optional); the reply names the pass that will serve the request.
+// requestPass asks the target's tuner for a pass, as the caller (?reason=
+// is optional); the reply names the pass that will serve the request.
 func (s *server) requestPass(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	rep, err := operator.Request(r.Context(), s.c, r.PathValue("name"), workflows.PassRequest{
-		Trigger: workflows.TriggerOperator, RequestedBy: q.Get("by"), Reason: q.Get("reason"),
+		Trigger: workflows.TriggerOperator, RequestedBy: identity(r), Reason: q.Get("reason"),
 	})
 	if err != nil {
 		writeOpError(w, err)
@@ -224,18 +268,21 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
-// passAction serves POST /v1/passes/{id}/cancel and /v1/passes/{id}/approval.
+// passAction serves POST /v1/passes/{id}/cancel (operator) and
+// /v1/passes/{id}/approval (approver).
 func (s *server) passAction(w http.ResponseWriter, r *http.Request) {
 	rest := r.PathValue("id")
 	if id, ok := strings.CutSuffix(rest, "/cancel"); ok {
-		s.cancel(w, r, id)
+		s.allow(access.Operator, func(w http.ResponseWriter, r *http.Request) { s.cancel(w, r, id) }).ServeHTTP(w, r)
 		return
 	}
 	if id, ok := strings.CutSuffix(rest, "/approval"); ok {
-		s.approval(w, r, id)
+		s.allow(access.Approver, func(w http.ResponseWriter, r *http.Request) { s.approval(w, r, id) }).ServeHTTP(w, r)
 		return
 	}
-	writeError(w, http.StatusNotFound, "POST %s: expected /v1/passes/ID/cancel or /v1/passes/ID/approval", r.URL.Path)
+	s.allow(access.Viewer, func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "POST %s: expected /v1/passes/ID/cancel or /v1/passes/ID/approval", r.URL.Path)
+	}).ServeHTTP(w, r)
 }
 
 func (s *server) cancel(w http.ResponseWriter, r *http.Request, id string) {
@@ -246,20 +293,20 @@ func (s *server) cancel(w http.ResponseWriter, r *http.Request, id string) {
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": "cancel requested"})
 }
 
-// approvalBody is an approval as the API takes it: every field but reason
-// required.
+// approvalBody is an answer as the API takes it: approved required, reason
+// optional. The approver is the caller's identity; a body that names one is
+// refused rather than ignored.
 type approvalBody struct {
-	Approver string `json:"approver"`
-	Approved *bool  `json:"approved"`
-	Reason   string `json:"reason"`
+	Approved *bool   `json:"approved"`
+	Reason   string  `json:"reason"`
+	Approver *string `json:"approver"`
 }
 
-// maxApprovalText bounds an approval's approver and reason, which the pass
-// keeps in its history.
-const maxApprovalText = 1024
-
+// approval answers a pass's approval request as the caller: the pass's
+// validator refuses an answer it cannot take (409 not waiting or answered
+// already, 403 not one of the target's approvers).
 func (s *server) approval(w http.ResponseWriter, r *http.Request, id string) {
-	const expected = "approval body: expected {\"approver\": NAME, \"approved\": BOOL, \"reason\": TEXT}"
+	const expected = "approval body: expected {\"approved\": BOOL, \"reason\": TEXT}"
 	var b approvalBody
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
@@ -271,28 +318,42 @@ func (s *server) approval(w http.ResponseWriter, r *http.Request, id string) {
 	case dec.More() || dec.Decode(&struct{}{}) != io.EOF:
 		writeError(w, http.StatusBadRequest, "%s: found more after the object", expected)
 		return
-	case strings.TrimSpace(b.Approver) == "":
-		writeError(w, http.StatusBadRequest, "approval body: approver: expected a name, got %q", b.Approver)
+	case b.Approver != nil:
+		writeError(w, http.StatusBadRequest, "approval body: approver: the approver is the caller's identity (%s); remove the field", identity(r))
 		return
 	case b.Approved == nil:
 		writeError(w, http.StatusBadRequest, "approval body: approved: expected true or false, found none")
 		return
-	case len(b.Approver) > maxApprovalText || len(b.Reason) > maxApprovalText:
-		writeError(w, http.StatusBadRequest, "approval body: approver and reason: expected at most %d bytes each", maxApprovalText)
+	case len(b.Reason) > workflows.MaxApprovalReason:
+		writeError(w, http.StatusBadRequest, "approval body: reason: expected at most %d bytes, got %d", workflows.MaxApprovalReason, len(b.Reason))
 		return
 	}
-	a := workflows.Approval{Approver: strings.TrimSpace(b.Approver), Approved: *b.Approved, Reason: b.Reason}
-	if err := operator.Decide(r.Context(), s.c, id, a); err != nil {
+	a := workflows.Approval{Approver: identity(r), Approved: *b.Approved, Reason: b.Reason}
+	reply, err := operator.Decide(r.Context(), s.c, id, a)
+	if err != nil {
 		writeOpError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": "sent"})
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "approver": a.Approver,
+		"decision": reply.Decision, "approvals": reply.Approvals, "quorum": reply.Quorum})
+}
+
+// approvals lists the passes waiting for an approval.
+func (s *server) approvals(w http.ResponseWriter, r *http.Request) {
+	rows, err := operator.Approvals(r.Context(), s.c)
+	if err != nil {
+		writeOpError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rows)
 }
 
 func writeOpError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, operator.ErrNotFound), errors.Is(err, operator.ErrNotRegistered):
 		writeError(w, http.StatusNotFound, "%v", err)
+	case errors.Is(err, operator.ErrForbidden):
+		writeError(w, http.StatusForbidden, "%v", err)
 	case errors.Is(err, operator.ErrRefused):
 		writeError(w, http.StatusConflict, "%v", err)
 	case errors.Is(err, operator.ErrInvalid):

@@ -6,6 +6,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/passflow/passflow/access"
 )
 
 // TestCrossOriginRequestsRefused: a browser's cross-origin request that
@@ -13,7 +17,7 @@ import (
 // refused with 403 before any handler runs; reads, and requests from the
 // CLI or Alertmanager (no browser headers), are not.
 func TestCrossOriginRequestsRefused(t *testing.T) {
-	h := New(nil, nil) // no Temporal client: a request that reached a handler would fail otherwise
+	h := New(nil, nil, allRoles) // no Temporal client: a request that reached a handler would fail otherwise
 	tests := []struct {
 		name, method, path string
 		header             map[string]string
@@ -58,35 +62,98 @@ func TestCrossOriginRequestsRefused(t *testing.T) {
 // connection.
 func TestPanicIsAJSONError(t *testing.T) {
 	rec := httptest.NewRecorder()
-	New(nil, nil).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/targets", nil))
+	New(nil, nil, allRoles).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/targets", nil))
 	var body map[string]string
 	if rec.Code != http.StatusInternalServerError || json.Unmarshal(rec.Body.Bytes(), &body) != nil || body["error"] == "" {
 		t.Fatalf("%d %q, want 500 with a JSON error", rec.Code, rec.Body)
 	}
 }
 
-// TestApprovalBodyRefused: an approval that names no approver, leaves out
-// its answer, carries trailing data or oversized text is refused with a 400
-// naming what was wrong, before it reaches any pass.
+// TestApprovalBodyRefused: an answer that names its own approver (the
+// approver is the caller's identity), leaves out its answer, carries
+// trailing data or oversized text is refused with a 400 naming what was
+// wrong, before it reaches any pass.
 func TestApprovalBodyRefused(t *testing.T) {
 	tests := []struct{ name, body, want string }{
-		{"approved missing", `{"approver": "alice"}`, "approved: expected true or false"},
-		{"blank approver", `{"approver": "  ", "approved": true}`, "approver: expected a name"},
-		{"no approver", `{"approved": true}`, "approver: expected a name"},
-		{"trailing garbage", `{"approver": "alice", "approved": true} garbage`, "found more after the object"},
-		{"two objects", `{"approver": "alice", "approved": true}{"approver": "bob", "approved": true}`, "found more after the object"},
-		{"unknown field", `{"approver": "alice", "approved": true, "quorum": 0}`, "unknown field"},
-		{"approved a string", `{"approver": "alice", "approved": "yes"}`, "approval body"},
-		{"reason too long", `{"approver": "alice", "approved": true, "reason": "` + strings.Repeat("x", 2000) + `"}`, "at most 1024 bytes"},
+		{"approved missing", `{"reason": "ok"}`, "approved: expected true or false"},
+		{"a typed approver", `{"approver": "alice", "approved": true}`, "approver: the approver is the caller's identity (tester)"},
+		{"trailing garbage", `{"approved": true} garbage`, "found more after the object"},
+		{"two objects", `{"approved": true}{"approved": false}`, "found more after the object"},
+		{"unknown field", `{"approved": true, "quorum": 0}`, "unknown field"},
+		{"approved a string", `{"approved": "yes"}`, "approval body"},
+		{"reason too long", `{"approved": true, "reason": "` + strings.Repeat("x", 2000) + `"}`, "at most 1024 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			New(nil, nil).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/passes/pass/svc/1/approval", strings.NewReader(tt.body)))
+			New(nil, nil, allRoles).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/passes/pass/svc/1/approval", strings.NewReader(tt.body)))
 			var body map[string]string
 			_ = json.Unmarshal(rec.Body.Bytes(), &body)
 			if rec.Code != http.StatusBadRequest || !strings.Contains(body["error"], tt.want) {
 				t.Errorf("%s: %d %q, want 400 saying %q", tt.body, rec.Code, body["error"], tt.want)
+			}
+		})
+	}
+}
+
+// allRoles identifies every request as "tester", who holds every role.
+var allRoles = Auth{
+	Identify: func(*http.Request) string { return "tester" },
+	Policy:   mustPolicy("users: {tester: [viewer, operator, trigger, approver]}"),
+}
+
+func mustPolicy(yaml string) *access.Policy {
+	p, err := access.Parse("test", []byte(yaml))
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// TestRolesGuardEveryRoute: without an identity every route is a 401, and
+// without the route's role a 403, before any handler runs (the handler has
+// no Temporal client: reaching it would be a 502 or a panic).
+func TestRolesGuardEveryRoute(t *testing.T) {
+	routes := []struct {
+		method, path string
+		role         access.Role
+	}{
+		{http.MethodGet, "/metrics", access.Viewer},
+		{http.MethodGet, "/v1/targets", access.Viewer},
+		{http.MethodPut, "/v1/targets/svc", access.Operator},
+		{http.MethodGet, "/v1/targets/svc", access.Viewer},
+		{http.MethodDelete, "/v1/targets/svc", access.Operator},
+		{http.MethodPost, "/v1/targets/svc/pause", access.Operator},
+		{http.MethodPost, "/v1/targets/svc/resume", access.Operator},
+		{http.MethodPost, "/v1/targets/svc/passes", access.Operator},
+		{http.MethodGet, "/v1/targets/svc/history", access.Viewer},
+		{http.MethodPost, "/v1/alerts", access.Trigger},
+		{http.MethodGet, "/v1/approvals", access.Viewer},
+		{http.MethodGet, "/v1/passes/pass/svc/1", access.Viewer},
+		{http.MethodPost, "/v1/passes/pass/svc/1/cancel", access.Operator},
+		{http.MethodPost, "/v1/passes/pass/svc/1/approval", access.Approver},
+	}
+	nobody := New(nil, prometheus.NewRegistry(), Auth{Identify: func(*http.Request) string { return "" }, Policy: allRoles.Policy})
+	for _, rt := range routes {
+		t.Run(rt.method+" "+rt.path, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			nobody.ServeHTTP(rec, httptest.NewRequest(rt.method, rt.path, strings.NewReader("{}")))
+			if rec.Code != http.StatusUnauthorized || rec.Header().Get("WWW-Authenticate") == "" {
+				t.Errorf("no identity: %d %q, want 401 with a challenge", rec.Code, rec.Body.String())
+			}
+			// Someone holding every role but this one.
+			var others []string
+			for _, r := range access.Roles {
+				if r != rt.role {
+					others = append(others, string(r))
+				}
+			}
+			h := New(nil, prometheus.NewRegistry(), Auth{Identify: func(*http.Request) string { return "eve" },
+				Policy: mustPolicy("users: {eve: [" + strings.Join(others, ", ") + "]}")})
+			rec = httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(rt.method, rt.path, strings.NewReader("{}")))
+			if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "eve does not hold the "+string(rt.role)+" role") {
+				t.Errorf("without %s: %d %q, want 403 naming the role", rt.role, rec.Code, rec.Body.String())
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/passflow/passflow/access"
 	"github.com/passflow/passflow/devserver"
 	"github.com/passflow/passflow/examples"
 	"github.com/passflow/passflow/operator"
@@ -29,6 +30,9 @@ type DevOptions struct {
 	UIPort    int
 	NoUI      bool
 	HTTPAddr  string
+	// Auth guards the HTTP API; empty makes (or reuses) a local admin
+	// credential in the state directory.
+	Auth      HTTPAuth
 	Namespace string
 	// StateDir holds the pass store, the simulator's state and the server
 	// log; empty means the database file's directory (a temporary directory
@@ -113,7 +117,16 @@ func Dev(ctx context.Context, opts DevOptions, out io.Writer) error {
 		return err
 	}
 	defer c.Close()
-	rt, err := startRuntime(c, stateDir, ln, workers.Options{}, opts.NoWorker)
+	auth := opts.Auth
+	var local *access.Local
+	if auth == (HTTPAuth{}) {
+		l, err := access.EnsureLocal(stateDir, "http://"+ln.Addr().String())
+		if err != nil {
+			return err
+		}
+		local, auth = &l, HTTPAuth{WebConfig: string(l.WebConfig), AccessFile: l.AccessFile}
+	}
+	rt, err := startRuntime(c, stateDir, ln, auth, workers.Options{}, opts.NoWorker)
 	if err != nil {
 		return err
 	}
@@ -129,6 +142,12 @@ func Dev(ctx context.Context, opts DevOptions, out io.Writer) error {
 		fmt.Fprintf(out, "  Web UI     %s/namespaces/%s/workflows\n", u, opts.Namespace)
 	}
 	fmt.Fprintf(out, "  HTTP API   http://%s  (/healthz, /metrics, /v1/targets, /v1/passes, /v1/alerts)\n", ln.Addr())
+	if local != nil {
+		fmt.Fprintf(out, "  access     %s holds every role; its password is in %s, which the CLI reads (roles: %s)\n",
+			access.LocalAdmin, local.Credentials, local.AccessFile)
+	} else {
+		fmt.Fprintf(out, "  access     web config %s, roles %s\n", auth.WebConfig, auth.AccessFile)
+	}
 	fmt.Fprintf(out, "  state      %s  server log %s\n", stateDir, logFile.Name())
 	if len(opts.Targets) > 0 {
 		if code := operator.ApplyFiles(ctx, c, opts.Targets, "passflow dev --targets", nil, out, out); code != 0 {
@@ -166,8 +185,8 @@ func runDemo(ctx context.Context, c client.Client, spec target.Spec, passes int,
 		fmt.Fprintf(out, "  schedule   %s/namespaces/%s/schedules\n", u, srv.Namespace())
 	}
 	if len(spec.Risk.Approvers) > 0 {
-		fmt.Fprintf(out, "  a high-risk candidate waits for a human: `passflow approve|reject PASS --by %s` within %s, or the demo approves as %s\n",
-			spec.Risk.Approvers[0], demoApprovalAfter, spec.Risk.Approvers[0])
+		fmt.Fprintf(out, "  a high-risk candidate waits for a human: `passflow approve|reject PASS` within %s (the CLI answers as %s), or the demo approves as %s\n",
+			demoApprovalAfter, access.LocalAdmin, spec.Risk.Approvers[0])
 	}
 	incumbent := spec.Params.Current()
 	fmt.Fprintf(out, "  start      %s: %s\n\n", incumbent, truth.describe(incumbent))

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/exporter-toolkit/web"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -39,8 +42,12 @@ func listen(addr string) (net.Listener, error) {
 }
 
 // startRuntime starts the worker (activities backed by stateDir), unless
-// noWorker, and the HTTP API on ln.
-func startRuntime(c client.Client, stateDir string, ln net.Listener, wopts workers.Options, noWorker bool) (*runtime, error) {
+// noWorker, and the HTTP API on ln behind auth.
+func startRuntime(c client.Client, stateDir string, ln net.Listener, auth HTTPAuth, wopts workers.Options, noWorker bool) (*runtime, error) {
+	webConfig, apiAuth, err := auth.load()
+	if err != nil {
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	acts := &activities.Activities{
@@ -55,14 +62,19 @@ func startRuntime(c client.Client, stateDir string, ln net.Listener, wopts worke
 			return nil, fmt.Errorf("start the worker: %w", err)
 		}
 	}
-	srv := &http.Server{Handler: api.New(c, reg),
+	srv := &http.Server{Handler: api.New(c, reg, apiAuth),
 		// A slow client holds a connection for a bounded time: the headers
 		// in 10 s, the whole request in 30 s, the answer in 60 s, and an idle
 		// keep-alive for 2 minutes.
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	// exporter-toolkit checks TLS, client certificates and basic-auth
+	// passwords (re-reading the file, so edits apply without a restart)
+	// before api's handler reads the identity.
+	path := string(webConfig)
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := web.Serve(ln, srv, &web.FlagConfig{WebConfigFile: &path}, logger); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			fmt.Printf("passflow: HTTP API stopped: %v\n", err)
 		}
 	}()

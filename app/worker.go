@@ -19,7 +19,10 @@ type WorkerOptions struct {
 	Conn     Conn
 	StateDir string
 	HTTPAddr string
-	Workers  workers.Options
+	// Auth guards the HTTP API; empty takes the pair passflow dev keeps in
+	// StateDir.
+	Auth    HTTPAuth
+	Workers workers.Options
 }
 
 // Worker runs a worker and the HTTP API against an existing cluster until
@@ -42,7 +45,7 @@ func Worker(ctx context.Context, opts WorkerOptions, out io.Writer) error {
 	if err := EnsureSearchAttributes(ctx, c, opts.Conn.Namespace); err != nil {
 		fmt.Fprintf(out, "warning: %v; passes need them, ask the cluster's operator to add them\n", err)
 	}
-	rt, err := startRuntime(c, opts.StateDir, ln, opts.Workers, false)
+	rt, err := startRuntime(c, opts.StateDir, ln, opts.Auth.inState(opts.StateDir), opts.Workers, false)
 	if err != nil {
 		return err
 	}

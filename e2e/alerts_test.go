@@ -91,7 +91,7 @@ func webhookBody(t *testing.T, alerts ...amAlert) []byte {
 // postWebhook posts a webhook body to the API; it may run on any goroutine.
 func postWebhook(body []byte) (api.AlertsReply, error) {
 	var rep api.AlertsReply
-	resp, err := http.Post(apiServer.URL+"/v1/alerts", "application/json", bytes.NewReader(body))
+	resp, err := apiHTTP.Post(apiServer.URL+"/v1/alerts", "application/json", bytes.NewReader(body))
 	if err != nil {
 		return rep, err
 	}
@@ -324,6 +324,8 @@ receivers:
     webhook_configs:
       - url: %s
         send_resolved: true
+        http_config:
+          basic_auth: {username: am, password: pw-am}
 `, webhook)), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -64,12 +64,12 @@ func BenchmarkAlertStorm(b *testing.B) {
 		name  string
 		fresh bool
 	}{{"fresh", true}, {"firing-before", false}} {
-		b.Run(v.name, func(b *testing.B) { alertStorm(b, p.client, "http://"+httpAddr, v.name, v.fresh, window) })
+		b.Run(v.name, func(b *testing.B) { alertStorm(b, p.client, p.auth, "http://"+httpAddr, v.name, v.fresh, window) })
 	}
 }
 
 // alertStorm runs one storm on new targets storm-<variant>-<i>.
-func alertStorm(b *testing.B, c client.Client, baseURL, variant string, fresh bool, window time.Duration) {
+func alertStorm(b *testing.B, c client.Client, auth basicAuth, baseURL, variant string, fresh bool, window time.Duration) {
 	ctx := context.Background()
 	names := make([]string, stormTargets)
 	for i := range names {
@@ -90,7 +90,8 @@ func alertStorm(b *testing.B, c client.Client, baseURL, variant string, fresh bo
 	}
 
 	mon := startStormMonitor(c, names)
-	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: stormSenders}}
+	auth.base = &http.Transport{MaxIdleConnsPerHost: stormSenders}
+	hc := &http.Client{Timeout: time.Minute, Transport: auth}
 	results := make([]stormResult, stormRequests)
 	interval := window / stormRequests
 	began := time.Now()
@@ -229,7 +230,7 @@ func BenchmarkAlertsDuringApproval(b *testing.B) {
 	}
 	names := []string{spec.Name}
 	awaitStormRoutable(b, p.client, names)
-	hc := &http.Client{Timeout: time.Minute}
+	hc := &http.Client{Timeout: time.Minute, Transport: p.auth}
 	url := "http://" + httpAddr + "/v1/alerts"
 	first := stormPost{variant: "approval", age: time.Minute, fingerprint: 1}.send(hc, url, names, time.Now().Add(-time.Minute), time.Now())
 	if first.err != nil || len(first.reply.Requested) != 1 {

@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/passflow/passflow/access"
 	"github.com/passflow/passflow/app"
 	"github.com/passflow/passflow/devserver"
 	"github.com/passflow/passflow/examples"
@@ -57,6 +58,8 @@ type devProcess struct {
 	cmd    *devCmd
 	client client.Client
 	ready  time.Duration
+	// auth sends the local admin credential the dev wrote into its state.
+	auth basicAuth
 }
 
 func startDevProcess(tb testing.TB, dbDir string, extra ...string) *devProcess {
@@ -76,6 +79,11 @@ func startDevProcess(tb testing.TB, dbDir string, extra ...string) *devProcess {
 		tb.Fatal(err)
 	}
 	p.client = c
+	cred, err := access.ReadCredentials(filepath.Join(dbDir, access.CredentialsFile))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p.auth = basicAuth{user: cred.User, password: cred.Password}
 	return p
 }
 

@@ -6,15 +6,22 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/exporter-toolkit/web"
 	"go.temporal.io/sdk/client"
+	"golang.org/x/crypto/bcrypt"
+	"gopkg.in/yaml.v2"
 
+	"github.com/passflow/passflow/access"
 	"github.com/passflow/passflow/activities"
 	"github.com/passflow/passflow/api"
 	"github.com/passflow/passflow/app"
@@ -28,8 +35,82 @@ import (
 var (
 	temporalClient client.Client
 	sims           *simulations.Connector
-	apiServer      *httptest.Server
+	apiServer      *httpServer
+	// apiHTTP calls the API as admin, who holds every role.
+	apiHTTP *http.Client
 )
+
+// httpServer is the API served as passflow serves it: behind
+// exporter-toolkit, with the test's web configuration and access file.
+type httpServer struct{ URL string }
+
+// e2eUsers are the API's identities in these tests, with their roles; each
+// one's password is "pw-" and its name.
+var e2eUsers = map[string][]access.Role{
+	"admin":   access.Roles,
+	"alice":   {access.Viewer, access.Approver},
+	"bob":     {access.Viewer, access.Approver},
+	"mallory": {access.Viewer, access.Approver}, // an approver, of no target here
+	"carol":   {access.Viewer},
+	"am":      {access.Trigger},
+}
+
+// as returns a client that calls the API as user.
+func as(user string) *http.Client {
+	return &http.Client{Timeout: time.Minute, Transport: basicAuth{user: user, password: "pw-" + user}}
+}
+
+// basicAuth sends each request with a user and password, over base (the
+// default transport when nil).
+type basicAuth struct {
+	user, password string
+	base           http.RoundTripper
+}
+
+func (b basicAuth) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.SetBasicAuth(b.user, b.password)
+	if b.base == nil {
+		return http.DefaultTransport.RoundTrip(r)
+	}
+	return b.base.RoundTrip(r)
+}
+
+// serveAPI serves the API on a free port behind exporter-toolkit, with a
+// web configuration and an access file for e2eUsers written into dir.
+func serveAPI(dir string, h func(api.Auth) http.Handler) (*httpServer, func(), error) {
+	users := map[string]string{}
+	for u := range e2eUsers {
+		hash, err := bcrypt.GenerateFromPassword([]byte("pw-"+u), bcrypt.MinCost)
+		if err != nil {
+			return nil, nil, err
+		}
+		users[u] = string(hash)
+	}
+	webYAML, _ := yaml.Marshal(map[string]any{"basic_auth_users": users})
+	webPath, accessPath := filepath.Join(dir, "web.yml"), filepath.Join(dir, "access.yml")
+	if err := os.WriteFile(webPath, webYAML, 0o600); err != nil {
+		return nil, nil, err
+	}
+	if err := os.WriteFile(accessPath, access.Format(e2eUsers), 0o600); err != nil {
+		return nil, nil, err
+	}
+	pol, err := access.Load(accessPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	wc := access.WebConfig(webPath)
+	if err := wc.Check(); err != nil {
+		return nil, nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := &http.Server{Handler: h(api.Auth{Identify: wc.Identify, Policy: pol})}
+	go web.Serve(ln, srv, &web.FlagConfig{WebConfigFile: &webPath}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return &httpServer{URL: "http://" + ln.Addr().String()}, func() { srv.Close() }, nil
+}
 
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
@@ -76,8 +157,14 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer w.Stop()
-	apiServer = httptest.NewServer(api.New(temporalClient, reg))
-	defer apiServer.Close()
+	var stopAPI func()
+	apiServer, stopAPI, err = serveAPI(dir, func(a api.Auth) http.Handler { return api.New(temporalClient, reg, a) })
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "serve the API:", err)
+		return 1
+	}
+	defer stopAPI()
+	apiHTTP = as("admin")
 	code := m.Run()
 	if builtBin != "" {
 		os.RemoveAll(filepath.Dir(builtBin)) // the passflow binary some tests build

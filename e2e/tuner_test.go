@@ -76,7 +76,7 @@ func TestConcurrentRequestsOverHTTP(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-gate
-			resp, err := http.Post(apiServer.URL+"/v1/targets/"+name+"/passes?by=op", "", nil)
+			resp, err := apiHTTP.Post(apiServer.URL+"/v1/targets/"+name+"/passes?by=op", "", nil)
 			if err != nil {
 				t.Error(err)
 				return

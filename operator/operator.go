@@ -19,7 +19,9 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/passflow/passflow/workers"
 	"github.com/passflow/passflow/workflows"
@@ -77,16 +79,85 @@ func Cancel(ctx context.Context, c client.Client, id string) error {
 	return nil
 }
 
-// Decide sends an approval or a rejection to a pass waiting for one.
-func Decide(ctx context.Context, c client.Client, id string, a workflows.Approval) error {
-	if err := c.SignalWorkflow(ctx, id, "", workflows.ApprovalSignal, a); err != nil {
-		var nf *serviceerror.NotFound
-		if errors.As(err, &nf) {
-			return endedOrMissing(ctx, c, id, "no approval to give")
-		}
-		return fmt.Errorf("send approval to pass %s: %w", id, err)
+// Decide gives a pass waiting for an approval an answer, as the approval
+// update: the pass takes it or refuses it, and the reply says where the
+// decision stands (approved, rejected, or pending more approvals). A refused
+// answer is ErrRefused (not waiting, answered already), ErrForbidden (not
+// an approver) or ErrInvalid (malformed), and leaves nothing in the pass.
+func Decide(ctx context.Context, c client.Client, id string, a workflows.Approval) (workflows.ApprovalReply, error) {
+	var reply workflows.ApprovalReply
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: id, UpdateName: workflows.ApprovalUpdate, Args: []any{a},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(ctx, &reply)
 	}
-	return nil
+	if err == nil {
+		return reply, nil
+	}
+	var nf *serviceerror.NotFound
+	var ae *temporal.ApplicationError
+	switch {
+	case errors.As(err, &nf):
+		return reply, endedOrMissing(ctx, c, id, "no approval to give")
+	case errors.As(err, &ae):
+		kind := ErrRefused
+		switch ae.Type() {
+		case workflows.ErrTypeNotApprover:
+			kind = ErrForbidden
+		case workflows.ErrTypeBadApproval:
+			kind = ErrInvalid
+		}
+		return reply, fmt.Errorf("answer to pass %s refused: %s: %w", id, ae.Message(), kind)
+	}
+	return reply, fmt.Errorf("answer pass %s: %w", id, err)
+}
+
+// Waiting is a pass waiting for an approval, as `passflow approvals` and
+// GET /v1/approvals list it.
+type Waiting struct {
+	ID        string                     `json:"id"`
+	Target    string                     `json:"target"`
+	Candidate string                     `json:"candidate"`
+	Baseline  string                     `json:"baseline"`
+	Risk      string                     `json:"risk"`
+	Band      string                     `json:"band"`
+	Request   *workflows.ApprovalRequest `json:"request"`
+	Approvals []workflows.Approval       `json:"approvals,omitempty"`
+	// RequestedBy is who or what asked for the pass.
+	RequestedBy string `json:"requested_by,omitempty"`
+}
+
+// Approvals lists the passes waiting for an approval, oldest first.
+func Approvals(ctx context.Context, c client.Client) ([]Waiting, error) {
+	out := []Waiting{}
+	query := fmt.Sprintf("WorkflowType = %q AND ExecutionStatus = 'Running' AND PassflowStep = %q",
+		workflows.PassWorkflowName, workflows.StepApproval)
+	var token []byte
+	for {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token})
+		if err != nil {
+			return nil, fmt.Errorf("list passes waiting for approval: %w", err)
+		}
+		for _, e := range resp.GetExecutions() {
+			st, err := Status(ctx, c, e.GetExecution().GetWorkflowId())
+			if err != nil || st.Step != workflows.StepApproval || st.ApprovalRequest == nil {
+				continue // decided or ended since the listing
+			}
+			w := Waiting{ID: st.ID, Target: st.Target, Candidate: st.Candidate.String(), Baseline: st.Baseline.String(),
+				Request: st.ApprovalRequest, Approvals: st.Approvals, RequestedBy: st.RequestedBy}
+			if st.Risk != nil {
+				w.Risk, w.Band = st.Risk.String(), string(st.Risk.Band)
+			}
+			out = append(out, w)
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			break
+		}
+	}
+	slices.SortFunc(out, func(a, b Waiting) int { return a.Request.Since.Compare(b.Request.Since) })
+	return out, nil
 }
 
 // endedOrMissing is the error for acting on pass id when the server says
@@ -215,7 +286,19 @@ func Progress(prev, cur workflows.PassStatus) []string {
 		say("assess", "risk %s", cur.Risk)
 	}
 	if prev.Step != workflows.StepApproval && cur.Step == workflows.StepApproval {
-		say("approval", "waiting for an approval (passflow approve %s --by NAME)", cur.ID)
+		who, quorum := "an approver", 1
+		if r := cur.ApprovalRequest; r != nil {
+			quorum = r.Quorum
+			if len(r.Approvers) > 0 {
+				who = strings.Join(r.Approvers, ", ")
+			}
+		}
+		say("approval", "waiting for %d approval(s) from %s (passflow approve|reject %s)", quorum, who, cur.ID)
+	}
+	for i := min(len(prev.Approvals), len(cur.Approvals)); i < len(cur.Approvals); i++ {
+		if a := cur.Approvals[i]; cur.ApprovalRequest != nil && (cur.Approval == nil || a.Approver != cur.Approval.Approver) {
+			say("approval", "approved by %s (%d of %d): %s", a.Approver, i+1, cur.ApprovalRequest.Quorum, a.Reason)
+		} // the deciding answer is told below
 	}
 	if prev.Approval == nil && cur.Approval != nil {
 		verb := "approved"
@@ -307,7 +390,7 @@ func AutoApprove(ctx context.Context, c client.Client, id, approver string, afte
 			case st.Step == workflows.StepApproval && waitingSince.IsZero():
 				waitingSince = time.Now()
 			case st.Step == workflows.StepApproval && time.Since(waitingSince) >= after:
-				_ = Decide(ctx, c, id, workflows.Approval{Approver: approver, Approved: true,
+				_, _ = Decide(ctx, c, id, workflows.Approval{Approver: approver, Approved: true,
 					Reason: fmt.Sprintf("auto-approved after %s (demo)", after)})
 				return
 			case st.Approval != nil || st.Step == workflows.StepCanary || st.Step == workflows.StepDone:

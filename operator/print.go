@@ -182,3 +182,30 @@ func orSomeone(s string) string {
 	}
 	return s
 }
+
+// PrintApprovals prints the passes waiting for an approval: the candidate,
+// its risk and why, who may answer, the approvals so far and when the
+// request expires (relative to now).
+func PrintApprovals(w io.Writer, rows []Waiting, now time.Time) {
+	if len(rows) == 0 {
+		fmt.Fprintln(w, "no pass waits for an approval")
+		return
+	}
+	for _, r := range rows {
+		who := "any approver"
+		if len(r.Request.Approvers) > 0 {
+			who = strings.Join(r.Request.Approvers, ", ")
+		}
+		got := make([]string, 0, len(r.Approvals))
+		for _, a := range r.Approvals {
+			got = append(got, a.Approver)
+		}
+		fmt.Fprintf(w, "%s (target %s, asked by %s)\n", r.ID, r.Target, r.RequestedBy)
+		fmt.Fprintf(w, "  candidate  %s\n  baseline   %s\n  risk       %s\n", r.Candidate, r.Baseline, r.Risk)
+		fmt.Fprintf(w, "  answer     %s; %d of %d approvals", who, len(got), r.Request.Quorum)
+		if len(got) > 0 {
+			fmt.Fprintf(w, " (%s)", strings.Join(got, ", "))
+		}
+		fmt.Fprintf(w, "\n  expires    %s (in %s)\n", r.Request.Expires.Format(time.RFC3339), r.Request.Expires.Sub(now).Round(time.Second))
+	}
+}

@@ -28,6 +28,9 @@ var (
 	ErrRefused = errors.New("refused")
 	// ErrInvalid: the request itself is wrong.
 	ErrInvalid = errors.New("invalid request")
+	// ErrForbidden: the caller may not do what it asked (an answer from
+	// someone who is not one of the target's approvers).
+	ErrForbidden = errors.New("forbidden")
 )
 
 // Apply registers spec with its target's tuner, creating the tuner on the

@@ -101,9 +101,16 @@ type Canary struct {
 // Risk sets when a human must approve and how far one pass may move.
 type Risk struct {
 	// ApprovalFrom is the lowest band that needs an approval.
-	ApprovalFrom    models.Band `yaml:"approval_from,omitempty" json:"approval_from"`
-	Approvers       []string    `yaml:"approvers,omitempty" json:"approvers,omitempty"`
-	ApprovalTimeout Duration    `yaml:"approval_timeout,omitempty" json:"approval_timeout"`
+	ApprovalFrom models.Band `yaml:"approval_from,omitempty" json:"approval_from"`
+	// Approvers are the identities whose answers count; empty lets every
+	// identity the HTTP API gives the approver role answer.
+	Approvers []string `yaml:"approvers,omitempty" json:"approvers,omitempty"`
+	// Quorum is how many distinct approvers must approve (default 1); one
+	// rejection rejects.
+	Quorum int `yaml:"quorum,omitempty" json:"quorum,omitempty"`
+	// ApprovalTimeout ends a pass with no quorum by then as rejected, with
+	// nothing applied.
+	ApprovalTimeout Duration `yaml:"approval_timeout,omitempty" json:"approval_timeout"`
 	// MaxStep is the trust region: the largest move of any numeric knob as a
 	// share of its (scaled) range.
 	MaxStep float64 `yaml:"max_step,omitempty" json:"max_step"`

@@ -33,7 +33,12 @@ const (
 	DefaultCooldown        = Duration(time.Hour)
 	DefaultFreezeRequest   = FreezeWait
 	DefaultFreezeCanary    = FreezeHold
+	DefaultQuorum          = 1
 )
+
+// MaxIdentity bounds an approver's or a caller's name, which passes keep in
+// their history.
+const MaxIdentity = 256
 
 // DefaultStages returns the default canary stages, in percent of traffic.
 func DefaultStages() []float64 { return []float64{5, 25, 100} }
@@ -243,6 +248,7 @@ func fillDefaults(s *Spec) {
 	r := &s.Risk
 	setDefault(&r.ApprovalFrom, DefaultApprovalFrom)
 	setDefault(&r.ApprovalTimeout, DefaultApprovalTimeout)
+	setDefault(&r.Quorum, DefaultQuorum)
 	setDefault(&r.MaxStep, DefaultMaxStep)
 	setDefault(&r.Delta, DefaultDelta)
 	tr := &s.Triggers
@@ -501,10 +507,18 @@ func (v *validator) risk(r Risk) {
 		switch {
 		case strings.TrimSpace(a) == "":
 			v.add(at, "expected an approver's name")
+		case len(a) > MaxIdentity:
+			v.add(at, "expected a name of at most %d bytes, got %d", MaxIdentity, len(a))
 		case seen[a]:
 			v.add(at, "duplicate approver %q", a)
 		}
 		seen[a] = true
+	}
+	switch {
+	case r.Quorum < 1:
+		v.add("risk.quorum", "expected at least 1 approval, got %d", r.Quorum)
+	case len(r.Approvers) > 0 && r.Quorum > len(r.Approvers):
+		v.add("risk.quorum", "expected at most the %d approvers listed, got %d", len(r.Approvers), r.Quorum)
 	}
 	if r.ApprovalTimeout <= 0 {
 		v.add("risk.approval_timeout", "expected a duration > 0, got %v", r.ApprovalTimeout)

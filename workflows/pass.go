@@ -19,7 +19,9 @@ import (
 const (
 	PassWorkflowName = "passflow.OptimizationPass"
 	StatusQuery      = "status"
-	ApprovalSignal   = "approval"
+	// ApprovalSignal answered approvals before ApprovalUpdate; only passes
+	// that asked for an approval before it existed still take it.
+	ApprovalSignal = "approval"
 )
 
 // Search attributes the pass keeps current, so passes can be listed by
@@ -91,14 +93,6 @@ type PassInput struct {
 	Requests []PassRequest `json:"requests,omitempty"`
 }
 
-// Approval is a human's answer to an approval request, sent as the
-// ApprovalSignal.
-type Approval struct {
-	Approver string `json:"approver"`
-	Approved bool   `json:"approved"`
-	Reason   string `json:"reason,omitempty"`
-}
-
 // StageStatus is one canary stage as the pass sees it.
 type StageStatus struct {
 	Index   int     `json:"index"`
@@ -126,25 +120,33 @@ type Compensation struct {
 // PassStatus is everything a pass has decided so far; the status query
 // returns it and the workflow returns it when it ends.
 type PassStatus struct {
-	ID            string                        `json:"id"`
-	Target        string                        `json:"target"`
-	Trigger       Trigger                       `json:"trigger"`
-	RequestedBy   string                        `json:"requested_by,omitempty"`
-	Step          Step                          `json:"step"`
-	Started       time.Time                     `json:"started"`
-	Baseline      models.Config                 `json:"baseline,omitempty"`
-	SLIs          map[string]activities.Summary `json:"slis,omitempty"`
-	Candidate     models.Config                 `json:"candidate,omitempty"`
-	Optimizer     string                        `json:"optimizer,omitempty"`
-	Prediction    *models.Prediction            `json:"prediction,omitempty"`
-	Why           string                        `json:"why,omitempty"`
-	Risk          *models.Risk                  `json:"risk,omitempty"`
-	Approval      *Approval                     `json:"approval,omitempty"`
-	Ignored       []Approval                    `json:"ignored_approvals,omitempty"`
-	Stages        []StageStatus                 `json:"stages"`
-	Compensations []Compensation                `json:"compensations,omitempty"`
-	Outcome       Outcome                       `json:"outcome,omitempty"`
-	Reason        string                        `json:"reason,omitempty"`
+	ID          string                        `json:"id"`
+	Target      string                        `json:"target"`
+	Trigger     Trigger                       `json:"trigger"`
+	RequestedBy string                        `json:"requested_by,omitempty"`
+	Step        Step                          `json:"step"`
+	Started     time.Time                     `json:"started"`
+	Baseline    models.Config                 `json:"baseline,omitempty"`
+	SLIs        map[string]activities.Summary `json:"slis,omitempty"`
+	Candidate   models.Config                 `json:"candidate,omitempty"`
+	Optimizer   string                        `json:"optimizer,omitempty"`
+	Prediction  *models.Prediction            `json:"prediction,omitempty"`
+	Why         string                        `json:"why,omitempty"`
+	Risk        *models.Risk                  `json:"risk,omitempty"`
+	// ApprovalRequest is set once the pass asks for an approval.
+	ApprovalRequest *ApprovalRequest `json:"approval_request,omitempty"`
+	// Approvals are the answers the pass took, in order.
+	Approvals []Approval `json:"approvals,omitempty"`
+	// Approval is the answer that decided: the one that reached the quorum,
+	// or the rejection.
+	Approval *Approval `json:"approval,omitempty"`
+	// Ignored are answers from non-approvers, which passes that took
+	// approvals as signals kept; updates refuse them instead.
+	Ignored       []Approval     `json:"ignored_approvals,omitempty"`
+	Stages        []StageStatus  `json:"stages"`
+	Compensations []Compensation `json:"compensations,omitempty"`
+	Outcome       Outcome        `json:"outcome,omitempty"`
+	Reason        string         `json:"reason,omitempty"`
 	// Change is the measured relative change of the objective, canary over
 	// baseline, at the last stage verified (e.g. -0.08 is 8% lower).
 	Change *float64 `json:"change,omitempty"`
@@ -192,7 +194,8 @@ type pass struct {
 	alerts workflow.ReceiveChannel
 	// breaking lists the guardrails the baseline broke at analyze: the pass
 	// is a repair when it is not empty.
-	breaking []string
+	breaking  []string
+	approvals approvals
 }
 
 // OptimizationPass runs one pass: analyze, propose, assess risk, wait for an
@@ -211,6 +214,10 @@ func OptimizationPass(ctx workflow.Context, in PassInput) (PassStatus, error) {
 		p.st.Stages = append(p.st.Stages, StageStatus{Index: i + 1, Percent: pct})
 	}
 	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (PassStatus, error) { return p.st, nil }); err != nil {
+		return p.st, err
+	}
+	p.approvals.p = p
+	if err := p.approvals.register(ctx); err != nil {
 		return p.st, err
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, TargetKey.ValueSet(in.Target.Name))
@@ -347,45 +354,6 @@ func (p *pass) run(ctx workflow.Context) error {
 	}
 	p.end(OutcomePromoted, why)
 	return nil
-}
-
-// awaitApproval waits for an approval signal from an allowed approver, or the
-// timeout. It ends the pass as rejected unless approved.
-func (p *pass) awaitApproval(ctx workflow.Context) (bool, error) {
-	spec := p.in.Target
-	p.setStep(ctx, StepApproval)
-	timeout := time.Duration(spec.Risk.ApprovalTimeout)
-	tctx, cancelTimer := workflow.WithCancel(ctx)
-	defer cancelTimer()
-	timer := workflow.NewTimerWithOptions(tctx, timeout, workflow.TimerOptions{
-		Summary: fmt.Sprintf("approval timeout (%s)", timeout),
-	})
-	ch := workflow.GetSignalChannel(ctx, ApprovalSignal)
-	for {
-		var a Approval
-		timedOut := false
-		sel := workflow.NewSelector(ctx)
-		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &a) })
-		sel.AddFuture(timer, func(workflow.Future) { timedOut = true })
-		sel.Select(ctx)
-		if err := ctx.Err(); err != nil {
-			return false, err
-		}
-		if timedOut {
-			p.end(OutcomeRejected, fmt.Sprintf("no approval within %s", timeout))
-			return false, nil
-		}
-		if len(spec.Risk.Approvers) > 0 && !slices.Contains(spec.Risk.Approvers, a.Approver) {
-			p.st.Ignored = append(p.st.Ignored, a)
-			continue
-		}
-		p.st.Approval = &a
-		if !a.Approved {
-			p.end(OutcomeRejected, fmt.Sprintf("rejected by %s: %s", a.Approver, a.Reason))
-			return false, nil
-		}
-		return true, nil
-	}
 }
 
 // stage applies stage i, waits its verification window with periodic

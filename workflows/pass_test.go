@@ -307,43 +307,134 @@ func TestPassCancelDuringWaitRollsBack(t *testing.T) {
 	}
 }
 
+// answer is one approval sent as an update at an hour into the pass, and
+// the refusal's error type it must get ("" for an accepted answer).
+type answer struct {
+	at      time.Duration
+	a       workflows.Approval
+	refused string
+}
+
 func TestPassApproval(t *testing.T) {
+	yes := func(who string) workflows.Approval {
+		return workflows.Approval{Approver: who, Approved: true, Reason: "ok"}
+	}
+	promoted := append(slices.Clone(applyAll), "promote p1/promote", "record promoted")
 	tests := []struct {
-		name    string
-		signals []workflows.Approval
-		outcome workflows.Outcome
-		calls   []string
+		name      string
+		approvers []string
+		quorum    int
+		answers   []answer
+		outcome   workflows.Outcome
+		reason    string
+		calls     []string
 	}{
-		{"timeout rejects with nothing applied", nil, workflows.OutcomeRejected, []string{"record rejected"}},
-		{"rejection", []workflows.Approval{{Approver: "alice", Approved: false, Reason: "freeze"}},
-			workflows.OutcomeRejected, []string{"record rejected"}},
-		{"approval by an approver after an outsider", []workflows.Approval{
-			{Approver: "mallory", Approved: true}, {Approver: "alice", Approved: true, Reason: "ok"}},
-			workflows.OutcomePromoted, append(slices.Clone(applyAll), "promote p1/promote", "record promoted")},
+		{name: "timeout rejects with nothing applied", outcome: workflows.OutcomeRejected,
+			reason: "no approval within 24h0m0s", calls: []string{"record rejected"}},
+		{name: "rejection", answers: []answer{{at: time.Hour, a: workflows.Approval{Approver: "alice", Reason: "freeze"}}},
+			outcome: workflows.OutcomeRejected, reason: "rejected by alice: freeze", calls: []string{"record rejected"}},
+		{name: "a non-approver is refused, an approver approves", answers: []answer{
+			{at: time.Hour, a: yes("mallory"), refused: workflows.ErrTypeNotApprover},
+			{at: 2 * time.Hour, a: yes("alice")}},
+			outcome: workflows.OutcomePromoted, calls: promoted},
+		{name: "malformed answers are refused", answers: []answer{
+			{at: time.Hour, a: yes(" alice"), refused: workflows.ErrTypeBadApproval},
+			{at: time.Hour, a: workflows.Approval{Approver: "alice", Approved: true, Reason: strings.Repeat("x", 2000)}, refused: workflows.ErrTypeBadApproval},
+			{at: 2 * time.Hour, a: yes("alice")}},
+			outcome: workflows.OutcomePromoted, calls: promoted},
+		{name: "an answer after the decision is refused", answers: []answer{
+			{at: time.Hour, a: yes("alice")},
+			{at: time.Hour + time.Minute, a: yes("alice"), refused: workflows.ErrTypeNotWaiting}},
+			outcome: workflows.OutcomePromoted, calls: promoted},
+		{name: "quorum 2 needs two distinct approvers", approvers: []string{"alice", "bob"}, quorum: 2, answers: []answer{
+			{at: time.Hour, a: yes("alice")},
+			{at: 2 * time.Hour, a: yes("alice"), refused: workflows.ErrTypeAlreadyAnswered},
+			{at: 3 * time.Hour, a: yes("bob")}},
+			outcome: workflows.OutcomePromoted, calls: promoted},
+		{name: "quorum 2 with one approval times out with nothing applied", approvers: []string{"alice", "bob"}, quorum: 2,
+			answers: []answer{{at: time.Hour, a: yes("alice")}},
+			outcome: workflows.OutcomeRejected, reason: "no quorum (1 of 2 approvals) within 24h0m0s", calls: []string{"record rejected"}},
+		{name: "one rejection rejects a quorum", approvers: []string{"alice", "bob"}, quorum: 2, answers: []answer{
+			{at: time.Hour, a: yes("alice")},
+			{at: 2 * time.Hour, a: workflows.Approval{Approver: "bob", Reason: "not tonight"}}},
+			outcome: workflows.OutcomeRejected, reason: "rejected by bob: not tonight", calls: []string{"record rejected"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakes{step: 0.24} // 96% of max_step: high band
 			env := newEnv(t, f)
-			for i, a := range tt.signals {
-				env.RegisterDelayedCallback(func() {
-					env.SignalWorkflow(workflows.ApprovalSignal, a)
-				}, time.Duration(i+1)*time.Hour)
+			spec := testSpec()
+			if tt.approvers != nil {
+				spec.Risk.Approvers, spec.Risk.Quorum = tt.approvers, tt.quorum
 			}
-			st, err := run(t, env, testSpec())
+			got := make([]string, len(tt.answers))
+			for i, an := range tt.answers {
+				env.RegisterDelayedCallback(func() {
+					env.UpdateWorkflow(workflows.ApprovalUpdate, fmt.Sprint(i), &testsuite.TestUpdateCallback{
+						OnAccept: func() {},
+						OnReject: func(err error) {
+							var ae *temporal.ApplicationError
+							if errors.As(err, &ae) {
+								got[i] = ae.Type()
+							} else {
+								got[i] = err.Error()
+							}
+						},
+						OnComplete: func(any, error) {},
+					}, an.a)
+				}, an.at)
+			}
+			st, err := run(t, env, spec)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if st.Risk == nil || st.Risk.Band != models.BandHigh {
 				t.Fatalf("risk %+v, want high", st.Risk)
 			}
-			if st.Outcome != tt.outcome {
-				t.Fatalf("outcome %q (%s), want %q", st.Outcome, st.Reason, tt.outcome)
+			if st.Outcome != tt.outcome || (tt.reason != "" && st.Reason != tt.reason) {
+				t.Fatalf("outcome %q (%s), want %q (%s)", st.Outcome, st.Reason, tt.outcome, tt.reason)
+			}
+			for i, an := range tt.answers {
+				if got[i] != an.refused {
+					t.Errorf("answer %d (%+v): refused %q, want %q", i, an.a, got[i], an.refused)
+				}
 			}
 			if !slices.Equal(f.calls, tt.calls) {
 				t.Errorf("calls\n got %q\nwant %q", f.calls, tt.calls)
 			}
+			accepted := 0
+			for _, an := range tt.answers {
+				if an.refused == "" {
+					accepted++
+				}
+			}
+			if len(st.Approvals) != accepted || st.ApprovalRequest == nil || st.ApprovalRequest.Quorum != max(tt.quorum, 1) {
+				t.Errorf("approvals %+v, request %+v: want the %d accepted answers and the quorum", st.Approvals, st.ApprovalRequest, accepted)
+			}
 		})
+	}
+}
+
+// An answer to a pass that never asks is refused and changes nothing.
+func TestPassRefusesAnswersWhenNotAsking(t *testing.T) {
+	f := &fakes{step: 0.05} // low band: no approval
+	env := newEnv(t, f)
+	var refused error
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.ApprovalUpdate, "1", &testsuite.TestUpdateCallback{
+			OnAccept: func() {}, OnReject: func(err error) { refused = err }, OnComplete: func(any, error) {},
+		}, workflows.Approval{Approver: "alice", Approved: true})
+	}, 10*time.Minute)
+	st, err := run(t, env, testSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ae *temporal.ApplicationError
+	if !errors.As(refused, &ae) || ae.Type() != workflows.ErrTypeNotWaiting {
+		t.Fatalf("refusal %v, want %s", refused, workflows.ErrTypeNotWaiting)
+	}
+	if st.Outcome != workflows.OutcomePromoted || len(st.Approvals) != 0 || st.ApprovalRequest != nil {
+		t.Errorf("outcome %q, approvals %+v, request %+v: want promoted with no approval", st.Outcome, st.Approvals, st.ApprovalRequest)
 	}
 }
 

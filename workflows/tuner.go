@@ -602,6 +602,7 @@ func (t *tuner) runPass(ctx workflow.Context, q *PassRef) {
 	}
 	rec.Outcome, rec.Reason, rec.Ended = st.Outcome, st.Reason, st.Ended
 	rec.Baseline, rec.Candidate, rec.Change, rec.Approval = st.Baseline, st.Candidate, st.Change, st.Approval
+	rec.Approvals = st.Approvals
 	if st.Risk != nil {
 		rec.RiskBand = st.Risk.Band
 	}

@@ -294,6 +294,9 @@ type PassRecord struct {
 	Candidate   models.Config `json:"candidate,omitempty"`
 	RiskBand    models.Band   `json:"risk_band,omitempty"`
 	Approval    *Approval     `json:"approval,omitempty"`
+	// Approvals are every answer the pass took (more than one with a
+	// quorum).
+	Approvals []Approval `json:"approvals,omitempty"`
 	// Change is the measured relative change of the objective on the canary.
 	Change *float64 `json:"change,omitempty"`
 	// Reconciled says what the tuner restored after a pass that ended

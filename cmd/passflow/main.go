@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +20,8 @@ import (
 	"github.com/spf13/pflag"
 	"go.temporal.io/sdk/client"
 
+	"github.com/passflow/passflow/access"
+	"github.com/passflow/passflow/api"
 	"github.com/passflow/passflow/app"
 	"github.com/passflow/passflow/judge"
 	"github.com/passflow/passflow/operator"
@@ -54,8 +57,9 @@ func init() {
 		{"history", "TARGET [--json]", "list a target's passes", historyCmd},
 		{"status", "PASS_ID [--json]", "show a pass's status", statusCmd},
 		{"cancel", "PASS_ID", "cancel a pass; it undoes what it applied", cancelCmd},
-		{"approve", "PASS_ID --by NAME [--reason TEXT]", "approve a pass waiting for approval", decideCmd(true)},
-		{"reject", "PASS_ID --by NAME --reason TEXT", "reject a pass waiting for approval", decideCmd(false)},
+		{"approvals", "[--json]", "list the passes waiting for an approval (through the HTTP API)", approvalsCmd},
+		{"approve", "PASS_ID [--reason TEXT]", "approve a pass, as your credentials' identity (through the HTTP API)", decideCmd(true)},
+		{"reject", "PASS_ID --reason TEXT", "reject a pass, as your credentials' identity (through the HTTP API)", decideCmd(false)},
 		{"validate", "FILE...", "check target files; exit 2 on any problem", validateCmd},
 		{"judge", "--baseline FILE --canary FILE --metrics FILE [--json]", "judge canary samples against baseline samples", judgeCmd},
 		{"optimize", "--space FILE [--seed N] [--budget N] [--init N] [--batch Q]", "ask/tell optimizer over JSON Lines on stdin/stdout", optimizeCmd},
@@ -124,6 +128,7 @@ func devCmd(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.UIPort, "ui-port", 8233, "Temporal Web UI port on 127.0.0.1")
 	fs.BoolVar(&o.NoUI, "no-ui", false, "do not start the Web UI")
 	fs.StringVar(&o.HTTPAddr, "http", "127.0.0.1:8080", "address of passflow's HTTP API")
+	authFlags(fs, &o.Auth, "default: a local admin credential in the state directory")
 	fs.BoolVar(&o.NoWorker, "no-worker", false, "run no worker here: passes wait for `passflow worker` processes")
 	fs.StringVar(&o.Namespace, "namespace", "default", "Temporal namespace")
 	fs.StringVar(&o.StateDir, "state", "", "directory for the pass store and simulator state (default: the database's directory)")
@@ -142,6 +147,12 @@ func devCmd(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	return exitOK
+}
+
+// authFlags adds the flags of the HTTP API's authentication and roles.
+func authFlags(fs *pflag.FlagSet, a *app.HTTPAuth, def string) {
+	fs.StringVar(&a.WebConfig, "web.config.file", "", "Prometheus web configuration: TLS, client certificates, basic-auth users ("+def+")")
+	fs.StringVar(&a.AccessFile, "access.file", "", "roles of each identity: viewer, operator, trigger, approver ("+def+")")
 }
 
 // connFlags adds the flags that say how to reach Temporal.
@@ -164,7 +175,8 @@ func workerCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flags("worker", stderr)
 	conn := connFlags(fs)
 	fs.StringVar(&o.StateDir, "state", ".passflow", "directory for the pass store and simulator state")
-	fs.StringVar(&o.HTTPAddr, "http", "127.0.0.1:8080", "address of passflow's HTTP API (/healthz, /metrics)")
+	fs.StringVar(&o.HTTPAddr, "http", "127.0.0.1:8080", "address of passflow's HTTP API")
+	authFlags(fs, &o.Auth, "default: the pair passflow dev keeps in --state")
 	fs.IntVar(&o.Workers.MaxConcurrentActivities, "max-activities", 0, "activities run at once (default: the SDK's)")
 	if code, ok := parse(fs, args); !ok {
 		return code
@@ -491,36 +503,110 @@ func cancelCmd(args []string, stdout, stderr io.Writer) int {
 	})
 }
 
+// apiFlags adds the flags that say how to reach the HTTP API and as whom;
+// the returned function reads the credentials they name.
+func apiFlags(fs *pflag.FlagSet) func() (api.Client, error) {
+	url := fs.String("api", "", "passflow's HTTP API (default: the credentials file's, else http://127.0.0.1:8080)")
+	creds := fs.String("credentials", filepath.Join(".passflow", access.CredentialsFile), "credentials file (JSON: url, user, password; passflow dev writes one into its state directory)")
+	user := fs.String("user", "", "basic-auth user (instead of --credentials; needs --password-file)")
+	pwFile := fs.String("password-file", "", "file holding --user's password")
+	return func() (api.Client, error) {
+		var c access.Credentials
+		switch {
+		case *user != "" && *pwFile == "":
+			return api.Client{}, errors.New("--user needs --password-file")
+		case *user != "":
+			pw, err := os.ReadFile(*pwFile)
+			if err != nil {
+				return api.Client{}, fmt.Errorf("--password-file: %w", err)
+			}
+			c = access.Credentials{User: *user, Password: strings.TrimSpace(string(pw))}
+		default:
+			var err error
+			if c, err = access.ReadCredentials(*creds); err != nil {
+				return api.Client{}, fmt.Errorf("%w (start passflow dev, or name a file with --credentials, or give --user and --password-file)", err)
+			}
+		}
+		if *url != "" {
+			c.URL = *url
+		}
+		if c.URL == "" {
+			c.URL = "http://127.0.0.1:8080"
+		}
+		return api.Client{Credentials: c}, nil
+	}
+}
+
 func decideCmd(approve bool) func(args []string, stdout, stderr io.Writer) int {
 	name := "approve"
 	if !approve {
 		name = "reject"
 	}
 	return func(args []string, stdout, stderr io.Writer) int {
-		var by, reason string
-		conn, id, code, ok := passArg(name, args, stderr, func(fs *pflag.FlagSet) {
-			fs.StringVar(&by, "by", os.Getenv("USER"), "who decides (must be one of the target's approvers)")
-			fs.StringVar(&reason, "reason", "", "why")
-		})
-		if !ok {
+		fs := flags(name, stderr)
+		reason := fs.String("reason", "", "why")
+		by := fs.String("by", "", "")
+		_ = fs.MarkHidden("by")
+		dial := apiFlags(fs)
+		if code, ok := parse(fs, args); !ok {
 			return code
 		}
-		if strings.TrimSpace(by) == "" {
-			fmt.Fprintf(stderr, "passflow %s: --by NAME is required\n", name)
+		switch {
+		case *by != "":
+			fmt.Fprintf(stderr, "passflow %s: --by: the approver is the identity of your credentials, not a name you type; drop --by\n", name)
 			return exitUsage
-		}
-		if !approve && strings.TrimSpace(reason) == "" {
+		case fs.NArg() != 1:
+			fmt.Fprintf(stderr, "passflow %s: expected one PASS_ID, got %d arguments\n", name, fs.NArg())
+			return exitUsage
+		case !approve && strings.TrimSpace(*reason) == "":
 			fmt.Fprintln(stderr, "passflow reject: --reason TEXT is required")
 			return exitUsage
 		}
-		return withClient(conn, stderr, func(ctx context.Context, c client.Client) error {
-			if err := operator.Decide(ctx, c, id, workflows.Approval{Approver: by, Approved: approve, Reason: reason}); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "%s sent to pass %s as %s\n", name, id, by)
-			return nil
-		})
+		c, err := dial()
+		if err != nil {
+			return fail(stderr, err)
+		}
+		ctx, stop := signalContext()
+		defer stop()
+		a, err := c.Decide(ctx, fs.Arg(0), approve, *reason)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		switch a.Decision {
+		case workflows.DecisionPending:
+			fmt.Fprintf(stdout, "pass %s: %s approves (%d of %d approvals); it waits for more\n", a.ID, a.Approver, a.Approvals, a.Quorum)
+		default:
+			fmt.Fprintf(stdout, "pass %s: %s by %s\n", a.ID, a.Decision, a.Approver)
+		}
+		return exitOK
 	}
+}
+
+func approvalsCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flags("approvals", stderr)
+	asJSON := fs.Bool("json", false, "print the passes as a JSON array")
+	dial := apiFlags(fs)
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	c, err := dial()
+	if err != nil {
+		return fail(stderr, err)
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	rows, err := c.Approvals(ctx)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if *asJSON {
+		if err := printJSON(stdout, rows); err != nil {
+			return fail(stderr, err)
+		}
+		return exitOK
+	}
+	operator.PrintApprovals(stdout, rows, time.Now())
+	return exitOK
 }
 
 func validateCmd(args []string, stdout, stderr io.Writer) int {

@@ -339,8 +339,16 @@ func (c *campaign) answer(id string) {
 		return
 	}
 	a := workflows.Approval{Approver: c.oper.Approver, Approved: c.oper.Answer == simulations.AnswerApprove, Reason: answerWhy}
-	if err := c.env.SignalWorkflowByID(id, workflows.ApprovalSignal, a); err != nil {
-		c.fail(fmt.Errorf("answer the approval of %s: %w", id, err))
+	refused := func(err error) { c.fail(fmt.Errorf("answer the approval of %s: %w", id, err)) }
+	if err := c.env.UpdateWorkflowByID(id, workflows.ApprovalUpdate, id+"/answer", &testsuite.TestUpdateCallback{
+		OnAccept: func() {}, OnReject: refused,
+		OnComplete: func(_ any, err error) {
+			if err != nil {
+				refused(err)
+			}
+		},
+	}, a); err != nil {
+		refused(err)
 		return
 	}
 	c.answers[id] = c.oper.Answer
