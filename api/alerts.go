@@ -178,6 +178,10 @@ func (r *router) targets(ctx context.Context, a webhookAlert) ([]string, error) 
 // running pass's canary); resolved alerts are recorded and ignored. The reply
 // comes at once: the passes run on their own.
 func (s *server) alerts(w http.ResponseWriter, r *http.Request) {
+	if !contentType(w, r, "application/json") {
+		s.alertCount("invalid", 1)
+		return
+	}
 	body, ok := readBody(w, r)
 	if !ok {
 		s.alertCount("invalid", 1)

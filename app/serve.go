@@ -43,8 +43,8 @@ func listen(addr string) (net.Listener, error) {
 
 // startRuntime starts the worker (activities backed by stateDir), unless
 // noWorker, and the HTTP API on ln behind auth.
-func startRuntime(c client.Client, stateDir string, ln net.Listener, auth HTTPAuth, wopts workers.Options, noWorker bool) (*runtime, error) {
-	webConfig, apiAuth, err := auth.load()
+func startRuntime(c client.Client, stateDir string, ln net.Listener, auth APIConfig, wopts workers.Options, noWorker bool) (*runtime, error) {
+	webConfig, apiOpts, err := auth.load()
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func startRuntime(c client.Client, stateDir string, ln net.Listener, auth HTTPAu
 			return nil, fmt.Errorf("start the worker: %w", err)
 		}
 	}
-	srv := &http.Server{Handler: api.New(c, reg, apiAuth),
+	srv := &http.Server{Handler: api.New(c, reg, apiOpts),
 		// A slow client holds a connection for a bounded time: the headers
 		// in 10 s, the whole request in 30 s, the answer in 60 s, and an idle
 		// keep-alive for 2 minutes.

@@ -21,7 +21,7 @@ type WorkerOptions struct {
 	HTTPAddr string
 	// Auth guards the HTTP API; empty takes the pair passflow dev keeps in
 	// StateDir.
-	Auth    HTTPAuth
+	Auth    APIConfig
 	Workers workers.Options
 }
 

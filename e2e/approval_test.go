@@ -29,6 +29,7 @@ func TestApprovalsThroughTheAPI(t *testing.T) {
 	body := strings.Replace(apiTarget(name), "risk: {approval_from: forbidden, max_step: 0.01}",
 		"risk: {approval_from: low, approvers: [alice, bob], quorum: 2, approval_timeout: 1h, max_step: 0.01}", 1)
 	req, _ := http.NewRequest(http.MethodPut, apiServer.URL+"/v1/targets/"+name, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/yaml")
 	resp, err := apiHTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -78,7 +78,7 @@ func (b basicAuth) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // serveAPI serves the API on a free port behind exporter-toolkit, with a
 // web configuration and an access file for e2eUsers written into dir.
-func serveAPI(dir string, h func(api.Auth) http.Handler) (*httpServer, func(), error) {
+func serveAPI(dir string, h func(api.Options) http.Handler) (*httpServer, func(), error) {
 	users := map[string]string{}
 	for u := range e2eUsers {
 		hash, err := bcrypt.GenerateFromPassword([]byte("pw-"+u), bcrypt.MinCost)
@@ -107,7 +107,7 @@ func serveAPI(dir string, h func(api.Auth) http.Handler) (*httpServer, func(), e
 	if err != nil {
 		return nil, nil, err
 	}
-	srv := &http.Server{Handler: h(api.Auth{Identify: wc.Identify, Policy: pol})}
+	srv := &http.Server{Handler: h(api.Options{Auth: api.Auth{Identify: wc.Identify, Policy: pol}, Commands: []string{"/usr/local/bin/apply-config"}})}
 	go web.Serve(ln, srv, &web.FlagConfig{WebConfigFile: &webPath}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return &httpServer{URL: "http://" + ln.Addr().String()}, func() { srv.Close() }, nil
 }
@@ -158,7 +158,7 @@ func testMain(m *testing.M) int {
 	}
 	defer w.Stop()
 	var stopAPI func()
-	apiServer, stopAPI, err = serveAPI(dir, func(a api.Auth) http.Handler { return api.New(temporalClient, reg, a) })
+	apiServer, stopAPI, err = serveAPI(dir, func(o api.Options) http.Handler { return api.New(temporalClient, reg, o) })
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "serve the API:", err)
 		return 1

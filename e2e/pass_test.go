@@ -231,6 +231,7 @@ func TestHTTPAPITargetsPassesCancel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		req.Header.Set("Content-Type", "application/yaml")
 		resp, err := apiHTTP.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -338,6 +339,14 @@ func TestHTTPAPITargetsPassesCancel(t *testing.T) {
 	decode(t, put(apiTarget("other-name")), http.StatusBadRequest, &bad)
 	if !strings.Contains(bad.Error, `expected "e2e-api"`) {
 		t.Errorf("error %q: want it to name the expected target", bad.Error)
+	}
+	// A command actuator from a request only from the server's allow-list.
+	shell := strings.Replace(apiTarget(name), "actuator: {simulator: {}}", `actuator: {command: {argv: [/bin/sh, -c, "id"]}}`, 1)
+	shell = strings.Replace(shell, "telemetry: {simulator: {model: web, seed: 3, noise: 0.002, scrape: 100ms}}",
+		`telemetry: {prometheus: {url: "http://127.0.0.1:9090"}, queries: {cost_per_request: "c", latency_p95_ms: "l"}}`, 1)
+	decode(t, put(shell), http.StatusForbidden, &bad)
+	if !strings.Contains(bad.Error, "not on the server's allow-list") {
+		t.Errorf("a shell as command actuator: %q, want it refused", bad.Error)
 	}
 	decode(t, get("/v1/passes/pass/no-such-target/1"), http.StatusNotFound, nil)
 	decode(t, get("/v1/targets/no-such-target"), http.StatusNotFound, nil)

@@ -150,9 +150,11 @@ func devCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 // authFlags adds the flags of the HTTP API's authentication and roles.
-func authFlags(fs *pflag.FlagSet, a *app.HTTPAuth, def string) {
+func authFlags(fs *pflag.FlagSet, a *app.APIConfig, def string) {
 	fs.StringVar(&a.WebConfig, "web.config.file", "", "Prometheus web configuration: TLS, client certificates, basic-auth users ("+def+")")
 	fs.StringVar(&a.AccessFile, "access.file", "", "roles of each identity: viewer, operator, trigger, approver ("+def+")")
+	fs.StringSliceVar(&a.AllowCommands, "actuator.allow-command", nil, "an executable (absolute path) a target sent to the API may run as its command actuator (repeatable; default none)")
+	fs.StringSliceVar(&a.AllowDirs, "actuator.allow-dir", nil, "a directory under which a target sent to the API may have its file actuator write (repeatable; default none)")
 }
 
 // connFlags adds the flags that say how to reach Temporal.
