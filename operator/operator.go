@@ -109,7 +109,7 @@ func Decide(ctx context.Context, c client.Client, id string, a workflows.Approva
 		case workflows.ErrTypeBadApproval:
 			kind = ErrInvalid
 		}
-		return reply, fmt.Errorf("answer to pass %s refused: %s: %w", id, ae.Message(), kind)
+		return reply, fmt.Errorf("%s: %w", ae.Message(), kind)
 	}
 	return reply, fmt.Errorf("answer pass %s: %w", id, err)
 }
