@@ -86,6 +86,7 @@ func New(c client.Client, reg *prometheus.Registry, opts Options) http.Handler {
 	route("POST /v1/targets/{name}/resume", access.Operator, s.pauseTarget(false))
 	route("POST /v1/targets/{name}/passes", access.Operator, s.requestPass)
 	route("GET /v1/targets/{name}/history", access.Viewer, s.history)
+	route("GET /v1/targets/{name}/audit", access.Viewer, s.audit)
 	route("POST /v1/alerts", access.Trigger, s.alerts)
 	route("GET /v1/approvals", access.Viewer, s.approvals)
 	// Pass IDs hold slashes (pass/<target>/<n>): the rest of the path is
@@ -323,6 +324,28 @@ func (s *server) history(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, recs)
+}
+
+// audit returns a target's audit trail, oldest first: a JSON array, or
+// JSON Lines with ?format=jsonl (an export).
+func (s *server) audit(w http.ResponseWriter, r *http.Request) {
+	entries, err := operator.Audit(r.Context(), s.c, r.PathValue("name"))
+	if err != nil {
+		writeOpError(w, err)
+		return
+	}
+	switch f := r.URL.Query().Get("format"); f {
+	case "", "json":
+		writeJSON(w, http.StatusOK, entries)
+	case "jsonl":
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		enc := json.NewEncoder(w)
+		for _, e := range entries {
+			_ = enc.Encode(e)
+		}
+	default:
+		writeError(w, http.StatusBadRequest, "format: expected json or jsonl, got %q", f)
+	}
 }
 
 func (s *server) status(w http.ResponseWriter, r *http.Request) {

@@ -129,6 +129,7 @@ func TestRolesGuardEveryRoute(t *testing.T) {
 		{http.MethodPost, "/v1/targets/svc/resume", access.Operator},
 		{http.MethodPost, "/v1/targets/svc/passes", access.Operator},
 		{http.MethodGet, "/v1/targets/svc/history", access.Viewer},
+		{http.MethodGet, "/v1/targets/svc/audit", access.Viewer},
 		{http.MethodPost, "/v1/alerts", access.Trigger},
 		{http.MethodGet, "/v1/approvals", access.Viewer},
 		{http.MethodGet, "/v1/passes/pass/svc/1", access.Viewer},

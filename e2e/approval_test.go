@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -166,6 +167,29 @@ func TestApprovalsThroughTheAPI(t *testing.T) {
 	}
 	if !slices.Equal(who, []string{"alice", "bob"}) || rec.Approval == nil || rec.Approval.Approver != "bob" || rec.RequestedBy != "admin" {
 		t.Errorf("record %+v: want it asked by admin, approved by alice then bob", rec)
+	}
+
+	// The pass's whole story reads back from the audit, as JSON Lines.
+	resp, err = as("carol").Get(apiServer.URL + "/v1/targets/" + name + "/audit?format=jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var story []string
+	for _, line := range strings.Split(strings.TrimSpace(string(lines)), "\n") {
+		var e workflows.AuditEntry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		if e.Pass == id {
+			story = append(story, e.Event+" "+e.Actor)
+		}
+	}
+	want := []string{"requested admin", "proposed gaussian-process", "risk ", "approval-asked ", "approved alice", "approved bob"}
+	if len(story) < len(want)+2 || !slices.Equal(story[:len(want)], want) || story[len(story)-1] != "outcome " ||
+		!slices.Contains(story, "stage ") {
+		t.Errorf("audit of %s: %q; want %q, the stages' verdicts, then the outcome", id, story, want)
 	}
 	if *record {
 		saveHistory(t, id, filepath.Join("..", "workflows", "testdata", "pass_approved.json"))

@@ -319,7 +319,7 @@ func Progress(prev, cur workflows.PassStatus) []string {
 		if p.Verdict == "" && s.Verdict != "" {
 			line := fmt.Sprintf("%g%%: %s", s.Percent, s.Verdict)
 			if s.Judgement != nil {
-				line += " " + deltas(s)
+				line += " " + s.Evidence()
 			}
 			if len(s.Reasons) > 0 {
 				line += " — " + strings.Join(s.Reasons, "; ")
@@ -360,21 +360,6 @@ func slis(st workflows.PassStatus) string {
 		parts = append(parts, fmt.Sprintf("%s %.4g", m, s.Mean))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func deltas(s workflows.StageStatus) string {
-	var parts []string
-	for _, m := range sortedKeys(s.Judgement.Canary) {
-		c, b := s.Judgement.Canary[m], s.Judgement.Baseline[m]
-		if c.N == 0 || b.N == 0 || b.Mean == 0 {
-			continue
-		}
-		parts = append(parts, fmt.Sprintf("%s %+.1f%%", m, 100*(c.Mean/b.Mean-1)))
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return "(" + strings.Join(parts, ", ") + ")"
 }
 
 // AutoApprove approves the pass as approver once it has waited for an

@@ -209,3 +209,17 @@ func PrintApprovals(w io.Writer, rows []Waiting, now time.Time) {
 		fmt.Fprintf(w, "\n  expires    %s (in %s)\n", r.Request.Expires.Format(time.RFC3339), r.Request.Expires.Sub(now).Round(time.Second))
 	}
 }
+
+// PrintAudit prints a target's audit trail, one entry a line.
+func PrintAudit(w io.Writer, entries []workflows.AuditEntry) {
+	if len(entries) == 0 {
+		fmt.Fprintln(w, "no pass has ended yet")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "time\tpass\tevent\tby\twhat")
+	for _, e := range entries {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format(time.RFC3339), e.Pass, e.Event, e.Actor, e.Detail)
+	}
+	tw.Flush()
+}

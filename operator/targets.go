@@ -315,6 +315,20 @@ func History(ctx context.Context, c client.Client, name string) ([]workflows.Pas
 	return out, nil
 }
 
+// Audit returns a target's audit trail, oldest first: every entry of the
+// ended passes its tuner keeps (the most recent AuditLimit passes).
+func Audit(ctx context.Context, c client.Client, name string) ([]workflows.AuditEntry, error) {
+	st, err := TargetState(ctx, c, name)
+	if err != nil {
+		return nil, err
+	}
+	out := []workflows.AuditEntry{}
+	for _, r := range st.Recent {
+		out = append(out, r.Audit()...)
+	}
+	return out, nil
+}
+
 // TargetOfPass returns the target a pass ID names (pass/<target>/<n>).
 func TargetOfPass(id string) (string, bool) {
 	rest, ok := strings.CutPrefix(id, "pass/")

@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,10 +94,21 @@ func fullTunerState(spec target.Spec, hist []models.Observation) *workflows.Tune
 			Outcome: workflows.OutcomePromoted, Reason: "all 3 stages passed",
 			Requested: at, Started: at, Ended: at.Add(95 * time.Minute),
 			Baseline: spec.Params.Current(), Candidate: o.Config, RiskBand: models.BandMedium,
-			Change: &change, SpecVersion: 3,
+			Change: &change, SpecVersion: 3, Trail: fullTrail(at),
 		})
 	}
 	return st
+}
+
+// fullTrail is the audit a promoted pass keeps in its record with two
+// answers and three stages, each detail as long as the audit keeps (160
+// bytes).
+func fullTrail(at time.Time) []workflows.AuditEntry {
+	var out []workflows.AuditEntry
+	for _, e := range []string{"proposed", "risk", "approval-asked", "approved", "approved", "stage", "stage", "stage"} {
+		out = append(out, workflows.AuditEntry{Time: at, Event: e, Actor: "alice@example.com", Detail: strings.Repeat("x", 160)})
+	}
+	return out
 }
 
 // incumbentSLIs is what Analyze measures of the incumbent.

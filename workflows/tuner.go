@@ -613,6 +613,7 @@ func (t *tuner) runPass(ctx workflow.Context, q *PassRef) {
 	if st.Outcome == OutcomePromoted && st.Candidate != nil {
 		t.st.LastPromoted = st.Candidate.Clone()
 	}
+	rec.Trail = trail(st)
 	t.audit(rec)
 }
 

@@ -176,6 +176,17 @@ func TestTunerCoalescesRequestsIntoOneQueuedPass(t *testing.T) {
 	if second.ID != "pass/checkout/2" || second.RequestedBy != "bob" || second.Coalesced != 2 || second.Outcome != workflows.OutcomePromoted {
 		t.Errorf("second pass %+v, want pass/checkout/2 requested by bob with 2 coalesced, promoted", second)
 	}
+	// The record's audit tells the pass's story in order, requester first.
+	var events []string
+	for _, e := range second.Audit() {
+		if e.Pass != second.ID {
+			t.Errorf("audit entry %+v of another pass", e)
+		}
+		events = append(events, e.Event)
+	}
+	if want := []string{"requested", "proposed", "risk", "stage", "stage", "stage", "outcome"}; !slices.Equal(events, want) {
+		t.Errorf("audit events %q, want %q", events, want)
+	}
 	// One pass at a time: the second started after the first ended.
 	if !st.Recent[1].Started.After(st.Recent[0].Ended) && !st.Recent[1].Started.Equal(st.Recent[0].Ended) {
 		t.Errorf("passes overlap: first ended %s, second started %s", st.Recent[0].Ended, st.Recent[1].Started)

@@ -304,6 +304,10 @@ type PassRecord struct {
 	Reconciled string `json:"reconciled,omitempty"`
 	// SpecVersion is the version of the spec the pass ran with.
 	SpecVersion int `json:"spec_version,omitempty"`
+	// Trail is what the pass added to the audit: proposed, risk, the
+	// approval asked and each answer, each stage's verdict with its
+	// evidence, each compensation (Audit adds the request and the outcome).
+	Trail []AuditEntry `json:"trail,omitempty"`
 }
 
 // FreezeState is the target's freeze as the tuner sees it now.

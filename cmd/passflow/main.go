@@ -55,6 +55,7 @@ func init() {
 		{"targets", "apply|list|show|pause|resume|delete ...", "register targets and manage them (`passflow targets` for details)", targetsCmd},
 		{"run", "--target NAME|FILE [--follow]", "request a pass of a target (a file is applied first)", runCmd},
 		{"history", "TARGET [--json]", "list a target's passes", historyCmd},
+		{"audit", "TARGET [--json]", "a target's audit trail: who asked, what was proposed, risk, answers, verdicts, undos, outcomes", auditCmd},
 		{"status", "PASS_ID [--json]", "show a pass's status", statusCmd},
 		{"cancel", "PASS_ID", "cancel a pass; it undoes what it applied", cancelCmd},
 		{"approvals", "[--json]", "list the passes waiting for an approval (through the HTTP API)", approvalsCmd},
@@ -413,6 +414,35 @@ func historyCmd(args []string, stdout, stderr io.Writer) int {
 			return printJSON(stdout, recs)
 		}
 		operator.PrintHistory(stdout, recs)
+		return nil
+	})
+}
+
+func auditCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flags("audit", stderr)
+	conn := connFlags(fs)
+	asJSON := fs.Bool("json", false, "print JSON Lines, one entry a line (an export)")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintf(stderr, "passflow audit: expected one TARGET, got %d arguments\n", fs.NArg())
+		return exitUsage
+	}
+	return withClient(conn, stderr, func(ctx context.Context, c client.Client) error {
+		entries, err := operator.Audit(ctx, c, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		if !*asJSON {
+			operator.PrintAudit(stdout, entries)
+			return nil
+		}
+		for _, e := range entries {
+			if err := printJSON(stdout, e); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 }
