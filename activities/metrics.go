@@ -8,6 +8,9 @@ type Metrics struct {
 	Reverts  prometheus.Counter
 	Verdicts *prometheus.CounterVec
 	Passes   *prometheus.CounterVec
+	// Notifications counts notification delivery attempts by result: sent,
+	// retried, failed (refused for good, or the last attempt).
+	Notifications *prometheus.CounterVec
 }
 
 // NewMetrics creates the activity metrics and registers them with reg.
@@ -25,7 +28,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Passes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "passflow_passes_total", Help: "Passes recorded, by target and outcome.",
 		}, []string{"target", "outcome"}),
+		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "passflow_notifications_total", Help: "Notification delivery attempts, by result (sent, retried, failed).",
+		}, []string{"result"}),
 	}
-	reg.MustRegister(m.Applies, m.Reverts, m.Verdicts, m.Passes)
+	reg.MustRegister(m.Applies, m.Reverts, m.Verdicts, m.Passes, m.Notifications)
 	return m
 }

@@ -27,6 +27,8 @@ type Spec struct {
 	Risk        Risk                `yaml:"risk,omitempty" json:"risk"`
 	Actuator    Actuator            `yaml:"actuator" json:"actuator"`
 	Triggers    Triggers            `yaml:"triggers,omitempty" json:"triggers,omitempty"`
+	// Notify are the receivers of the target's notifications.
+	Notify []Notify `yaml:"notify,omitempty" json:"notify,omitempty"`
 }
 
 // Objective is the metric the optimizer improves.
@@ -132,6 +134,34 @@ type Webhook struct {
 	URL       string `yaml:"url" json:"url"`
 	SecretEnv string `yaml:"secret_env,omitempty" json:"secret_env,omitempty"`
 }
+
+// Notify is a receiver of a target's notifications: a webhook that gets a
+// JSON body (Format json) or a Slack-compatible one (Format slack) on each
+// of Events, signed like the webhook actuator when SecretEnv names the
+// worker's environment variable holding the secret.
+type Notify struct {
+	URL       string   `yaml:"url" json:"url"`
+	Format    string   `yaml:"format,omitempty" json:"format,omitempty"`
+	SecretEnv string   `yaml:"secret_env,omitempty" json:"secret_env,omitempty"`
+	Events    []string `yaml:"events,omitempty" json:"events,omitempty"`
+}
+
+// The notification formats and events.
+const (
+	NotifyJSON  = "json"
+	NotifySlack = "slack"
+
+	EventApprovalRequested = "approval_requested"
+	EventApprovalDecided   = "approval_decided"
+	EventRolledBack        = "rolled_back"
+	EventPromoted          = "promoted"
+)
+
+// NotifyEvents are every event a receiver can get, the default.
+var NotifyEvents = []string{EventApprovalRequested, EventApprovalDecided, EventRolledBack, EventPromoted}
+
+// Wants reports whether the receiver gets event.
+func (n Notify) Wants(event string) bool { return slices.Contains(n.Events, event) }
 
 // Command runs a program (no shell) with the change as JSON on standard input.
 type Command struct {

@@ -334,6 +334,14 @@ func TestValidateSpec(t *testing.T) {
 		{"duplicate approver", func(s *Spec) { s.Risk.Approvers = []string{"a", "a"} }, `risk.approvers[1]: duplicate approver "a"`},
 		{"quorum above the approvers", func(s *Spec) { s.Risk.Approvers, s.Risk.Quorum = []string{"a", "b"}, 3 }, "risk.quorum: expected at most the 2 approvers listed, got 3"},
 		{"negative quorum", func(s *Spec) { s.Risk.Quorum = -1 }, "risk.quorum: expected at least 1 approval, got -1"},
+		{"notify without a URL", func(s *Spec) { s.Notify = []Notify{{Format: NotifyJSON, Events: NotifyEvents}} }, "notify[0].url: expected an absolute http(s) URL"},
+		{"notify format", func(s *Spec) { s.Notify = []Notify{{URL: "https://x.example/h", Format: "xml", Events: NotifyEvents}} }, `notify[0].format: expected json or slack, got "xml"`},
+		{"notify event", func(s *Spec) {
+			s.Notify = []Notify{{URL: "https://x.example/h", Format: NotifyJSON, Events: []string{"deployed"}}}
+		}, `notify[0].events[0]: expected one of approval_requested, approval_decided, rolled_back, promoted, got "deployed"`},
+		{"notify secret", func(s *Spec) {
+			s.Notify = []Notify{{URL: "https://x.example/h", Format: NotifyJSON, Events: NotifyEvents, SecretEnv: "my-secret"}}
+		}, `notify[0].secret_env: expected an environment variable name`},
 		{"approver name too long", func(s *Spec) { s.Risk.Approvers = []string{strings.Repeat("a", 300)} }, "risk.approvers[0]: expected a name of at most 256 bytes, got 300"},
 		{"negative jitter", func(s *Spec) { s.Triggers.Jitter = Duration(-time.Minute) }, "triggers.jitter: expected a duration >= 0, got -1m"},
 		{"negative cooldown", func(s *Spec) { s.Triggers.Cooldown = Duration(-90 * time.Second) }, "triggers.cooldown: expected a duration >= 0, got -90s"},

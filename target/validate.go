@@ -226,6 +226,7 @@ func Validate(s *Spec) []Problem {
 	v.judge(s)
 	v.risk(s.Risk)
 	v.actuator(s)
+	v.notify(s.Notify)
 	v.triggers(s.Triggers)
 	return v.probs
 }
@@ -251,6 +252,13 @@ func fillDefaults(s *Spec) {
 	setDefault(&r.Quorum, DefaultQuorum)
 	setDefault(&r.MaxStep, DefaultMaxStep)
 	setDefault(&r.Delta, DefaultDelta)
+	for i := range s.Notify {
+		n := &s.Notify[i]
+		setDefault(&n.Format, NotifyJSON)
+		if n.Events == nil {
+			n.Events = slices.Clone(NotifyEvents)
+		}
+	}
 	tr := &s.Triggers
 	setDefault(&tr.Cooldown, DefaultCooldown)
 	if f := tr.Freeze; f != nil {
@@ -580,6 +588,34 @@ func (v *validator) actuator(s *Spec) {
 	}
 	if f := a.File; f != nil && strings.TrimSpace(f.Path) == "" {
 		v.add("actuator.file.path", "expected a file path")
+	}
+}
+
+// maxNotify bounds a target's receivers: each event starts one delivery
+// per receiver.
+const maxNotify = 10
+
+func (v *validator) notify(ns []Notify) {
+	if len(ns) > maxNotify {
+		v.add("notify", "expected at most %d receivers, got %d", maxNotify, len(ns))
+	}
+	for i, n := range ns {
+		at := fmt.Sprintf("notify[%d]", i)
+		v.httpURL(at+".url", n.URL)
+		if n.Format != NotifyJSON && n.Format != NotifySlack {
+			v.add(at+".format", "expected json or slack, got %q", n.Format)
+		}
+		if n.SecretEnv != "" && !envVarRE.MatchString(n.SecretEnv) {
+			v.add(at+".secret_env", "expected an environment variable name such as CHECKOUT_NOTIFY_SECRET, got %q", n.SecretEnv)
+		}
+		if len(n.Events) == 0 {
+			v.add(at+".events", "expected one or more of %s, or the field left out for all", strings.Join(NotifyEvents, ", "))
+		}
+		for j, e := range n.Events {
+			if !slices.Contains(NotifyEvents, e) {
+				v.add(fmt.Sprintf("%s.events[%d]", at, j), "expected one of %s, got %q", strings.Join(NotifyEvents, ", "), e)
+			}
+		}
 	}
 }
 

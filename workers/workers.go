@@ -26,6 +26,7 @@ func RegisterWorkflows(r interface {
 	r.RegisterWorkflowWithOptions(workflows.OptimizationPass, workflow.RegisterOptions{Name: workflows.PassWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.TargetTuner, workflow.RegisterOptions{Name: workflows.TunerWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.ScheduledRequest, workflow.RegisterOptions{Name: workflows.ScheduledRequestWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.Notify, workflow.RegisterOptions{Name: workflows.NotifyWorkflowName})
 }
 
 // RegisterActivities registers every activity of a under its stable name.
@@ -35,6 +36,7 @@ func RegisterActivities(r interface {
 	for name, fn := range map[string]any{
 		activities.AnalyzeName: a.Analyze,
 		activities.ProposeName: a.Propose,
+		activities.NotifyName:  a.Notify,
 		activities.ApplyName:   a.ApplyStage,
 		activities.RevertName:  a.RevertStage,
 		activities.CheckName:   a.Check,

@@ -159,14 +159,17 @@ func (p *pass) awaitApproval(ctx workflow.Context) (bool, error) {
 		Since: now, Expires: now.Add(timeout),
 	}
 	p.approvals.open = true
+	p.notify(ctx, target.EventApprovalRequested)
 	decided, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
 		Timeout:      timeout,
 		TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("approval timeout (%s)", timeout)},
 	}, func() bool { return p.approvals.decision != "" })
 	p.approvals.open = false
-	switch {
-	case err != nil:
+	if err != nil {
 		return false, err
+	}
+	defer p.notify(ctx, target.EventApprovalDecided)
+	switch {
 	case !decided && p.st.ApprovalRequest.Quorum == 1:
 		p.end(OutcomeRejected, fmt.Sprintf("no approval within %s", timeout))
 		return false, nil

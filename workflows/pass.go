@@ -241,6 +241,12 @@ func OptimizationPass(ctx workflow.Context, in PassInput) (PassStatus, error) {
 		p.end(OutcomeFailed, err.Error())
 	}
 	p.record(dctx)
+	switch p.st.Outcome {
+	case OutcomePromoted:
+		p.notify(dctx, target.EventPromoted)
+	case OutcomeRolledBack:
+		p.notify(dctx, target.EventRolledBack)
+	}
 	p.setStep(dctx, StepDone)
 	p.st.Ended = workflow.Now(dctx)
 

@@ -1,0 +1,121 @@
+// Package webhook signs and sends passflow's outgoing webhooks (a target's
+// notifications; its webhook actuator). A receiver verifies a request with
+// Verify: X-Passflow-Signature is "sha256=" and the hex HMAC-SHA256, keyed
+// with the shared secret, of X-Passflow-Timestamp (Unix seconds), a dot and
+// the body.
+//
+// Invariants: a secret is never part of an error or a log line, nor is a
+// URL's path or query, which often hold one (a Slack webhook's); an answer
+// is classified once, here: 2xx delivered, 408, 429, 5xx and transport
+// errors worth retrying, any other status a refusal for good.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The headers of a signed request.
+const (
+	HeaderTimestamp   = "X-Passflow-Timestamp"
+	HeaderSignature   = "X-Passflow-Signature"
+	HeaderIdempotency = "Idempotency-Key"
+)
+
+// Sign returns the signature header's value for body sent at ts.
+func Sign(secret []byte, ts time.Time, body []byte) string {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(strconv.FormatInt(ts.Unix(), 10)))
+	mac.Write([]byte("."))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// Verify checks a received request's signature and that its timestamp is
+// within maxAge of now; it compares in constant time.
+func Verify(secret []byte, timestamp, signature string, body []byte, now time.Time, maxAge time.Duration) error {
+	sec, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%s: expected Unix seconds, got %q", HeaderTimestamp, timestamp)
+	}
+	ts := time.Unix(sec, 0)
+	if d := now.Sub(ts); d > maxAge || d < -maxAge {
+		return fmt.Errorf("%s: %s is more than %s from now", HeaderTimestamp, ts.UTC().Format(time.RFC3339), maxAge)
+	}
+	if !hmac.Equal([]byte(Sign(secret, ts, body)), []byte(signature)) {
+		return fmt.Errorf("%s: does not match the body", HeaderSignature)
+	}
+	return nil
+}
+
+// Error is a delivery that failed; Retry says whether trying again may
+// help.
+type Error struct {
+	URL    string
+	Status int // 0 when no answer came
+	Msg    string
+	Retry  bool
+}
+
+func (e *Error) Error() string {
+	if e.Status == 0 {
+		return fmt.Sprintf("POST %s: %s", Redact(e.URL), e.Msg)
+	}
+	return fmt.Sprintf("POST %s: %d %s: %s", Redact(e.URL), e.Status, http.StatusText(e.Status), e.Msg)
+}
+
+// Redact returns a URL's scheme and host only: its path and query may hold
+// a secret.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(a URL that does not parse)"
+	}
+	if u.Path == "" && u.RawQuery == "" {
+		return u.Scheme + "://" + u.Host
+	}
+	return u.Scheme + "://" + u.Host + "/…"
+}
+
+// Post sends body as JSON to url, signed with secret when it is not empty,
+// with key as its idempotency key. It returns nil on a 2xx and an *Error
+// otherwise.
+func Post(ctx context.Context, hc *http.Client, to, key string, secret []byte, body []byte, now time.Time) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, to, bytes.NewReader(body))
+	if err != nil {
+		return &Error{URL: to, Msg: "expected an absolute http(s) URL"}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "passflow")
+	req.Header.Set(HeaderIdempotency, key)
+	req.Header.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+	if len(secret) > 0 {
+		req.Header.Set(HeaderSignature, Sign(secret, now, body))
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) { // its text repeats the whole URL
+			err = ue.Err
+		}
+		return &Error{URL: to, Msg: err.Error(), Retry: true}
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode/100 == 2 {
+		return nil
+	}
+	retry := resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
+	return &Error{URL: to, Status: resp.StatusCode, Msg: strings.TrimSpace(string(msg)), Retry: retry}
+}
