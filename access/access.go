@@ -13,11 +13,14 @@ package access
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
 	"gopkg.in/yaml.v2"
@@ -171,4 +174,61 @@ func (w WebConfig) Identify(r *http.Request) string {
 		return r.TLS.VerifiedChains[0][0].Subject.CommonName
 	}
 	return ""
+}
+
+// File is an access file read again when it changes (its size or time of
+// modification), so that roles are granted and revoked without a restart.
+// An edit that does not parse leaves the last good policy in force, and
+// Err says why.
+type File struct {
+	path string
+	mu   sync.Mutex
+	pol  *Policy
+	mod  time.Time
+	size int64
+	err  error
+}
+
+// Open reads an access file that Allows re-reads when it changes.
+func Open(path string) (*File, error) {
+	f := &File{path: path}
+	if err := f.reload(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *File) reload() error {
+	fi, err := os.Stat(f.path)
+	if err != nil {
+		return fmt.Errorf("access file: %w", err)
+	}
+	if f.pol != nil && fi.ModTime().Equal(f.mod) && fi.Size() == f.size {
+		return nil
+	}
+	pol, err := Load(f.path)
+	if err != nil {
+		return err
+	}
+	f.pol, f.mod, f.size = pol, fi.ModTime(), fi.Size()
+	return nil
+}
+
+// Allows reports whether id holds role in the file as it is now.
+func (f *File) Allows(id string, role Role) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	err := f.reload()
+	if err != nil && (f.err == nil || f.err.Error() != err.Error()) {
+		slog.Warn("the access file's last change was not taken; the previous roles stay in force", "error", err)
+	}
+	f.err = err
+	return f.pol.Allows(id, role)
+}
+
+// Err is why the last change to the file was not taken, if it was not.
+func (f *File) Err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
 }

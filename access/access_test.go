@@ -110,3 +110,34 @@ func TestWebConfigWithoutIdentitiesRefused(t *testing.T) {
 		t.Fatalf("Check: %v, want a refusal naming basic_auth_users", err)
 	}
 }
+
+// TestAccessFileReloads: a role granted or revoked in the file applies to
+// the next request; an edit that does not parse keeps the last good policy.
+func TestAccessFileReloads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "access.yml")
+	write := func(s string) {
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("users: {alice: [viewer]}\n")
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.Allows("alice", Viewer) || f.Allows("alice", Approver) {
+		t.Fatal("roles not as written")
+	}
+	write("users: {alice: [viewer, approver]}\n")
+	if !f.Allows("alice", Approver) {
+		t.Error("a granted role not taken")
+	}
+	write("users: {alice: [viewer, approver, root]}\n")
+	if !f.Allows("alice", Approver) || f.Err() == nil || !strings.Contains(f.Err().Error(), "root") {
+		t.Errorf("a broken edit: allows %v, err %v; want the last good policy and the reason", f.Allows("alice", Approver), f.Err())
+	}
+	write("users: {bob: [viewer]}\n")
+	if f.Allows("alice", Viewer) || !f.Allows("bob", Viewer) || f.Err() != nil {
+		t.Error("a revoked role still held")
+	}
+}

@@ -42,7 +42,9 @@ const maxBody = 1 << 20
 // "" for a request without an identity.
 type Auth struct {
 	Identify func(*http.Request) string
-	Policy   *access.Policy
+	Policy   interface {
+		Allows(id string, role access.Role) bool
+	}
 }
 
 // Options configure the API.

@@ -60,7 +60,7 @@ func (h APIConfig) load() (access.WebConfig, api.Options, error) {
 	if err := web.Check(); err != nil {
 		return "", api.Options{}, fmt.Errorf("--web.config.file: %w", err)
 	}
-	pol, err := access.Load(h.AccessFile)
+	pol, err := access.Open(h.AccessFile)
 	if err != nil {
 		return "", api.Options{}, fmt.Errorf("--access.file: %w", err)
 	}

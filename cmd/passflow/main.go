@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"go.temporal.io/sdk/client"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/passflow/passflow/access"
 	"github.com/passflow/passflow/api"
@@ -61,6 +63,7 @@ func init() {
 		{"approvals", "[--json]", "list the passes waiting for an approval (through the HTTP API)", approvalsCmd},
 		{"approve", "PASS_ID [--reason TEXT]", "approve a pass, as your credentials' identity (through the HTTP API)", decideCmd(true)},
 		{"reject", "PASS_ID --reason TEXT", "reject a pass, as your credentials' identity (through the HTTP API)", decideCmd(false)},
+		{"hash-password", "< PASSWORD", "print the bcrypt hash of the password on stdin, for a web config's basic_auth_users", hashPasswordCmd},
 		{"validate", "FILE...", "check target files; exit 2 on any problem", validateCmd},
 		{"judge", "--baseline FILE --canary FILE --metrics FILE [--json]", "judge canary samples against baseline samples", judgeCmd},
 		{"optimize", "--space FILE [--seed N] [--budget N] [--init N] [--batch Q]", "ask/tell optimizer over JSON Lines on stdin/stdout", optimizeCmd},
@@ -638,6 +641,36 @@ func approvalsCmd(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	operator.PrintApprovals(stdout, rows, time.Now())
+	return exitOK
+}
+
+func hashPasswordCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flags("hash-password", stderr)
+	cost := fs.Int("cost", bcrypt.DefaultCost, fmt.Sprintf("bcrypt cost, %d to %d", bcrypt.MinCost, bcrypt.MaxCost))
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	pw, err := io.ReadAll(io.LimitReader(os.Stdin, 1024))
+	if err != nil {
+		return fail(stderr, err)
+	}
+	pw = bytes.TrimRight(pw, "\r\n")
+	switch {
+	case len(pw) == 0:
+		fmt.Fprintln(stderr, "passflow hash-password: expected a password on stdin, got none")
+		return exitUsage
+	case len(pw) > 72:
+		fmt.Fprintln(stderr, "passflow hash-password: expected at most 72 bytes (bcrypt's limit)")
+		return exitUsage
+	case *cost < bcrypt.MinCost || *cost > bcrypt.MaxCost:
+		fmt.Fprintf(stderr, "passflow hash-password: --cost: expected %d to %d, got %d\n", bcrypt.MinCost, bcrypt.MaxCost, *cost)
+		return exitUsage
+	}
+	hash, err := bcrypt.GenerateFromPassword(pw, *cost)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	fmt.Fprintln(stdout, string(hash))
 	return exitOK
 }
 
