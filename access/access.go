@@ -14,10 +14,10 @@ package access
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -80,7 +80,7 @@ func Parse(name string, data []byte) (*Policy, error) {
 		return nil, fmt.Errorf("access file %s: users: expected at least one identity with its roles", name)
 	}
 	p := &Policy{roles: map[string][]Role{}}
-	for _, id := range sortedKeys(f.Users) {
+	for _, id := range slices.Sorted(maps.Keys(f.Users)) {
 		switch {
 		case strings.TrimSpace(id) == "" || id != strings.TrimSpace(id):
 			return nil, fmt.Errorf("access file %s: users: expected names without surrounding blanks, got %q", name, id)
@@ -106,15 +106,6 @@ func Format(users map[string][]Role) []byte {
 // Allows reports whether id holds role.
 func (p *Policy) Allows(id string, role Role) bool {
 	return id != "" && slices.Contains(p.roles[id], role)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // WebConfig is a Prometheus web configuration file (--web.config.file).

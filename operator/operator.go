@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -355,7 +356,7 @@ func Outcome(st workflows.PassStatus) string {
 
 func slis(st workflows.PassStatus) string {
 	var parts []string
-	for _, m := range sortedKeys(st.SLIs) {
+	for _, m := range slices.Sorted(maps.Keys(st.SLIs)) {
 		s := st.SLIs[m]
 		parts = append(parts, fmt.Sprintf("%s %.4g", m, s.Mean))
 	}

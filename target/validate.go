@@ -3,6 +3,7 @@ package target
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
 	"regexp"
@@ -382,7 +383,7 @@ func (v *validator) telemetry(s *Spec) {
 				v.add("telemetry.queries."+m, "expected a PromQL query for metric %q, which %s reads", m, read[m])
 			}
 		}
-		for _, m := range sortedKeys(t.Queries) {
+		for _, m := range slices.Sorted(maps.Keys(t.Queries)) {
 			v.query("telemetry.queries."+m, m, t.Queries[m])
 		}
 	}
@@ -799,13 +800,4 @@ func checkSchedule(spec string) string {
 		}
 	}
 	return ""
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

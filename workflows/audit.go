@@ -2,7 +2,8 @@ package workflows
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -34,7 +35,7 @@ func (s StageStatus) Evidence() string {
 		return ""
 	}
 	var parts []string
-	for _, m := range sortedKeys(s.Judgement.Canary) {
+	for _, m := range slices.Sorted(maps.Keys(s.Judgement.Canary)) {
 		c, b := s.Judgement.Canary[m], s.Judgement.Baseline[m]
 		if c.N == 0 || b.N == 0 || b.Mean == 0 {
 			continue
@@ -45,15 +46,6 @@ func (s StageStatus) Evidence() string {
 		return ""
 	}
 	return "(" + strings.Join(parts, ", ") + ")"
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // trail is what an ended pass's status adds to its record's audit: the
