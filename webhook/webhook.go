@@ -119,3 +119,40 @@ func Post(ctx context.Context, hc *http.Client, to, key string, secret []byte, b
 	retry := resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
 	return &Error{URL: to, Status: resp.StatusCode, Msg: strings.TrimSpace(string(msg)), Retry: retry}
 }
+
+// The actions of a Change.
+const (
+	ActionApply   = "apply"
+	ActionRevert  = "revert"
+	ActionPromote = "promote"
+)
+
+// Change is the body of the webhook actuator's POST: apply puts Percent of
+// the traffic on a canary running Config, revert puts the canary back to
+// Percent (0 removes it), promote makes Config the baseline and removes the
+// canary. A receiver answers 2xx with a ChangeReply, and gives the same
+// answer, with no second effect, to a repeated Key.
+type Change struct {
+	PassID  string         `json:"pass_id"`
+	Target  string         `json:"target"`
+	Stage   int            `json:"stage"`
+	Percent float64        `json:"percent"`
+	Config  map[string]any `json:"config"`
+	Key     string         `json:"key"`
+	Action  string         `json:"action"`
+}
+
+// ChangeReply is a receiver's answer to a Change: the configuration the
+// changed cohort ran before (the canary's for apply and revert, the
+// baseline's for promote), so that an undo can restore it.
+type ChangeReply struct {
+	Replaced map[string]any `json:"replaced"`
+}
+
+// State is a receiver's answer to a signed GET of the same URL: what each
+// cohort runs, and the canary's share of the traffic.
+type State struct {
+	Baseline map[string]any `json:"baseline"`
+	Canary   map[string]any `json:"canary,omitempty"`
+	Percent  float64        `json:"percent"`
+}
