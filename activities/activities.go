@@ -14,6 +14,7 @@ import (
 
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/target"
+	"github.com/passflow/passflow/webhook"
 )
 
 // Stable activity names; workflows call activities by these names, never by
@@ -482,50 +483,52 @@ type ChangeInput struct {
 	Percent float64       `json:"percent"`
 }
 
-// ChangeResult says when the change took effect.
+// ChangeResult says when the change took effect and what it replaced.
 type ChangeResult struct {
 	At time.Time `json:"at"`
+	// Replaced is the configuration the changed cohort ran before (see
+	// Actuator.Change): a pass records it beside the stage.
+	Replaced models.Config `json:"replaced,omitempty"`
 }
 
 // ApplyStage routes the stage's share of the traffic to the candidate.
 func (a *Activities) ApplyStage(ctx context.Context, in ChangeInput) (ChangeResult, error) {
-	return a.setCanary(ctx, in, "apply stage")
+	return a.change(ctx, in, webhook.ActionApply)
 }
 
 // RevertStage undoes a stage: the canary goes back to the previous stage's
 // share (0 for the first stage, which removes the canary).
 func (a *Activities) RevertStage(ctx context.Context, in ChangeInput) (ChangeResult, error) {
-	res, err := a.setCanary(ctx, in, "revert stage")
+	res, err := a.change(ctx, in, webhook.ActionRevert)
 	if err == nil && a.Metrics != nil {
 		a.Metrics.Reverts.Inc()
 	}
 	return res, err
 }
 
-func (a *Activities) setCanary(ctx context.Context, in ChangeInput, op string) (ChangeResult, error) {
-	_, act, err := a.connect(in.Target)
-	if err != nil {
-		return ChangeResult{}, err
-	}
-	if err := act.SetCanary(ctx, in.Key, in.Config, in.Percent); err != nil {
-		return ChangeResult{}, fmt.Errorf("%s %d (%g%%) of %s: %w", op, in.Stage, in.Percent, in.Target.Name, err)
-	}
-	if a.Metrics != nil && op == "apply stage" {
-		a.Metrics.Applies.Inc()
-	}
-	return ChangeResult{At: a.now()}, nil
-}
-
 // Promote makes the candidate the service's baseline.
 func (a *Activities) Promote(ctx context.Context, in ChangeInput) (ChangeResult, error) {
+	return a.change(ctx, in, webhook.ActionPromote)
+}
+
+// change asks the target's actuator for in as action.
+func (a *Activities) change(ctx context.Context, in ChangeInput, action string) (ChangeResult, error) {
 	_, act, err := a.connect(in.Target)
 	if err != nil {
 		return ChangeResult{}, err
 	}
-	if err := act.Promote(ctx, in.Key, in.Config); err != nil {
-		return ChangeResult{}, fmt.Errorf("promote on %s: %w", in.Target.Name, err)
+	replaced, err := act.Change(ctx, Change{Key: in.Key, PassID: in.PassID, Stage: in.Stage, Action: action,
+		Percent: in.Percent, Config: in.Config})
+	if err != nil {
+		if action == webhook.ActionPromote {
+			return ChangeResult{}, fmt.Errorf("promote on %s: %w", in.Target.Name, err)
+		}
+		return ChangeResult{}, fmt.Errorf("%s stage %d (%g%%) of %s: %w", action, in.Stage, in.Percent, in.Target.Name, err)
 	}
-	return ChangeResult{At: a.now()}, nil
+	if a.Metrics != nil && action == webhook.ActionApply {
+		a.Metrics.Applies.Inc()
+	}
+	return ChangeResult{At: a.now(), Replaced: replaced}, nil
 }
 
 // WindowInput names a canary stage and the window to judge it on.

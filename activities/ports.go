@@ -31,15 +31,29 @@ type TelemetrySource interface {
 	Samples(ctx context.Context, q Query) ([]float64, error)
 }
 
-// Actuator changes what configuration a service's traffic runs. Every call
-// carries an idempotency key: a call repeated with the same key is a no-op, so
-// retried activities never apply a change twice.
+// Change is one change a pass asks of an actuator.
+type Change struct {
+	// Key is the idempotency key: a change repeated with the same key is a
+	// no-op, so retried activities never apply a change twice.
+	Key    string
+	PassID string
+	// Stage is the canary stage; 0 for a promotion or a reconciliation.
+	Stage int
+	// Action is apply (Percent of the traffic on a canary running Config),
+	// revert (the canary back to Percent, 0 removing it) or promote (Config
+	// becomes the baseline for all traffic, the canary is removed): the
+	// webhook package's Action constants.
+	Action  string
+	Percent float64
+	Config  models.Config
+}
+
+// Actuator changes what configuration a service's traffic runs.
 type Actuator interface {
-	// SetCanary routes percent (0–100) of the traffic to a canary cohort that
-	// runs config; percent 0 removes the canary.
-	SetCanary(ctx context.Context, key string, config models.Config, percent float64) error
-	// Promote makes config the baseline for all traffic and removes the canary.
-	Promote(ctx context.Context, key string, config models.Config) error
+	// Change makes ch and returns the configuration the changed cohort ran
+	// before: the canary's for apply and revert (nil when there was no
+	// canary), the baseline's for promote. A repeated key returns the same.
+	Change(ctx context.Context, ch Change) (replaced models.Config, err error)
 	// Baseline returns the configuration the service runs outside any canary.
 	Baseline(ctx context.Context) (models.Config, error)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/target"
+	"github.com/passflow/passflow/webhook"
 )
 
 // Stable names of the tuner's activities.
@@ -138,11 +139,12 @@ func (a *Activities) Reconcile(ctx context.Context, in ReconcileInput) (ChangeRe
 	if err != nil {
 		return ChangeResult{}, err
 	}
-	if err := act.Promote(ctx, in.Key, in.Config); err != nil {
+	replaced, err := act.Change(ctx, Change{Key: in.Key, PassID: in.PassID, Action: webhook.ActionPromote, Config: in.Config})
+	if err != nil {
 		return ChangeResult{}, fmt.Errorf("restore %s on %s after %s: %w", in.Config, in.Target.Name, in.PassID, err)
 	}
 	if a.Metrics != nil {
 		a.Metrics.Reverts.Inc()
 	}
-	return ChangeResult{At: a.now()}, nil
+	return ChangeResult{At: a.now(), Replaced: replaced}, nil
 }

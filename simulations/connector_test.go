@@ -8,6 +8,7 @@ import (
 
 	"github.com/passflow/passflow/activities"
 	"github.com/passflow/passflow/target"
+	"github.com/passflow/passflow/webhook"
 )
 
 func TestConnector(t *testing.T) {
@@ -79,7 +80,7 @@ func TestConnectorSpecChangeKeepsTimeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := act.SetCanary(ctx, "k", candidate(), 5); err != nil {
+	if _, err := act.Change(ctx, activities.Change{Key: "k", Action: webhook.ActionApply, Config: candidate(), Percent: 5}); err != nil {
 		t.Fatal(err)
 	}
 	spec.Telemetry.Simulator = &target.Simulator{Seed: 1, Regression: 0.3}
@@ -93,7 +94,7 @@ func TestConnectorSpecChangeKeepsTimeline(t *testing.T) {
 	if got := act2.(*Service).Applied(); len(got) != 1 || got[0].Key != "k" {
 		t.Errorf("new service lost the timeline: %+v", got)
 	}
-	if err := act2.SetCanary(ctx, "k", candidate(), 5); err != nil {
+	if _, err := act2.Change(ctx, activities.Change{Key: "k", Action: webhook.ActionApply, Config: candidate(), Percent: 5}); err != nil {
 		t.Errorf("repeating a key on the new service: %v", err)
 	}
 	if n := len(act2.(*Service).Applied()); n != 1 {

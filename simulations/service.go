@@ -16,6 +16,7 @@ import (
 	"github.com/passflow/passflow/activities"
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/target"
+	"github.com/passflow/passflow/webhook"
 )
 
 // Defaults of a simulator spec's zero fields, and the sampling limits.
@@ -422,6 +423,48 @@ func (s *Service) Promote(ctx context.Context, key string, config models.Config)
 		return invalidChange(op, err)
 	}
 	return s.record(ctx, op, Event{Key: key, Kind: EventPromote, Config: config.Clone()})
+}
+
+// Change makes ch (activities.Actuator): apply and revert set the canary,
+// promote the baseline. It returns what the changed cohort ran before the
+// change, the first time and on a repeat of its key alike.
+func (s *Service) Change(ctx context.Context, ch activities.Change) (models.Config, error) {
+	before, err := s.stateBefore(ctx, ch.Key)
+	if err != nil {
+		return nil, err
+	}
+	switch ch.Action {
+	case webhook.ActionApply, webhook.ActionRevert:
+		return before.Canary, s.SetCanary(ctx, ch.Key, ch.Config, ch.Percent)
+	case webhook.ActionPromote:
+		return before.Baseline, s.Promote(ctx, ch.Key, ch.Config)
+	}
+	return nil, invalidChange("simulations: change "+s.name, fmt.Errorf("action: expected apply, revert or promote, got %q", ch.Action))
+}
+
+// stateBefore is the service's state just before the change keyed key, or
+// now when no change has that key.
+func (s *Service) stateBefore(ctx context.Context, key string) (State, error) {
+	if err := ctx.Err(); err != nil {
+		return State{}, fmt.Errorf("simulations: state of %s: %w", s.name, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.refreshLocked(); err != nil {
+		return State{}, fmt.Errorf("simulations: state of %s: %w", s.name, err)
+	}
+	st := State{Baseline: s.initial}
+	for _, e := range s.events {
+		if e.Key == key {
+			break
+		}
+		st = st.apply(e)
+	}
+	st.Baseline = st.Baseline.Clone()
+	if st.Canary != nil {
+		st.Canary = st.Canary.Clone()
+	}
+	return st, nil
 }
 
 // Baseline returns the configuration the service runs outside any canary,

@@ -92,13 +92,27 @@ func Redact(raw string) string {
 // with key as its idempotency key. It returns nil on a 2xx and an *Error
 // otherwise.
 func Post(ctx context.Context, hc *http.Client, to, key string, secret []byte, body []byte, now time.Time) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, to, bytes.NewReader(body))
+	_, err := Do(ctx, hc, http.MethodPost, to, key, secret, body, now)
+	return err
+}
+
+// maxReply bounds the answer Do reads.
+const maxReply = 1 << 20
+
+// Do sends a signed request (the body may be empty, as for a GET) and
+// returns the answer's body on a 2xx, an *Error otherwise.
+func Do(ctx context.Context, hc *http.Client, method, to, key string, secret []byte, body []byte, now time.Time) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, to, bytes.NewReader(body))
 	if err != nil {
-		return &Error{URL: to, Msg: "expected an absolute http(s) URL"}
+		return nil, &Error{URL: to, Msg: "expected an absolute http(s) URL"}
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if len(body) > 0 {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("User-Agent", "passflow")
-	req.Header.Set(HeaderIdempotency, key)
+	if key != "" {
+		req.Header.Set(HeaderIdempotency, key)
+	}
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
 	if len(secret) > 0 {
 		req.Header.Set(HeaderSignature, Sign(secret, now, body))
@@ -109,15 +123,22 @@ func Post(ctx context.Context, hc *http.Client, to, key string, secret []byte, b
 		if errors.As(err, &ue) { // its text repeats the whole URL
 			err = ue.Err
 		}
-		return &Error{URL: to, Msg: err.Error(), Retry: true}
+		return nil, &Error{URL: to, Msg: err.Error(), Retry: true}
 	}
 	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	reply, err := io.ReadAll(io.LimitReader(resp.Body, maxReply))
+	if err != nil {
+		return nil, &Error{URL: to, Status: resp.StatusCode, Msg: "reading the answer: " + err.Error(), Retry: true}
+	}
 	if resp.StatusCode/100 == 2 {
-		return nil
+		return reply, nil
 	}
 	retry := resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
-	return &Error{URL: to, Status: resp.StatusCode, Msg: strings.TrimSpace(string(msg)), Retry: retry}
+	msg := strings.TrimSpace(string(reply))
+	if len(msg) > 512 {
+		msg = msg[:512] + "…"
+	}
+	return nil, &Error{URL: to, Status: resp.StatusCode, Msg: msg, Retry: retry}
 }
 
 // The actions of a Change.

@@ -98,6 +98,9 @@ type StageStatus struct {
 	Index   int     `json:"index"`
 	Percent float64 `json:"percent"`
 	Applied bool    `json:"applied"`
+	// Replaced is what the canary cohort ran before this stage's apply, as
+	// the actuator reported it (none when there was no canary).
+	Replaced models.Config `json:"replaced,omitempty"`
 	// Checks counts the periodic guardrail checks made during the wait.
 	Checks    int                   `json:"checks"`
 	Verdict   string                `json:"verdict,omitempty"`
@@ -378,11 +381,12 @@ func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool,
 		Stage: s.Index, FromPercent: s.Percent, ToPercent: prevPercent,
 		Key: fmt.Sprintf("%s/undo-stage-%d", p.in.PassID, s.Index),
 	})
+	var applied activities.ChangeResult
 	if err := workflow.ExecuteActivity(writeCtx(ctx, fmt.Sprintf("apply stage %d: %g%%", s.Index, s.Percent)),
-		activities.ApplyName, change).Get(ctx, nil); err != nil {
+		activities.ApplyName, change).Get(ctx, &applied); err != nil {
 		return false, fmt.Errorf("apply stage %d: %w", s.Index, err)
 	}
-	s.Applied = true
+	s.Applied, s.Replaced = true, applied.Replaced
 	s.From = workflow.Now(ctx)
 	p.upsertStep(ctx, fmt.Sprintf("%s-%d", StepCanary, s.Index))
 	// Passes recorded before the canary signal existed replay without it.

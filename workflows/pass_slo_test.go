@@ -15,6 +15,7 @@ import (
 	"github.com/passflow/passflow/activities"
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/target"
+	"github.com/passflow/passflow/webhook"
 	"github.com/passflow/passflow/workers"
 	"github.com/passflow/passflow/workflows"
 )
@@ -38,19 +39,16 @@ type share struct {
 	percent float64
 }
 
-func (s *twoConfigs) SetCanary(_ context.Context, _ string, _ models.Config, percent float64) error {
+func (s *twoConfigs) Change(_ context.Context, ch activities.Change) (models.Config, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.timeline = append(s.timeline, share{s.now(), percent})
-	return nil
-}
-
-func (s *twoConfigs) Promote(context.Context, string, models.Config) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	at := s.now()
-	s.promoted = &at
-	return nil
+	if ch.Action == webhook.ActionPromote {
+		at := s.now()
+		s.promoted = &at
+		return s.base, nil
+	}
+	s.timeline = append(s.timeline, share{s.now(), ch.Percent})
+	return nil, nil
 }
 
 func (s *twoConfigs) Baseline(context.Context) (models.Config, error) { return s.base, nil }

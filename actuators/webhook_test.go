@@ -1,0 +1,139 @@
+package actuators
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/models"
+	"github.com/passflow/passflow/target"
+	"github.com/passflow/passflow/webhook"
+)
+
+// receiver is a webhook receiver as a service implements one: it verifies
+// signatures, keeps one effect per idempotency key, and can be told to fail.
+type receiver struct {
+	mu       sync.Mutex
+	baseline map[string]any
+	canary   map[string]any
+	percent  float64
+	seen     map[string][]byte
+	effects  int
+	failures []int // statuses to answer first, one per request
+}
+
+func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if err := webhook.Verify([]byte("s3cret"), r.Header.Get(webhook.HeaderTimestamp), r.Header.Get(webhook.HeaderSignature), body, time.Now(), time.Minute); err != nil {
+		http.Error(w, "bad signature: "+err.Error(), http.StatusUnauthorized)
+		return
+	}
+	if len(rc.failures) > 0 {
+		code := rc.failures[0]
+		rc.failures = rc.failures[1:]
+		http.Error(w, "not now", code)
+		return
+	}
+	if r.Method == http.MethodGet {
+		json.NewEncoder(w).Encode(webhook.State{Baseline: rc.baseline, Canary: rc.canary, Percent: rc.percent})
+		return
+	}
+	key := r.Header.Get(webhook.HeaderIdempotency)
+	if prev, ok := rc.seen[key]; ok {
+		w.Write(prev)
+		return
+	}
+	var ch webhook.Change
+	if err := json.Unmarshal(body, &ch); err != nil || ch.Key != key {
+		http.Error(w, "bad change", http.StatusBadRequest)
+		return
+	}
+	if threads, _ := ch.Config["worker_threads"].(float64); threads > 1024 {
+		http.Error(w, "worker_threads: expected at most 1024", http.StatusUnprocessableEntity)
+		return
+	}
+	var replaced map[string]any
+	switch ch.Action {
+	case webhook.ActionApply, webhook.ActionRevert:
+		replaced, rc.canary, rc.percent = rc.canary, ch.Config, ch.Percent
+	case webhook.ActionPromote:
+		replaced, rc.baseline, rc.canary, rc.percent = rc.baseline, ch.Config, nil, 0
+	}
+	rc.effects++
+	out, _ := json.Marshal(webhook.ChangeReply{Replaced: replaced})
+	rc.seen[key] = out
+	w.Write(out)
+}
+
+func TestWebhookActuator(t *testing.T) {
+	rc := &receiver{baseline: map[string]any{"worker_threads": 32.0, "gc_mode": "throughput"}, seen: map[string][]byte{}}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	t.Setenv("HOOK_SECRET", "s3cret")
+	spec := target.Spec{Name: "svc", Actuator: target.Actuator{Webhook: &target.Webhook{URL: srv.URL + "/config", SecretEnv: "HOOK_SECRET"}}}
+	w, err := NewWebhook(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	base, err := w.Baseline(ctx)
+	if err != nil || base.String() != "gc_mode=throughput worker_threads=32" {
+		t.Fatalf("baseline %s, %v", base, err)
+	}
+	cand := models.Config{"worker_threads": models.Num(40), "gc_mode": models.Str("throughput")}
+	apply := activities.Change{Key: "pass/svc/1/stage-1", PassID: "pass/svc/1", Stage: 1, Action: webhook.ActionApply, Percent: 5, Config: cand}
+
+	// Twice unavailable: retryable errors; then applied, once, however
+	// often the key is repeated.
+	rc.failures = []int{http.StatusServiceUnavailable, http.StatusTooManyRequests}
+	for i := range 2 {
+		var ae *temporal.ApplicationError
+		if _, err := w.Change(ctx, apply); err == nil || (errors.As(err, &ae) && ae.NonRetryable()) {
+			t.Fatalf("attempt %d: %v, want a retryable error", i+1, err)
+		}
+	}
+	for range 3 {
+		replaced, err := w.Change(ctx, apply)
+		if err != nil || replaced != nil {
+			t.Fatalf("apply: replaced %s, %v; want no canary before", replaced, err)
+		}
+	}
+	if rc.effects != 1 || rc.percent != 5 {
+		t.Fatalf("%d effects, canary at %v%%: want one, at 5%%", rc.effects, rc.percent)
+	}
+	replaced, err := w.Change(ctx, activities.Change{Key: "pass/svc/1/promote", Action: webhook.ActionPromote, Percent: 100, Config: cand})
+	if err != nil || replaced.String() != "gc_mode=throughput worker_threads=32" {
+		t.Fatalf("promote replaced %s, %v; want the old baseline", replaced, err)
+	}
+
+	// A refusal is for good and carries the receiver's message; a wrong
+	// secret is refused by the receiver.
+	bad := apply
+	bad.Key, bad.Config = "pass/svc/2/stage-1", models.Config{"worker_threads": models.Num(2000)}
+	var ae *temporal.ApplicationError
+	if _, err := w.Change(ctx, bad); !errors.As(err, &ae) || !ae.NonRetryable() || ae.Type() != activities.ErrTypeInvalidChange ||
+		!strings.Contains(err.Error(), "worker_threads: expected at most 1024") {
+		t.Errorf("a refused change: %v, want a non-retryable InvalidChange with the receiver's message", err)
+	}
+	t.Setenv("HOOK_SECRET", "wrong")
+	w2, _ := NewWebhook(spec)
+	if _, err := w2.Change(ctx, apply); !errors.As(err, &ae) || !ae.NonRetryable() || !strings.Contains(err.Error(), "401") {
+		t.Errorf("a wrong secret: %v, want a refusal for good", err)
+	}
+	t.Setenv("HOOK_SECRET", "")
+	if _, err := NewWebhook(spec); err == nil || !strings.Contains(err.Error(), "HOOK_SECRET is empty") {
+		t.Errorf("no secret: %v, want an error naming the variable", err)
+	}
+}
