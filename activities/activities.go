@@ -130,6 +130,18 @@ func (a *Activities) connect(spec target.Spec) (TelemetrySource, Actuator, error
 	return tel, act, nil
 }
 
+// wrap says what failed around err. A non-retryable ApplicationError inside
+// err stays non-retryable, of the same type: Temporal reads only the
+// outermost error of an activity.
+func wrap(err error, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) && ae.NonRetryable() {
+		return temporal.NewNonRetryableApplicationError(msg+": "+ae.Message(), ae.Type(), nil)
+	}
+	return fmt.Errorf("%s: %w", msg, err)
+}
+
 // read returns each metric's samples of a cohort over [from, to).
 func (a *Activities) read(ctx context.Context, tel TelemetrySource, metrics []string, cohort string, from, to time.Time) (map[string][]float64, error) {
 	out := make(map[string][]float64, len(metrics))
@@ -198,14 +210,14 @@ func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (AnalyzeResul
 	}
 	base, err := act.Baseline(ctx)
 	if err != nil {
-		return AnalyzeResult{}, fmt.Errorf("analyze %s: read baseline configuration: %w", spec.Name, err)
+		return AnalyzeResult{}, wrap(err, "analyze %s: read baseline configuration", spec.Name)
 	}
 	to := a.now()
 	from := to.Add(-Lookback(spec))
 	metrics := spec.Metrics()
 	samples, err := a.read(ctx, tel, metrics, CohortBaseline, from, to)
 	if err != nil {
-		return AnalyzeResult{}, fmt.Errorf("analyze %s: %w", spec.Name, err)
+		return AnalyzeResult{}, wrap(err, "analyze %s", spec.Name)
 	}
 	res := AnalyzeResult{Baseline: base, From: from, To: to, SLIs: summarizeAll(samples),
 		VerifyFor: spec.VerifyFor(), EnoughSamples: true}
@@ -223,7 +235,7 @@ func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (AnalyzeResul
 		mean := func(window time.Duration) (float64, error) {
 			xs, err := tel.Samples(ctx, Query{Metric: "error_rate", Cohort: CohortBaseline, From: to.Add(-window), To: to})
 			if err != nil {
-				return 0, fmt.Errorf("analyze %s: error budget: read error_rate over %s: %w", spec.Name, window, err)
+				return 0, wrap(err, "analyze %s: error budget: read error_rate over %s", spec.Name, window)
 			}
 			if s := summarize(xs); s.N > 0 {
 				return s.Mean, nil
@@ -255,7 +267,7 @@ func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (AnalyzeResul
 		}
 	}
 	if res.Breaking, res.BreakingWhy, err = a.breaking(ctx, tel, spec, to); err != nil {
-		return AnalyzeResult{}, fmt.Errorf("analyze %s: %w", spec.Name, err)
+		return AnalyzeResult{}, wrap(err, "analyze %s", spec.Name)
 	}
 	// Size the wait: the samples the judge needs given the baseline's noise,
 	// at the rate the telemetry delivers them.
@@ -304,7 +316,7 @@ func (a *Activities) breaking(ctx context.Context, tel TelemetrySource, spec tar
 		from := to.Add(-time.Duration(k+1) * w)
 		samples, err := a.read(ctx, tel, metrics, CohortBaseline, from, from.Add(w))
 		if err != nil {
-			return nil, nil, fmt.Errorf("look for broken guardrails: %w", err)
+			return nil, nil, wrap(err, "look for broken guardrails")
 		}
 		for _, v := range models.JudgeSLOs(spec.Constraints, samples, confidence) {
 			if v.Class != models.SLOBroken {
@@ -396,7 +408,7 @@ func (a *Activities) Propose(ctx context.Context, in ProposeInput) (ProposeResul
 		usable = append(usable, inc)
 	}
 	if err := opt.Tell(usable...); err != nil {
-		return ProposeResult{}, fmt.Errorf("propose for %s: tell history: %w", spec.Name, err)
+		return ProposeResult{}, wrap(err, "propose for %s: tell history", spec.Name)
 	}
 	out := ProposeResult{Optimizer: name, History: len(usable), Resolution: &res}
 	sugs, err := opt.Ask(1)
@@ -405,7 +417,7 @@ func (a *Activities) Propose(ctx context.Context, in ProposeInput) (ProposeResul
 		return out, nil
 	}
 	if err != nil {
-		return ProposeResult{}, fmt.Errorf("propose for %s: %w", spec.Name, err)
+		return ProposeResult{}, wrap(err, "propose for %s", spec.Name)
 	}
 	if len(sugs) == 0 {
 		out.NoSafe, out.Reason = true, "the optimizer has no new configuration to try"
@@ -414,7 +426,7 @@ func (a *Activities) Propose(ctx context.Context, in ProposeInput) (ProposeResul
 	out.Suggestion = sugs[0]
 	out.Step, out.CategoricalChanges, err = spec.Params.StepWithin(in.Incumbent, sugs[0].Config, spec.Risk.MaxStep)
 	if err != nil {
-		return ProposeResult{}, fmt.Errorf("propose for %s: %w", spec.Name, err)
+		return ProposeResult{}, wrap(err, "propose for %s", spec.Name)
 	}
 	activity.GetLogger(ctx).Info("proposed", "target", spec.Name, "candidate", sugs[0].Config.String(), "why", sugs[0].Why)
 	return out, nil
@@ -521,9 +533,9 @@ func (a *Activities) change(ctx context.Context, in ChangeInput, action string) 
 		Percent: in.Percent, Config: in.Config})
 	if err != nil {
 		if action == webhook.ActionPromote {
-			return ChangeResult{}, fmt.Errorf("promote on %s: %w", in.Target.Name, err)
+			return ChangeResult{}, wrap(err, "promote on %s", in.Target.Name)
 		}
-		return ChangeResult{}, fmt.Errorf("%s stage %d (%g%%) of %s: %w", action, in.Stage, in.Percent, in.Target.Name, err)
+		return ChangeResult{}, wrap(err, "%s stage %d (%g%%) of %s", action, in.Stage, in.Percent, in.Target.Name)
 	}
 	if a.Metrics != nil && action == webhook.ActionApply {
 		a.Metrics.Applies.Inc()
@@ -599,11 +611,11 @@ func (a *Activities) Check(ctx context.Context, in WindowInput) (Judgement, erro
 	metrics := in.Target.Metrics()
 	canary, err := a.read(ctx, tel, metrics, CohortCanary, in.From, in.To)
 	if err != nil {
-		return Judgement{}, fmt.Errorf("check stage %d of %s: %w", in.Stage, in.Target.Name, err)
+		return Judgement{}, wrap(err, "check stage %d of %s", in.Stage, in.Target.Name)
 	}
 	baseline, err := a.read(ctx, tel, metrics, CohortBaseline, in.From, in.To)
 	if err != nil {
-		return Judgement{}, fmt.Errorf("check stage %d of %s: %w", in.Stage, in.Target.Name, err)
+		return Judgement{}, wrap(err, "check stage %d of %s", in.Stage, in.Target.Name)
 	}
 	seq, err := models.CheckSequential(cfg, in.Target.Constraints, baseline, canary)
 	if err != nil {
@@ -666,11 +678,11 @@ func (a *Activities) Verify(ctx context.Context, in WindowInput) (Judgement, err
 	metrics := spec.Metrics()
 	canary, err := a.read(ctx, tel, metrics, CohortCanary, in.From, in.To)
 	if err != nil {
-		return Judgement{}, fmt.Errorf("verify stage %d of %s: %w", in.Stage, spec.Name, err)
+		return Judgement{}, wrap(err, "verify stage %d of %s", in.Stage, spec.Name)
 	}
 	baseline, err := a.read(ctx, tel, metrics, CohortBaseline, in.From, in.To)
 	if err != nil {
-		return Judgement{}, fmt.Errorf("verify stage %d of %s: %w", in.Stage, spec.Name, err)
+		return Judgement{}, wrap(err, "verify stage %d of %s", in.Stage, spec.Name)
 	}
 	window, cfg, relative := "same", spec.Judge(), true
 	if in.Repair {
@@ -680,7 +692,7 @@ func (a *Activities) Verify(ctx context.Context, in WindowInput) (Judgement, err
 	// change that landed late) are no baseline to judge against.
 	if (in.Percent >= 100 || noData(baseline)) && !in.ReferenceFrom.IsZero() {
 		if baseline, err = a.read(ctx, tel, metrics, CohortBaseline, in.ReferenceFrom, in.ReferenceTo); err != nil {
-			return Judgement{}, fmt.Errorf("verify stage %d of %s: %w", in.Stage, spec.Name, err)
+			return Judgement{}, wrap(err, "verify stage %d of %s", in.Stage, spec.Name)
 		}
 		window = "reference"
 		cfg, relative = spec.JudgeAgainstReference()

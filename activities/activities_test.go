@@ -2,12 +2,15 @@ package activities_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/passflow/passflow/activities"
 	"github.com/passflow/passflow/models"
@@ -378,5 +381,20 @@ func TestAnalyzeFindsTheDaysPeak(t *testing.T) {
 	window := peakFrom.UTC().Format("15:04") + "–" + peakFrom.Add(time.Hour).UTC().Format("15:04")
 	if !slices.Equal(res.Breaking, []string{"latency_p95_ms"}) || len(res.BreakingWhy) != 1 || !strings.Contains(res.BreakingWhy[0], window) {
 		t.Errorf("breaking %v (%v), want latency_p95_ms broken over %s", res.Breaking, res.BreakingWhy, window)
+	}
+}
+
+// TestRefusalsStayRefusals: an actuator's or a telemetry source's
+// non-retryable error stays non-retryable, of its type, through the
+// activity's own wording; Temporal reads only the outermost error.
+func TestRefusalsStayRefusals(t *testing.T) {
+	inner := temporal.NewNonRetryableApplicationError("bad query", "InvalidQuery", nil)
+	err := activities.WrapForTest(activities.WrapForTest(inner, "read %s", "cost"), "analyze %s", "svc")
+	var ae *temporal.ApplicationError
+	if !errors.As(err, &ae) || !ae.NonRetryable() || ae.Type() != "InvalidQuery" || ae.Message() != "analyze svc: read cost: bad query" {
+		t.Fatalf("%v: want a non-retryable InvalidQuery saying where", err)
+	}
+	if plain := activities.WrapForTest(errors.New("timeout"), "read"); errors.As(plain, &ae) {
+		t.Errorf("%v: a retryable error became an application error", plain)
 	}
 }

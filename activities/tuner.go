@@ -94,7 +94,7 @@ func (s TemporalSchedules) Put(ctx context.Context, in ScheduleInput) error {
 	var nf *serviceerror.NotFound
 	if !errors.As(err, &nf) {
 		if err != nil {
-			return fmt.Errorf("update schedule %s: %w", in.ID, err)
+			return wrap(err, "update schedule %s", in.ID)
 		}
 		return nil
 	}
@@ -106,7 +106,7 @@ func (s TemporalSchedules) Put(ctx context.Context, in ScheduleInput) error {
 		return fmt.Errorf("create schedule %s: created concurrently; retrying updates it", in.ID)
 	}
 	if err != nil {
-		return fmt.Errorf("create schedule %s: %w", in.ID, err)
+		return wrap(err, "create schedule %s", in.ID)
 	}
 	return nil
 }
@@ -116,7 +116,7 @@ func (s TemporalSchedules) Delete(ctx context.Context, id string) error {
 	err := s.Client.ScheduleClient().GetHandle(ctx, id).Delete(ctx)
 	var nf *serviceerror.NotFound
 	if err != nil && !errors.As(err, &nf) {
-		return fmt.Errorf("delete schedule %s: %w", id, err)
+		return wrap(err, "delete schedule %s", id)
 	}
 	return nil
 }
@@ -141,7 +141,7 @@ func (a *Activities) Reconcile(ctx context.Context, in ReconcileInput) (ChangeRe
 	}
 	replaced, err := act.Change(ctx, Change{Key: in.Key, PassID: in.PassID, Action: webhook.ActionPromote, Config: in.Config})
 	if err != nil {
-		return ChangeResult{}, fmt.Errorf("restore %s on %s after %s: %w", in.Config, in.Target.Name, in.PassID, err)
+		return ChangeResult{}, wrap(err, "restore %s on %s after %s", in.Config, in.Target.Name, in.PassID)
 	}
 	if a.Metrics != nil {
 		a.Metrics.Reverts.Inc()

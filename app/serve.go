@@ -20,7 +20,6 @@ import (
 	"github.com/passflow/passflow/activities"
 	"github.com/passflow/passflow/api"
 	"github.com/passflow/passflow/simulations"
-	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/workers"
 )
 
@@ -51,7 +50,7 @@ func startRuntime(c client.Client, stateDir string, ln net.Listener, auth APICon
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	acts := &activities.Activities{
-		Connector: simulations.NewConnector(simulations.Options{StateDir: filepath.Join(stateDir, "sim")}, notConnected),
+		Connector: simulations.NewConnector(simulations.Options{StateDir: filepath.Join(stateDir, "sim")}, &realServices{}),
 		Schedules: activities.TemporalSchedules{Client: c},
 		Metrics:   activities.NewMetrics(reg),
 	}
@@ -101,10 +100,3 @@ func (e *portError) Error() string {
 }
 
 func (e *portError) Unwrap() error { return e.err }
-
-// notConnected answers for targets that are not simulated: their telemetry
-// and actuator clients are not part of this version yet.
-var notConnected = activities.ConnectorFunc(func(spec target.Spec) (activities.TelemetrySource, activities.Actuator, error) {
-	return nil, nil, fmt.Errorf("target %s: only simulated targets (telemetry and actuator `simulator`) are connected in this version; "+
-		"Prometheus telemetry and webhook, command and file actuators are validated but not connected yet", spec.Name)
-})

@@ -1,9 +1,12 @@
 package target
 
 import (
+	"encoding/json"
+	"net/url"
 	"slices"
 	"time"
 
+	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 
 	"github.com/passflow/passflow/models"
@@ -47,9 +50,67 @@ type Telemetry struct {
 	Simulator *Simulator        `yaml:"simulator,omitempty" json:"simulator,omitempty"`
 }
 
-// Prometheus is a Prometheus server's HTTP API.
+// Prometheus is a Prometheus server's HTTP API (or one that speaks it).
 type Prometheus struct {
+	// URL is the server's base URL, e.g. http://127.0.0.1:9090; it carries
+	// no password.
 	URL string `yaml:"url" json:"url"`
+	// HTTPConfig says how to reach the server (authentication, TLS, proxy,
+	// headers), in Prometheus's own format; nil is plain HTTP(S). The
+	// target travels through Temporal's history as JSON, so it holds no
+	// inline secret: each credential is read from a file on the worker
+	// (password_file, credentials_file, client_secret_file, key_file, the
+	// files of http_headers).
+	HTTPConfig *config.HTTPClientConfig `yaml:"http_config,omitempty" json:"http_config,omitempty"`
+	// ScrapeInterval is how often the server scrapes the service; default
+	// 15s. A query's step is at least twice this, so that each sample is a
+	// rate over scrapes of its own.
+	ScrapeInterval Duration `yaml:"scrape_interval,omitempty" json:"scrape_interval,omitempty"`
+	// Timeout bounds each query the server is sent; default 10s.
+	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+}
+
+// UnmarshalJSON reads p from its JSON form, the one it has in Temporal's
+// history, undoing two flaws of prometheus/common's JSON form of
+// http_config so that p survives a round trip: it restores http_headers,
+// which is written as a bare map of header names but not read back (Headers
+// has no UnmarshalJSON), and it turns the empty proxy URLs that an absent
+// proxy_url is read back as (URL reads null as "") into absent ones again.
+func (p *Prometheus) UnmarshalJSON(data []byte) error {
+	type plain Prometheus
+	if err := json.Unmarshal(data, (*plain)(p)); err != nil {
+		return err
+	}
+	c := p.HTTPConfig
+	if c == nil {
+		return nil
+	}
+	for _, u := range []*config.URL{&c.ProxyURL, oauth2ProxyURL(c)} {
+		if u != nil && u.URL != nil && *u.URL == (url.URL{}) {
+			u.URL = nil
+		}
+	}
+	var raw struct {
+		HTTPConfig struct {
+			HTTPHeaders map[string]config.Header `json:"http_headers"`
+		} `json:"http_config"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	if h := raw.HTTPConfig.HTTPHeaders; h != nil {
+		c.HTTPHeaders = &config.Headers{Headers: h}
+		return c.HTTPHeaders.Validate()
+	}
+	return nil
+}
+
+// oauth2ProxyURL returns the proxy URL of c's oauth2 block, nil without one.
+func oauth2ProxyURL(c *config.HTTPClientConfig) *config.URL {
+	if c.OAuth2 == nil {
+		return nil
+	}
+	return &c.OAuth2.ProxyURL
 }
 
 // Simulator is a simulated service standing in for a real one (package

@@ -2,14 +2,18 @@ package target
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/config"
 
 	"github.com/passflow/passflow/models"
 )
@@ -366,6 +370,78 @@ func TestValidateSpec(t *testing.T) {
 			s.Triggers.Freeze = &Freeze{Windows: []FreezeWindow{{Duration: Duration(time.Hour)}}}
 		}, `triggers.freeze.windows[0].cron: expected a 5-field cron expression`},
 	}
+	// The prometheus block: each case sets its fields on a valid block.
+	prom := func(change func(p *Prometheus)) func(*Spec) {
+		return func(s *Spec) {
+			p := &Prometheus{URL: "https://prometheus.example.com"}
+			change(p)
+			s.Telemetry = Telemetry{Prometheus: p, Queries: map[string]string{"cost_per_request": "up", "latency_p95_ms": "up"}}
+			s.Actuator = Actuator{File: &File{Path: "/tmp/x"}}
+		}
+	}
+	http := func(c config.HTTPClientConfig) func(*Spec) {
+		return prom(func(p *Prometheus) { p.HTTPConfig = &c })
+	}
+	proxy := func(raw string) config.ProxyConfig {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return config.ProxyConfig{ProxyURL: config.URL{URL: u}}
+	}
+	const hc, inline = "telemetry.prometheus.http_config", "instead of an inline secret: the target travels through Temporal's history, which must hold no secret"
+	tests = append(tests, []struct {
+		name   string
+		change func(*Spec)
+		want   string
+	}{
+		{"prometheus", prom(func(*Prometheus) {}), ""},
+		{"prometheus with secrets in files", http(config.HTTPClientConfig{
+			BasicAuth: &config.BasicAuth{Username: "passflow", PasswordFile: "/etc/passflow/prometheus-password"},
+			TLSConfig: config.TLSConfig{CA: "-----BEGIN CERTIFICATE-----", CertFile: "/c.pem", KeyFile: "/k.pem"},
+			HTTPHeaders: &config.Headers{Headers: map[string]config.Header{
+				"X-Scope-OrgID": {Values: []string{"team-a"}}, "X-Api-Key": {Files: []string{"/etc/passflow/api-key"}}}},
+			ProxyConfig: proxy("http://user@proxy:3128"),
+		}), ""},
+		{"prometheus URL with a password", prom(func(p *Prometheus) { p.URL = "https://u:hunter2@prometheus.example.com" }),
+			"telemetry.prometheus.url: expected no password in the URL: the target travels through Temporal's history, which must hold no secret; set http_config.basic_auth with username and password_file instead"},
+		{"negative scrape interval", prom(func(p *Prometheus) { p.ScrapeInterval = Duration(-time.Second) }),
+			"telemetry.prometheus.scrape_interval: expected a duration > 0 such as 15s, got -1s"},
+		{"negative timeout", prom(func(p *Prometheus) { p.Timeout = Duration(-time.Minute) }),
+			"telemetry.prometheus.timeout: expected a duration > 0 such as 10s, got -1m"},
+		{"inline password", http(config.HTTPClientConfig{BasicAuth: &config.BasicAuth{Username: "u", Password: "hunter2"}}),
+			hc + ".basic_auth.password: expected password_file " + inline + ` (an inline one would reach the worker as "<secret>")`},
+		{"password ref", http(config.HTTPClientConfig{BasicAuth: &config.BasicAuth{Username: "u", PasswordRef: "prom"}}),
+			hc + `.basic_auth.password_ref: expected password_file instead of a secret manager reference, which passflow cannot resolve, got "prom"`},
+		{"inline credentials", http(config.HTTPClientConfig{Authorization: &config.Authorization{Credentials: "t0ken"}}),
+			hc + ".authorization.credentials: expected credentials_file (or bearer_token_file, for a bearer_token) " + inline},
+		{"inline bearer token", http(config.HTTPClientConfig{BearerToken: "t0ken"}),
+			hc + ".bearer_token: expected bearer_token_file (or authorization.credentials_file) " + inline},
+		{"inline client secret", http(config.HTTPClientConfig{OAuth2: &config.OAuth2{ClientID: "id", ClientSecret: "s", TokenURL: "https://sso/token"}}),
+			hc + ".oauth2.client_secret: expected client_secret_file " + inline},
+		{"inline TLS key", http(config.HTTPClientConfig{TLSConfig: config.TLSConfig{CertFile: "/c.pem", Key: "-----BEGIN PRIVATE KEY-----"}}),
+			hc + ".tls_config.key: expected key_file " + inline},
+		{"inline oauth2 TLS key", http(config.HTTPClientConfig{OAuth2: &config.OAuth2{ClientID: "id", ClientSecretFile: "/s", TokenURL: "https://sso/token",
+			TLSConfig: config.TLSConfig{CertFile: "/c.pem", Key: "k"}}}),
+			hc + ".oauth2.tls_config.key: expected key_file " + inline},
+		{"secret header", http(config.HTTPClientConfig{HTTPHeaders: &config.Headers{Headers: map[string]config.Header{"X-Api-Key": {Secrets: []config.Secret{"k"}}}}}),
+			hc + ".http_headers.X-Api-Key.secrets: expected files (or values, for what is no secret) " + inline},
+		{"proxy connect header", http(config.HTTPClientConfig{ProxyConfig: func() config.ProxyConfig {
+			p := proxy("http://proxy:3128")
+			p.ProxyConnectHeader = config.ProxyHeader{"Proxy-Authorization": {"Basic abc"}}
+			return p
+		}()}), hc + ".proxy_connect_header.Proxy-Authorization: expected no proxy_connect_header: its values are secrets, the target travels through Temporal's history, which must hold no secret, and they have no _file variant"},
+		{"proxy URL with a password", http(config.HTTPClientConfig{ProxyConfig: proxy("http://u:p@proxy:3128")}),
+			hc + ".proxy_url: expected no password in the proxy URL"},
+		{"http_config's own rules", http(config.HTTPClientConfig{
+			BasicAuth:     &config.BasicAuth{Username: "u", PasswordFile: "/p"},
+			Authorization: &config.Authorization{CredentialsFile: "/c"},
+		}), hc + ": at most one of basic_auth, oauth2 & authorization must be configured"},
+		{"TLS key without a certificate", http(config.HTTPClientConfig{TLSConfig: config.TLSConfig{KeyFile: "/k.pem"}}),
+			hc + ".tls_config: exactly one of cert or cert_file must be configured when a client key is configured"},
+		{"reserved header", http(config.HTTPClientConfig{HTTPHeaders: &config.Headers{Headers: map[string]config.Header{"authorization": {Files: []string{"/t"}}}}}),
+			hc + `: setting header "Authorization" is not allowed`},
+	}...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := valid()
@@ -380,6 +456,140 @@ func TestValidateSpec(t *testing.T) {
 			got := (&Error{Problems: probs}).Error()
 			if !strings.Contains(got, tt.want) {
 				t.Errorf("Validate = %q, want it to contain %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPrometheusDefaults(t *testing.T) {
+	s := Spec{Telemetry: Telemetry{Prometheus: &Prometheus{URL: "http://p:9090"}}}
+	Validate(&s)
+	p := s.Telemetry.Prometheus
+	if p.ScrapeInterval != Duration(15*time.Second) || p.Timeout != Duration(10*time.Second) {
+		t.Errorf("scrape_interval, timeout = %v, %v, want 15s, 10s", p.ScrapeInterval, p.Timeout)
+	}
+	if p.HTTPConfig != nil {
+		t.Errorf("http_config = %+v, want nil", p.HTTPConfig)
+	}
+}
+
+// prometheusTarget is a valid target file reading Prometheus; httpConfig is
+// the body of its http_config, indented under it.
+func prometheusTarget(httpConfig string) string {
+	return `name: indexer
+params:
+  - {name: batch_size, type: int, min: 16, max: 4096}
+objective: {metric: throughput, goal: maximize}
+telemetry:
+  prometheus:
+    url: https://prometheus.example.com
+    http_config:
+` + httpConfig + `  queries:
+    throughput: sum(rate(indexed_docs_total{cohort="{{.Cohort}}"}[{{.Window}}]))
+actuator:
+  file: {path: /etc/indexer/config.json}
+`
+}
+
+func TestParsePrometheusHTTPConfig(t *testing.T) {
+	tests := []struct {
+		name, httpConfig, want string // want "" for valid
+	}{
+		{"secrets in files", `      basic_auth: {username: passflow, password_file: /etc/passflow/prometheus-password}
+      tls_config: {ca_file: /etc/ssl/ca.pem, min_version: TLS12}
+      http_headers:
+        X-Scope-OrgID: {values: [team-a]}
+`, ""},
+		{"bearer token file", "      bearer_token_file: /etc/passflow/token\n", ""},
+		{"inline password", "      basic_auth:\n        username: passflow\n        password: hunter2\n",
+			"x.yaml:11: telemetry.prometheus.http_config.basic_auth.password: expected password_file instead of an inline secret"},
+		// http_config's own UnmarshalYAML moves bearer_token into authorization.
+		{"inline bearer token", "      bearer_token: t0ken\n",
+			"x.yaml:8: telemetry.prometheus.http_config.authorization.credentials: expected credentials_file (or bearer_token_file, for a bearer_token) instead of an inline secret"},
+		{"inline TLS key", "      tls_config: {cert_file: /c.pem, key: k}\n",
+			"x.yaml:9: telemetry.prometheus.http_config.tls_config.key: expected key_file instead of an inline secret"},
+		{"both password and password_file", "      basic_auth: {username: u, password: p, password_file: /p}\n",
+			"x.yaml:9: telemetry.prometheus.http_config: expected a config.HTTPClientConfig, got a mapping (at most one of basic_auth password, password_file & password_ref must be configured)"},
+		{"unknown field", "      basic_auth: {username: u, pasword_file: /p}\n", `x.yaml:9: unknown field "pasword_file"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Parse("x.yaml", []byte(prometheusTarget(tt.httpConfig)))
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("Parse: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("Parse = %v, want %q", err, tt.want)
+			case tt.want != "":
+				return
+			}
+			// A parsed spec survives its trip through Temporal's history.
+			if got := jsonRoundTrip(t, s); !reflect.DeepEqual(got, s) {
+				t.Errorf("after a JSON round trip:\n got %+v\nwant %+v", got.Telemetry.Prometheus.HTTPConfig, s.Telemetry.Prometheus.HTTPConfig)
+			}
+		})
+	}
+}
+
+// jsonRoundTrip returns s after json.Marshal and json.Unmarshal, as it is
+// after Temporal's history.
+func jsonRoundTrip(t *testing.T, s Spec) Spec {
+	t.Helper()
+	data, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Spec
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatalf("json.Unmarshal: %v\n%s", err, data)
+	}
+	return got
+}
+
+func TestPrometheusJSONRoundTrip(t *testing.T) {
+	proxyURL, err := url.Parse("http://proxy.example.com:3128")
+	if err != nil {
+		t.Fatal(err)
+	}
+	configs := map[string]*config.HTTPClientConfig{
+		"none": nil,
+		"basic auth, TLS, headers and proxy": {
+			BasicAuth: &config.BasicAuth{Username: "passflow", PasswordFile: "/etc/passflow/prometheus-password"},
+			TLSConfig: config.TLSConfig{CAFile: "/ca.pem", CertFile: "/c.pem", KeyFile: "/k.pem", ServerName: "prom",
+				MinVersion: config.TLSVersion(0x0303)},
+			FollowRedirects: true, EnableHTTP2: true,
+			ProxyConfig: config.ProxyConfig{ProxyURL: config.URL{URL: proxyURL}, NoProxy: "localhost"},
+			HTTPHeaders: &config.Headers{Headers: map[string]config.Header{
+				"X-Scope-OrgID": {Values: []string{"team-a"}},
+				"X-Api-Key":     {Files: []string{"/etc/passflow/api-key"}},
+			}},
+		},
+		"authorization": {Authorization: &config.Authorization{Type: "Bearer", CredentialsFile: "/etc/passflow/token"}},
+		"oauth2": {OAuth2: &config.OAuth2{ClientID: "passflow", ClientSecretFile: "/etc/passflow/client-secret",
+			TokenURL: "https://sso.example.com/token", Scopes: []string{"read"}, EndpointParams: map[string]string{"audience": "prometheus"},
+			TLSConfig: config.TLSConfig{CAFile: "/sso-ca.pem"}}},
+	}
+	for name, c := range configs {
+		t.Run(name, func(t *testing.T) {
+			s := Spec{
+				Name:      "indexer",
+				Params:    models.Space{{Name: "x", Type: models.Float, Min: 0, Max: 1}},
+				Objective: Objective{Metric: "throughput", Goal: models.Maximize},
+				Telemetry: Telemetry{
+					Prometheus: &Prometheus{URL: "https://prometheus.example.com", HTTPConfig: c, ScrapeInterval: Duration(30 * time.Second)},
+					Queries:    map[string]string{"throughput": "sum(rate(docs_total[{{.Window}}]))"},
+				},
+				Actuator: Actuator{File: &File{Path: "/tmp/x"}},
+			}
+			if probs := Validate(&s); probs != nil {
+				t.Fatalf("Validate: %v", probs)
+			}
+			got := jsonRoundTrip(t, s)
+			if !reflect.DeepEqual(got.Telemetry.Prometheus, s.Telemetry.Prometheus) {
+				t.Errorf("after a JSON round trip:\n got %+v\nwant %+v", got.Telemetry.Prometheus, s.Telemetry.Prometheus)
+			}
+			if c != nil && !reflect.DeepEqual(got.Telemetry.Prometheus.HTTPConfig, c) {
+				t.Errorf("http_config after a JSON round trip:\n got %+v\nwant %+v", got.Telemetry.Prometheus.HTTPConfig, c)
 			}
 		})
 	}

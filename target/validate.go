@@ -14,6 +14,8 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/prometheus/common/config"
+
 	"github.com/passflow/passflow/models"
 )
 
@@ -35,6 +37,9 @@ const (
 	DefaultFreezeRequest   = FreezeWait
 	DefaultFreezeCanary    = FreezeHold
 	DefaultQuorum          = 1
+
+	DefaultPrometheusScrapeInterval = Duration(15 * time.Second)
+	DefaultPrometheusTimeout        = Duration(10 * time.Second)
 )
 
 // MaxIdentity bounds an approver's or a caller's name, which passes keep in
@@ -150,6 +155,8 @@ var (
 //	risk.max_step              0.25
 //	risk.delta                 0.05
 //	error_budget.max_burn_rate 1.0
+//	prometheus.scrape_interval 15s
+//	prometheus.timeout         10s
 //	simulator.model            web            (telemetry and actuator)
 //	simulator.noise            0.05
 //	simulator.scrape           1s
@@ -178,8 +185,15 @@ var (
 //   - constraints: each a metric, not repeated, with max, min or both,
 //     finite, min < max.
 //   - telemetry: exactly one of prometheus or simulator. Prometheus needs an
-//     absolute http(s) URL and, for every metric read (Spec.Metrics), a
-//     query that renders (RenderQuery). A simulator takes no queries; its
+//     absolute http(s) URL without a password and, for every metric read
+//     (Spec.Metrics), a query that renders (RenderQuery); scrape_interval
+//     and timeout > 0; an http_config that passes its own Validate and
+//     holds no inline secret (password, credentials, bearer_token,
+//     client_secret, a TLS key, secrets of http_headers, proxy connect
+//     headers, a password in a proxy URL) and no secret manager reference
+//     (*_ref): the target travels through Temporal's history, which must
+//     hold no secret, so each credential comes from its _file variant,
+//     read by the worker. A simulator takes no queries; its
 //     model must be known and produce every metric read; noise in [0, 1),
 //     scrape > 0, regression >= 0.
 //   - error_budget: slo in (0, 1), window > 0, max_burn_rate > 0.
@@ -273,6 +287,10 @@ func fillDefaults(s *Spec) {
 	}
 	if b := s.ErrorBudget; b != nil {
 		setDefault(&b.MaxBurnRate, DefaultMaxBurnRate)
+	}
+	if p := s.Telemetry.Prometheus; p != nil {
+		setDefault(&p.ScrapeInterval, DefaultPrometheusScrapeInterval)
+		setDefault(&p.Timeout, DefaultPrometheusTimeout)
 	}
 	if sim := s.Actuator.Simulator; sim != nil && *sim == (Simulator{}) && s.Telemetry.Simulator != nil {
 		*sim = *s.Telemetry.Simulator
@@ -378,6 +396,7 @@ func (v *validator) telemetry(s *Spec) {
 	read := readers(s)
 	if p := t.Prometheus; p != nil {
 		v.httpURL("telemetry.prometheus.url", p.URL)
+		v.prometheus("telemetry.prometheus", p)
 		for _, m := range s.Metrics() {
 			if _, ok := t.Queries[m]; !ok && m != "" {
 				v.add("telemetry.queries."+m, "expected a PromQL query for metric %q, which %s reads", m, read[m])
@@ -398,6 +417,101 @@ func (v *validator) telemetry(s *Spec) {
 					v.add(read[m], "the %s simulator has no metric %q; expected one of %s", model.Name, m, strings.Join(model.Metrics, ", "))
 				}
 			}
+		}
+	}
+}
+
+// historyNote says why a target holds no secret, for the messages.
+const historyNote = "the target travels through Temporal's history, which must hold no secret"
+
+// prometheus checks a prometheus block beyond its URL: its durations, and
+// its http_config, which must hold no secret.
+func (v *validator) prometheus(at string, p *Prometheus) {
+	if u, err := url.Parse(p.URL); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			v.add(at+".url", "expected no password in the URL: %s; set http_config.basic_auth with username and password_file instead", historyNote)
+		}
+	}
+	if p.ScrapeInterval <= 0 {
+		v.add(at+".scrape_interval", "expected a duration > 0 such as 15s, got %s", formatDuration(time.Duration(p.ScrapeInterval)))
+	}
+	if p.Timeout <= 0 {
+		v.add(at+".timeout", "expected a duration > 0 such as 10s, got %s", formatDuration(time.Duration(p.Timeout)))
+	}
+	c := p.HTTPConfig
+	if c == nil {
+		return
+	}
+	at += ".http_config"
+	// The secrets first: Validate moves bearer_token into authorization.
+	v.httpSecrets(at, c)
+	if err := c.Validate(); err != nil {
+		v.add(at, "%v", err)
+	}
+	if err := c.TLSConfig.Validate(); err != nil {
+		v.add(at+".tls_config", "%v", err)
+	}
+	if o := c.OAuth2; o != nil {
+		if err := o.TLSConfig.Validate(); err != nil {
+			v.add(at+".oauth2.tls_config", "%v", err)
+		}
+	}
+}
+
+// httpSecrets reports every secret written inline in the http_config c at
+// field path at, and every reference to a secret manager (passflow has none
+// to resolve it).
+func (v *validator) httpSecrets(at string, c *config.HTTPClientConfig) {
+	inline := func(field string, set bool, file string) {
+		if set {
+			v.add(at+"."+field, "expected %s instead of an inline secret: %s (an inline one would reach the worker as \"<secret>\")", file, historyNote)
+		}
+	}
+	ref := func(field, ref, file string) {
+		if ref != "" {
+			v.add(at+"."+field, "expected %s instead of a secret manager reference, which passflow cannot resolve, got %q", file, ref)
+		}
+	}
+	tls := func(field string, t config.TLSConfig) {
+		inline(field+".key", t.Key != "", "key_file")
+		ref(field+".ca_ref", t.CARef, "ca or ca_file")
+		ref(field+".cert_ref", t.CertRef, "cert or cert_file")
+		ref(field+".key_ref", t.KeyRef, "key_file")
+	}
+	// A proxy's secrets have no _file variant.
+	proxy := func(prefix string, p config.ProxyConfig) {
+		if u := p.ProxyURL.URL; u != nil && u.User != nil {
+			if _, ok := u.User.Password(); ok {
+				v.add(at+"."+prefix+"proxy_url", "expected no password in the proxy URL: %s, and a proxy's credentials have no _file variant", historyNote)
+			}
+		}
+		for _, name := range slices.Sorted(maps.Keys(p.ProxyConnectHeader)) {
+			v.add(at+"."+prefix+"proxy_connect_header."+name, "expected no proxy_connect_header: its values are secrets, %s, and they have no _file variant", historyNote)
+		}
+	}
+
+	if a := c.BasicAuth; a != nil {
+		inline("basic_auth.password", a.Password != "", "password_file")
+		ref("basic_auth.username_ref", a.UsernameRef, "username or username_file")
+		ref("basic_auth.password_ref", a.PasswordRef, "password_file")
+	}
+	if a := c.Authorization; a != nil {
+		// http_config reads a bearer_token as authorization.credentials.
+		inline("authorization.credentials", a.Credentials != "", "credentials_file (or bearer_token_file, for a bearer_token)")
+		ref("authorization.credentials_ref", a.CredentialsRef, "credentials_file")
+	}
+	inline("bearer_token", c.BearerToken != "", "bearer_token_file (or authorization.credentials_file)")
+	if o := c.OAuth2; o != nil {
+		inline("oauth2.client_secret", o.ClientSecret != "", "client_secret_file")
+		ref("oauth2.client_secret_ref", o.ClientSecretRef, "client_secret_file")
+		tls("oauth2.tls_config", o.TLSConfig)
+		proxy("oauth2.", o.ProxyConfig)
+	}
+	tls("tls_config", c.TLSConfig)
+	proxy("", c.ProxyConfig)
+	if h := c.HTTPHeaders; h != nil {
+		for _, name := range slices.Sorted(maps.Keys(h.Headers)) {
+			inline("http_headers."+name+".secrets", len(h.Headers[name].Secrets) > 0, "files (or values, for what is no secret)")
 		}
 	}
 }

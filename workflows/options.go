@@ -12,9 +12,12 @@ import (
 
 var nonRetryable = []string{activities.ErrTypeInvalidTarget, activities.ErrTypeInvalidChange}
 
-// readCtx is for telemetry reads and checks: fast, retried a few times.
+// readCtx is for telemetry reads and checks, retried a few times. An
+// attempt may make dozens of reads (analyze looks at each hour of a day per
+// guardrail), each with its own timeout and retries against Prometheus: two
+// minutes bound the attempt, not one read.
 func readCtx(ctx workflow.Context, summary string) workflow.Context {
-	return retried(ctx, summary, 30*time.Second)
+	return retried(ctx, summary, 2*time.Minute)
 }
 
 // writeCtx is for actuator calls and records: idempotent, so retried.

@@ -1,0 +1,4 @@
+package activities
+
+// WrapForTest exposes wrap to the package's external tests.
+var WrapForTest = wrap
