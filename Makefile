@@ -11,9 +11,10 @@ build:
 # test-deps installs, once per machine, what the tests need beyond Go: Debian's
 # prometheus-alertmanager, which the end-to-end test of the alert webhook runs
 # (without it that test skips; under CI=true it fails). `make test` runs it
-# first, so the README's test command is whole on a clean machine. The package
-# starts Alertmanager as a service where systemd runs; the tests start their
-# own, so that one is disabled.
+# first, so the README's test command is whole on a clean machine, and
+# Debian's Prometheus for the tests that tune a real service through it. The
+# packages start their daemons as services where systemd runs; the tests start
+# their own, so those are disabled.
 .PHONY: test-deps
 test-deps:
 	@if ! command -v prometheus-alertmanager >/dev/null 2>&1; then \
@@ -21,7 +22,13 @@ test-deps:
 		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq prometheus-alertmanager >/dev/null && \
 		if [ -d /run/systemd/system ]; then $$sudo systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true; fi; \
 	fi
+	@if ! command -v prometheus >/dev/null 2>&1; then \
+		sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq prometheus >/dev/null && \
+		if [ -d /run/systemd/system ]; then $$sudo systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true; fi; \
+	fi
 	@command -v prometheus-alertmanager
+	@command -v prometheus
 
 run: build
 	./$(BIN) dev --demo

@@ -132,14 +132,17 @@ func (a *Activities) connect(spec target.Spec) (TelemetrySource, Actuator, error
 
 // wrap says what failed around err. A non-retryable ApplicationError inside
 // err stays non-retryable, of the same type: Temporal reads only the
-// outermost error of an activity.
+// outermost error of an activity. Any other error becomes a flat, retryable
+// one with the same text.
 func wrap(err error, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
 	var ae *temporal.ApplicationError
 	if errors.As(err, &ae) && ae.NonRetryable() {
 		return temporal.NewNonRetryableApplicationError(msg+": "+ae.Message(), ae.Type(), nil)
 	}
-	return fmt.Errorf("%s: %w", msg, err)
+	// Flat: Temporal would otherwise carry each wrapped error as a cause of
+	// its own, and a pass's reason would repeat the message once per layer.
+	return errors.New(msg + ": " + err.Error())
 }
 
 // read returns each metric's samples of a cohort over [from, to).

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -34,9 +35,12 @@ const webhookTimeout = 10 * time.Second
 // for what the service runs (webhook.State).
 type Webhook struct {
 	target, url string
-	secret      []byte
-	hc          *http.Client
-	now         func() time.Time
+	// params are the knobs the target tunes: a service may have more,
+	// which its answers carry and the actuator leaves out.
+	params []string
+	secret []byte
+	hc     *http.Client
+	now    func() time.Time
 }
 
 var _ activities.Actuator = (*Webhook)(nil)
@@ -49,6 +53,9 @@ func NewWebhook(spec target.Spec) (*Webhook, error) {
 		return nil, fmt.Errorf("target %s: actuator: expected a webhook", spec.Name)
 	}
 	a := &Webhook{target: spec.Name, url: w.URL, hc: &http.Client{Timeout: webhookTimeout}, now: time.Now}
+	for _, p := range spec.Params {
+		a.params = append(a.params, p.Name)
+	}
 	if w.SecretEnv != "" {
 		if a.secret = []byte(os.Getenv(w.SecretEnv)); len(a.secret) == 0 {
 			return nil, fmt.Errorf("target %s: actuator.webhook.secret_env: the environment variable %s is empty on this worker", spec.Name, w.SecretEnv)
@@ -75,7 +82,7 @@ func (w *Webhook) Change(ctx context.Context, ch activities.Change) (models.Conf
 			return nil, fmt.Errorf("webhook %s of %s: the answer is not a {\"replaced\": {...}} object: %v", ch.Action, w.target, err)
 		}
 	}
-	return fromMap(r.Replaced)
+	return w.fromMap(r.Replaced, false)
 }
 
 // Baseline asks the receiver what the service runs outside any canary.
@@ -91,7 +98,7 @@ func (w *Webhook) Baseline(ctx context.Context) (models.Config, error) {
 	if len(st.Baseline) == 0 {
 		return nil, fmt.Errorf("webhook state of %s: the answer names no baseline configuration", w.target)
 	}
-	return fromMap(st.Baseline)
+	return w.fromMap(st.Baseline, true)
 }
 
 // classify turns a delivery error into the activity's: retryable, or an
@@ -120,22 +127,28 @@ func toMap(c models.Config) map[string]any {
 	return m
 }
 
-// fromMap reads a configuration a receiver sent: each value a number or a
-// string.
-func fromMap(m map[string]any) (models.Config, error) {
+// fromMap reads a configuration a receiver sent, each value a number or a
+// string, keeping the target's knobs only; whole requires every one of them.
+func (w *Webhook) fromMap(m map[string]any, whole bool) (models.Config, error) {
 	if m == nil {
 		return nil, nil
 	}
-	c := make(models.Config, len(m))
-	for k, v := range m {
-		switch v := v.(type) {
+	c := make(models.Config, len(w.params))
+	var missing []string
+	for _, k := range w.params {
+		switch v := m[k].(type) {
 		case float64:
 			c[k] = models.Num(v)
 		case string:
 			c[k] = models.Str(v)
+		case nil:
+			missing = append(missing, k)
 		default:
-			return nil, fmt.Errorf("configuration: %s: expected a number or a string, got %v", k, v)
+			return nil, fmt.Errorf("webhook of %s: configuration: %s: expected a number or a string, got %v", w.target, k, v)
 		}
+	}
+	if whole && len(missing) > 0 {
+		return nil, fmt.Errorf("webhook of %s: the service's configuration has no %s, which the target tunes", w.target, strings.Join(missing, ", "))
 	}
 	return c, nil
 }

@@ -78,11 +78,13 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestWebhookActuator(t *testing.T) {
-	rc := &receiver{baseline: map[string]any{"worker_threads": 32.0, "gc_mode": "throughput"}, seen: map[string][]byte{}}
+	// The service has a knob the target does not tune: it is left out.
+	rc := &receiver{baseline: map[string]any{"worker_threads": 32.0, "gc_mode": "throughput", "cache_ttl_s": 60.0}, seen: map[string][]byte{}}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	t.Setenv("HOOK_SECRET", "s3cret")
-	spec := target.Spec{Name: "svc", Actuator: target.Actuator{Webhook: &target.Webhook{URL: srv.URL + "/config", SecretEnv: "HOOK_SECRET"}}}
+	spec := target.Spec{Name: "svc", Actuator: target.Actuator{Webhook: &target.Webhook{URL: srv.URL + "/config", SecretEnv: "HOOK_SECRET"}},
+		Params: models.Space{{Name: "worker_threads", Type: models.Int, Min: 1, Max: 1024}, {Name: "gc_mode", Type: models.Categorical, Choices: []string{"throughput", "low-latency"}}}}
 	w, err := NewWebhook(spec)
 	if err != nil {
 		t.Fatal(err)

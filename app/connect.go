@@ -11,6 +11,11 @@ import (
 	"github.com/passflow/passflow/telemetry"
 )
 
+// NewRealServices returns the connector of the targets that are not
+// simulated (see realServices); simulations.NewConnector takes it as its
+// fallback.
+func NewRealServices() activities.Connector { return &realServices{} }
+
 // realServices connects the targets that are not simulated: Prometheus
 // telemetry and the webhook actuator (command and file actuators are
 // validated but not connected yet). It keeps one client pair per target, so

@@ -50,7 +50,7 @@ func startRuntime(c client.Client, stateDir string, ln net.Listener, auth APICon
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	acts := &activities.Activities{
-		Connector: simulations.NewConnector(simulations.Options{StateDir: filepath.Join(stateDir, "sim")}, &realServices{}),
+		Connector: simulations.NewConnector(simulations.Options{StateDir: filepath.Join(stateDir, "sim")}, NewRealServices()),
 		Schedules: activities.TemporalSchedules{Client: c},
 		Metrics:   activities.NewMetrics(reg),
 	}

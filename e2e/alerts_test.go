@@ -6,13 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -258,13 +255,7 @@ func TestAlertDuringCanaryRollsBack(t *testing.T) {
 // group (group_wait), re-evaluates every second (group_interval) and
 // repeats only after an hour, and the target gets exactly one pass.
 func TestRealAlertmanagerRequestsOnePass(t *testing.T) {
-	bin, err := exec.LookPath("prometheus-alertmanager")
-	if err != nil {
-		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
-			t.Fatalf("prometheus-alertmanager not found (%v); CI must install it (.ci/run does)", err)
-		}
-		t.Skip("prometheus-alertmanager not installed: `make test-deps` installs it")
-	}
+	bin := tool(t, "prometheus-alertmanager")
 	const name, alert = "e2e-alertmanager", "PassflowE2EAlertmanager"
 	cleanup(t, name)
 	if _, err := operator.Apply(context.Background(), temporalClient, alertSpec(t, name, alert), t.Name(), t.Name()); err != nil {
@@ -329,55 +320,8 @@ receivers:
 `, webhook)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	logPath := filepath.Join(dir, "alertmanager.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "--config.file="+config, "--storage.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--cluster.listen-address=")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		logf.Close()
-		if t.Failed() {
-			if b, err := os.ReadFile(logPath); err == nil {
-				t.Logf("alertmanager log (last 4 KiB):\n%s", tail(b, 4096))
-			}
-		}
-	})
-
-	url := "http://" + addr
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-exited:
-			t.Fatalf("alertmanager exited before it was ready: %v", waitErr)
-		default:
-		}
-		if resp, err := http.Get(url + "/-/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return url
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("alertmanager at %s not ready within 30s", addr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	addr := freeAddr(t)
+	startDaemon(t, "alertmanager", bin, nil, "http://"+addr+"/-/ready", "--config.file="+config,
+		"--storage.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr, "--cluster.listen-address=")
+	return "http://" + addr
 }

@@ -148,7 +148,7 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer temporalClient.Close()
-	sims = simulations.NewConnector(simulations.Options{StateDir: filepath.Join(dir, "sim")}, nil)
+	sims = simulations.NewConnector(simulations.Options{StateDir: filepath.Join(dir, "sim")}, app.NewRealServices())
 	reg := prometheus.NewRegistry()
 	w := workers.New(temporalClient, &activities.Activities{
 		Connector: sims, Schedules: activities.TemporalSchedules{Client: temporalClient}, Metrics: activities.NewMetrics(reg)}, workers.Options{})

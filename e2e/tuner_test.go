@@ -236,26 +236,26 @@ func TestApplyFiles(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("name: e2e-bad\nparams: []\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"checkout-api", "demo-checkout"} {
+	for _, name := range []string{"checkout-api", "demo-checkout", "demo-prometheus"} {
 		cleanup(t, name)
 	}
 	var out, errs strings.Builder
 	code := operator.ApplyFiles(ctx, temporalClient, []string{"../examples/targets", bad}, t.Name(), nil, &out, &errs)
-	if code != 2 || out.String() != "checkout-api: created\ndemo-checkout: created\n" || !strings.Contains(errs.String(), bad+":") {
-		t.Fatalf("apply: exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit 2, both examples created, the bad file's problems", code, out.String(), errs.String())
+	if code != 2 || out.String() != "checkout-api: created\ndemo-prometheus: created\ndemo-checkout: created\n" || !strings.Contains(errs.String(), bad+":") {
+		t.Fatalf("apply: exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit 2, every example created, the bad file's problems", code, out.String(), errs.String())
 	}
 	if _, err := operator.TargetState(ctx, temporalClient, "e2e-bad"); !errors.Is(err, operator.ErrNotRegistered) {
 		t.Errorf("the bad file's target: %v, want not registered", err)
 	}
 	out.Reset()
 	if code := operator.ApplyFiles(ctx, temporalClient, []string{"../examples/targets"}, t.Name(),
-		&workflows.TunerSettings{HistoryLimit: 50}, &out, &errs); code != 0 || out.String() != "checkout-api: updated\ndemo-checkout: updated\n" {
-		t.Errorf("second apply with a history limit: exit %d, %q; want both updated", code, out.String())
+		&workflows.TunerSettings{HistoryLimit: 50}, &out, &errs); code != 0 || out.String() != "checkout-api: updated\ndemo-prometheus: updated\ndemo-checkout: updated\n" {
+		t.Errorf("second apply with a history limit: exit %d, %q; want every example updated", code, out.String())
 	}
 	out.Reset()
 	if code := operator.ApplyFiles(ctx, temporalClient, []string{"../examples/targets"}, t.Name(),
-		&workflows.TunerSettings{HistoryLimit: 50}, &out, &errs); code != 0 || out.String() != "checkout-api: unchanged\ndemo-checkout: unchanged\n" {
-		t.Errorf("third apply: exit %d, %q; want both unchanged", code, out.String())
+		&workflows.TunerSettings{HistoryLimit: 50}, &out, &errs); code != 0 || out.String() != "checkout-api: unchanged\ndemo-prometheus: unchanged\ndemo-checkout: unchanged\n" {
+		t.Errorf("third apply: exit %d, %q; want every example unchanged", code, out.String())
 	}
 	st, err := operator.TargetState(ctx, temporalClient, "checkout-api")
 	if err != nil || st.Settings.HistoryLimit != 50 || st.NextRun.IsZero() || st.Freeze == nil {

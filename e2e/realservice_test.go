@@ -1,0 +1,120 @@
+package e2e
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/passflow/passflow/operator"
+	"github.com/passflow/passflow/target"
+	"github.com/passflow/passflow/workflows"
+)
+
+// TestRealServiceThroughPrometheus tunes the real demo service, scraped by
+// a real Prometheus every second and reconfigured through its signed
+// webhook: a cheaper candidate is promoted; a canary that is 30% slower
+// (--regression 0.3) rolls back; Prometheus stopped during a verification
+// wait leaves the stage unpromoted and every applied stage undone.
+func TestRealServiceThroughPrometheus(t *testing.T) {
+	bin := demoServiceBinary(t)
+	t.Setenv("E2E_DEMO_SECRET", "e2e-demo-s3cret")
+	start := func(t *testing.T, regression string) (*daemon, string) {
+		addr := freeAddr(t)
+		d := startDaemon(t, "demo-service", bin, []string{"DEMO_SERVICE_SECRET=e2e-demo-s3cret"}, "http://"+addr+"/metrics",
+			"--listen", addr, "--rate", "100", "--secret-env", "DEMO_SERVICE_SECRET", "--regression", regression)
+		return d, addr
+	}
+	run := func(t *testing.T, name, prom, demo string, during func(workflows.PassStatus) bool) workflows.PassStatus {
+		spec, err := target.Parse(name, []byte(promTarget(name, prom, "http://"+demo)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+		defer cancel()
+		if _, err := operator.Apply(ctx, temporalClient, spec, t.Name(), t.Name()); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := operator.Request(ctx, temporalClient, name, workflows.PassRequest{Trigger: workflows.TriggerOperator, RequestedBy: t.Name()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if during != nil {
+			waitWithin(t, 2*time.Minute, func() bool {
+				st, err := operator.Status(ctx, temporalClient, rep.PassID)
+				return err == nil && (during(st) || st.Step == workflows.StepDone)
+			}, "the pass reaches the moment of the fault")
+		}
+		st, err := operator.Follow(ctx, temporalClient, rep.PassID, io.Discard, 200*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %s (%s); candidate %s", rep.PassID, st.Outcome, st.Reason, st.Candidate)
+		return st
+	}
+	undone := func(t *testing.T, st workflows.PassStatus) {
+		applied := 0
+		for _, s := range st.Stages {
+			if s.Applied {
+				applied++
+			}
+		}
+		if applied == 0 || len(st.Compensations) != applied {
+			t.Errorf("%d stages applied, compensations %+v: want each undone", applied, st.Compensations)
+		}
+		for _, c := range st.Compensations {
+			if !c.Done {
+				t.Errorf("compensation %+v not done", c)
+			}
+		}
+	}
+
+	t.Run("a cheaper candidate is promoted", func(t *testing.T) {
+		t.Parallel()
+		_, demo := start(t, "0")
+		_, prom := startPrometheus(t, demo)
+		awaitScrapes(t, prom, 30)
+		// The pass's first candidate is a point of the optimizer's initial
+		// design, seeded by the pass's ID: for this name, 14 threads, far
+		// enough from 32 for a 20-second window to show the gain.
+		st := run(t, "e2e-prom-fewer", prom, demo, nil)
+		if th := st.Candidate["worker_threads"].Float(); th > 20 {
+			t.Fatalf("candidate %s: the test wants one far below 32 threads; the optimizer's initial design changed, pick another target name", st.Candidate)
+		}
+		if st.Outcome != workflows.OutcomePromoted || st.Change == nil || *st.Change >= 0 {
+			t.Fatalf("outcome %s (%s), change %v: want promoted, cheaper", st.Outcome, st.Reason, st.Change)
+		}
+		if st.Stages[0].Replaced != nil {
+			t.Errorf("stage 1 replaced %s: want no canary before it", st.Stages[0].Replaced)
+		}
+	})
+	t.Run("a slower canary rolls back", func(t *testing.T) {
+		t.Parallel()
+		_, demo := start(t, "0.3")
+		_, prom := startPrometheus(t, demo)
+		awaitScrapes(t, prom, 30)
+		st := run(t, "e2e-prom-regression", prom, demo, nil)
+		if st.Outcome != workflows.OutcomeRolledBack || !strings.Contains(st.Reason, "latency_p95_ms") {
+			t.Fatalf("outcome %s (%s): want rolled back on latency", st.Outcome, st.Reason)
+		}
+		undone(t, st)
+	})
+	t.Run("Prometheus gone during a wait", func(t *testing.T) {
+		t.Parallel()
+		_, demo := start(t, "0")
+		promd, prom := startPrometheus(t, demo)
+		awaitScrapes(t, prom, 30)
+		st := run(t, "e2e-prom-gone", prom, demo, func(st workflows.PassStatus) bool {
+			if len(st.Stages) > 0 && st.Stages[0].Applied {
+				promd.stop()
+				return true
+			}
+			return false
+		})
+		if st.Outcome == workflows.OutcomePromoted {
+			t.Fatalf("promoted without telemetry: %s", st.Reason)
+		}
+		undone(t, st)
+	})
+}
