@@ -36,7 +36,8 @@ func TestPassflowActuator(t *testing.T) {
 
 	t.Setenv("DEMO_SERVICE_TEST_SECRET", string(testSecret))
 	act, err := actuators.NewWebhook(target.Spec{Name: "demo-service", Actuator: target.Actuator{
-		Webhook: &target.Webhook{URL: "http://" + ln.Addr().String() + "/config", SecretEnv: "DEMO_SERVICE_TEST_SECRET"}}})
+		Webhook: &target.Webhook{URL: "http://" + ln.Addr().String() + "/config", SecretEnv: "DEMO_SERVICE_TEST_SECRET"}},
+		Params: models.Space{{Name: knobThreads}, {Name: knobTTL}, {Name: knobGCMode}}})
 	if err != nil {
 		t.Fatal(err)
 	}
