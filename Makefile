@@ -3,7 +3,7 @@
 GO  ?= go
 BIN := bin/passflow
 
-.PHONY: build run test bench bench-tuner bench-runtime bench-optimizer bench-judge bench-loop simulate clean
+.PHONY: build run test bench bench-tuner bench-runtime bench-optimizer bench-judge bench-loop simulate demo-prometheus clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/passflow
@@ -51,6 +51,10 @@ bench-loop: build
 
 # simulate runs the whole scenario library with every policy and writes the
 # report (report.md, summary.json, plots) to reports/simulate.
+# A real Prometheus scraping the real demo service, passflow dev, one pass.
+demo-prometheus: build
+	BIN=$(BIN) sh scripts/demo-prometheus.sh
+
 simulate: build
 	./$(BIN) simulate --scenario all --seeds 5 --passes 30 --policy all --report reports/simulate
 
