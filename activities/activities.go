@@ -856,6 +856,7 @@ func (a *Activities) Record(ctx context.Context, in RecordInput) error {
 		"candidate", in.Event.Candidate.String(), "measured", in.Observation != nil)
 	if a.Metrics != nil {
 		a.Metrics.Passes.WithLabelValues(in.Event.Target, in.Event.Outcome).Inc()
+		a.Metrics.LastOutcome.WithLabelValues(in.Event.Target).Set(float64(in.Event.Time.Unix()))
 	}
 	return nil
 }

@@ -11,6 +11,9 @@ type Metrics struct {
 	// Notifications counts notification delivery attempts by result: sent,
 	// retried, failed (refused for good, or the last attempt).
 	Notifications *prometheus.CounterVec
+	// LastOutcome is the time (Unix seconds) of each target's last recorded
+	// pass.
+	LastOutcome *prometheus.GaugeVec
 }
 
 // NewMetrics creates the activity metrics and registers them with reg.
@@ -31,7 +34,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "passflow_notifications_total", Help: "Notification delivery attempts, by result (sent, retried, failed).",
 		}, []string{"result"}),
+		LastOutcome: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "passflow_last_outcome_timestamp_seconds", Help: "When each target's last pass was recorded (Unix seconds).",
+		}, []string{"target"}),
 	}
-	reg.MustRegister(m.Applies, m.Reverts, m.Verdicts, m.Passes, m.Notifications)
+	reg.MustRegister(m.Applies, m.Reverts, m.Verdicts, m.Passes, m.Notifications, m.LastOutcome)
 	return m
 }

@@ -33,6 +33,8 @@ type Conn struct {
 	// APIKey authenticates to Temporal Cloud or any API-key cluster; it
 	// implies TLS. Empty, Dial takes $TEMPORAL_API_KEY.
 	APIKey string
+	// Metrics, when set, receives the SDK's client and worker metrics.
+	Metrics client.MetricsHandler
 }
 
 // APIKeyEnv is the environment variable Dial reads the API key from when
@@ -50,6 +52,9 @@ func (c Conn) Dial(ctx context.Context, logw io.Writer) (client.Client, error) {
 		HostPort:  c.Address,
 		Namespace: c.Namespace,
 		Logger:    quietLogger(logw),
+	}
+	if c.Metrics != nil {
+		opts.MetricsHandler = c.Metrics
 	}
 	tlsCfg, err := c.tlsConfig()
 	if err != nil {

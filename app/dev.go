@@ -112,7 +112,9 @@ func Dev(ctx context.Context, opts DevOptions, out io.Writer) error {
 	}
 	defer srv.Stop()
 
-	c, err := Conn{Address: srv.Address(), Namespace: opts.Namespace}.Dial(ctx, logFile)
+	reg, sdkMetrics, stopMetrics := metricsRegistry()
+	defer stopMetrics.Close()
+	c, err := Conn{Address: srv.Address(), Namespace: opts.Namespace, Metrics: sdkMetrics}.Dial(ctx, logFile)
 	if err != nil {
 		return err
 	}
@@ -126,7 +128,7 @@ func Dev(ctx context.Context, opts DevOptions, out io.Writer) error {
 		}
 		local, auth.WebConfig, auth.AccessFile = &l, string(l.WebConfig), l.AccessFile
 	}
-	rt, err := startRuntime(c, stateDir, ln, auth, workers.Options{}, opts.NoWorker)
+	rt, err := startRuntime(c, reg, stateDir, ln, auth, workers.Options{}, opts.NoWorker)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/exporter-toolkit/web"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -41,14 +40,14 @@ func listen(addr string) (net.Listener, error) {
 }
 
 // startRuntime starts the worker (activities backed by stateDir), unless
-// noWorker, and the HTTP API on ln behind auth.
-func startRuntime(c client.Client, stateDir string, ln net.Listener, auth APIConfig, wopts workers.Options, noWorker bool) (*runtime, error) {
+// noWorker, and the HTTP API on ln behind auth; /metrics serves reg (see
+// metricsRegistry), with the passes in flight added.
+func startRuntime(c client.Client, reg *prometheus.Registry, stateDir string, ln net.Listener, auth APIConfig, wopts workers.Options, noWorker bool) (*runtime, error) {
 	webConfig, apiOpts, err := auth.load()
 	if err != nil {
 		return nil, err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(newPassCollector(c))
 	acts := &activities.Activities{
 		Connector: simulations.NewConnector(simulations.Options{StateDir: filepath.Join(stateDir, "sim")}, NewRealServices()),
 		Schedules: activities.TemporalSchedules{Client: c},

@@ -37,7 +37,11 @@ func Worker(ctx context.Context, opts WorkerOptions, out io.Writer) error {
 	if err := os.MkdirAll(opts.StateDir, 0o700); err != nil { // passflow's own: nobody else reads it
 		return fmt.Errorf("--state: %w", err)
 	}
-	c, err := opts.Conn.Dial(ctx, os.Stderr)
+	reg, sdkMetrics, stopMetrics := metricsRegistry()
+	defer stopMetrics.Close()
+	conn := opts.Conn
+	conn.Metrics = sdkMetrics
+	c, err := conn.Dial(ctx, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -45,7 +49,7 @@ func Worker(ctx context.Context, opts WorkerOptions, out io.Writer) error {
 	if err := EnsureSearchAttributes(ctx, c, opts.Conn.Namespace); err != nil {
 		fmt.Fprintf(out, "warning: %v; passes need them, ask the cluster's operator to add them\n", err)
 	}
-	rt, err := startRuntime(c, opts.StateDir, ln, opts.Auth.inState(opts.StateDir), opts.Workers, false)
+	rt, err := startRuntime(c, reg, opts.StateDir, ln, opts.Auth.inState(opts.StateDir), opts.Workers, false)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -57,7 +56,7 @@ const (
 // queued, and none numbered more than two passes (one running, one queued).
 func BenchmarkAlertStorm(b *testing.B) {
 	window := benchWindow(b)
-	httpAddr := freeLoopbackAddr(b)
+	httpAddr := freeAddr(b)
 	p := startDevProcess(b, b.TempDir(), "--http", httpAddr)
 	defer p.stop()
 	for _, v := range []struct {
@@ -219,7 +218,7 @@ func alertStorm(b *testing.B, c client.Client, auth basicAuth, baseURL, variant 
 // tuner's history (BENCHMARKS.md).
 func BenchmarkAlertsDuringApproval(b *testing.B) {
 	const alerts, every = 300, 50 * time.Millisecond
-	httpAddr := freeLoopbackAddr(b)
+	httpAddr := freeAddr(b)
 	p := startDevProcess(b, b.TempDir(), "--http", httpAddr)
 	defer p.stop()
 	ctx := context.Background()
@@ -474,15 +473,4 @@ func openPasses(ctx context.Context, c client.Client, name string, n int) (int, 
 		}
 	}
 	return open, nil
-}
-
-// freeLoopbackAddr returns a loopback address with a port that was free a
-// moment ago, for the dev process's HTTP API.
-func freeLoopbackAddr(b *testing.B) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

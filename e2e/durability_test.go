@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -355,5 +356,30 @@ func TestHelpPrintsNoSecret(t *testing.T) {
 	out, _ := cmd.CombinedOutput()
 	if strings.Contains(string(out), "sekrit-4f2a9") || !strings.Contains(string(out), "$TEMPORAL_API_KEY") {
 		t.Errorf("passflow worker --help:\n%s\nwant $TEMPORAL_API_KEY named and its value nowhere", out)
+	}
+}
+
+// TestMetricsOfTheSDKAndThePasses: passflow dev's /metrics serves the
+// Temporal SDK's client and worker metrics and the passes in flight, to the
+// local admin.
+func TestMetricsOfTheSDKAndThePasses(t *testing.T) {
+	addr := freeAddr(t)
+	p := startDevProcess(t, t.TempDir(), "--http", addr)
+	defer p.stop()
+	c := &http.Client{Timeout: 10 * time.Second, Transport: p.auth}
+	var body string
+	waitWithin(t, 30*time.Second, func() bool {
+		resp, err := c.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return resp.StatusCode == http.StatusOK && strings.Contains(body, "temporal_request") &&
+			strings.Contains(body, "passflow_passes_waiting_for_approval")
+	}, "the SDK's metrics and the pass gauges on /metrics")
+	if resp, err := http.Get("http://" + addr + "/metrics"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("/metrics without credentials: %v %v, want 401", resp.Status, err)
 	}
 }

@@ -30,7 +30,7 @@ func tool(t *testing.T, name string) string {
 }
 
 // freeAddr is a loopback address nothing listens on now.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
