@@ -185,6 +185,13 @@ func step(scrape, window time.Duration) time.Duration {
 
 // queryRange runs query over r, retrying as p.Retry says.
 func (p *Prometheus) queryRange(ctx context.Context, metric, query string, r v1.Range) (model.Value, error) {
+	return p.query(ctx, metric, query, func(ctx context.Context) (model.Value, v1.Warnings, error) {
+		return p.api.QueryRange(ctx, query, r, v1.WithTimeout(p.timeout))
+	})
+}
+
+// query runs one query (run), retrying as p.Retry says.
+func (p *Prometheus) query(ctx context.Context, metric, query string, run func(context.Context) (model.Value, v1.Warnings, error)) (model.Value, error) {
 	attempts := max(p.Retry.Attempts, 1)
 	wait := p.Retry.Backoff
 	var err error
@@ -197,7 +204,7 @@ func (p *Prometheus) queryRange(ctx context.Context, metric, query string, r v1.
 		}
 		var val model.Value
 		var status int
-		val, status, err = p.try(ctx, metric, query, r)
+		val, status, err = p.try(ctx, metric, query, run)
 		switch {
 		case err == nil:
 			return val, nil
@@ -211,13 +218,13 @@ func (p *Prometheus) queryRange(ctx context.Context, metric, query string, r v1.
 	return nil, fmt.Errorf("telemetry: read %s: query %q failed %d times, the last: %w", metric, query, attempts, err)
 }
 
-// try runs query over r once, within p.timeout, and returns the result and
+// try runs the query once, within p.timeout, and returns the result and
 // the HTTP status of the last response (0 without one).
-func (p *Prometheus) try(ctx context.Context, metric, query string, r v1.Range) (model.Value, int, error) {
+func (p *Prometheus) try(ctx context.Context, metric, query string, run func(context.Context) (model.Value, v1.Warnings, error)) (model.Value, int, error) {
 	actx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	var status int
-	val, warnings, err := p.api.QueryRange(context.WithValue(actx, statusKey{}, &status), query, r, v1.WithTimeout(p.timeout))
+	val, warnings, err := run(context.WithValue(actx, statusKey{}, &status))
 	if len(warnings) > 0 && activity.IsActivity(ctx) {
 		activity.GetLogger(ctx).Warn("Prometheus warned about a query", "metric", metric, "query", query, "warnings", warnings)
 	}
@@ -233,6 +240,38 @@ func (p *Prometheus) try(ctx context.Context, metric, query string, r v1.Range) 
 		err = fmt.Errorf("%w: %s", err, excerpt(apiErr.Detail))
 	}
 	return val, status, err
+}
+
+// Count evaluates the counting query tmpl (a Go template with {{.Window}},
+// e.g. sum(increase(http_requests_total{code=~"5.."}[{{.Window}}]))) over the
+// window ending at at, as one instant query: the error budget's bad and
+// total events. ok is false when the query finds no series or its value is
+// NaN or ±Inf (no data); several series are an error naming name.
+func (p *Prometheus) Count(ctx context.Context, name, tmpl string, window time.Duration, at time.Time) (v float64, ok bool, err error) {
+	query, err := target.RenderQuery(name, tmpl, target.QueryVars{Cohort: activities.CohortBaseline, Window: model.Duration(window).String()})
+	if err != nil {
+		return 0, false, temporal.NewNonRetryableApplicationError(fmt.Sprintf("telemetry: %s: %v", name, err), ErrTypeInvalidQuery, nil)
+	}
+	val, err := p.query(ctx, name, query, func(ctx context.Context) (model.Value, v1.Warnings, error) {
+		return p.api.Query(ctx, query, at, v1.WithTimeout(p.timeout))
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	vec, isVec := val.(model.Vector)
+	switch {
+	case !isVec:
+		return 0, false, fmt.Errorf("telemetry: %s: query %q: expected an instant vector, got a %s", name, query, val.Type())
+	case len(vec) == 0:
+		return 0, false, nil
+	case len(vec) > 1:
+		return 0, false, fmt.Errorf("telemetry: %s: query %q returned %d series, expected one: aggregate it, e.g. with sum(…)", name, query, len(vec))
+	}
+	f := float64(vec[0].Value)
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false, nil
+	}
+	return f, true, nil
 }
 
 // maxExcerpt bounds how much of a response body an error quotes.

@@ -37,7 +37,7 @@ type reply struct {
 
 // request is what the fake Prometheus received.
 type request struct {
-	query, start, end, step, timeout string
+	query, start, end, step, timeout, time string
 	header                           http.Header
 }
 
@@ -61,7 +61,7 @@ func newFake(t *testing.T, replies ...reply) *fakePrometheus {
 }
 
 func (f *fakePrometheus) serve(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/api/v1/query_range" {
+	if r.URL.Path != "/api/v1/query_range" && r.URL.Path != "/api/v1/query" {
 		http.NotFound(w, r)
 		return
 	}
@@ -72,7 +72,7 @@ func (f *fakePrometheus) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	n := len(f.requests)
 	f.requests = append(f.requests, request{query: r.Form.Get("query"), start: r.Form.Get("start"), end: r.Form.Get("end"),
-		step: r.Form.Get("step"), timeout: r.Form.Get("timeout"), header: r.Header.Clone()})
+		step: r.Form.Get("step"), timeout: r.Form.Get("timeout"), time: r.Form.Get("time"), header: r.Header.Clone()})
 	rep := f.replies[min(n, len(f.replies)-1)]
 	f.mu.Unlock()
 	if rep.delay > 0 {
@@ -440,5 +440,45 @@ func TestSamplesHTTPConfig(t *testing.T) {
 				t.Error("Prometheus got " + msg)
 			}
 		})
+	}
+}
+
+// vector is a successful instant query's answer with one sample per value.
+func vector(values ...string) reply {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = fmt.Sprintf(`{"metric":{"i":"%d"},"value":[%d,%q]}`, i, t0.Unix(), v)
+	}
+	return reply{status: http.StatusOK, body: `{"status":"success","data":{"resultType":"vector","result":[` + strings.Join(out, ",") + `]}}`}
+}
+
+// TestCountReadsEventsOverAWindow: the error budget's counting queries are
+// instant queries at the window's end with {{.Window}} its length; no
+// series, NaN and ±Inf are no data; two series are an error; a 400 is a
+// refusal for good.
+func TestCountReadsEventsOverAWindow(t *testing.T) {
+	const bad = `sum(increase(http_requests_total{code=~"5.."}[{{.Window}}]))`
+	f := newFake(t, vector("42"), vector(), vector("NaN"), vector("1", "2"), apiError(http.StatusBadRequest, "bad_data", "parse error"))
+	p := source(t, spec(f.URL))
+	ctx := context.Background()
+	v, ok, err := p.Count(ctx, "error_budget.bad", bad, 6*time.Hour, t0)
+	if err != nil || !ok || v != 42 {
+		t.Fatalf("count: %v %v %v, want 42", v, ok, err)
+	}
+	got := f.received()[0]
+	if got.query != `sum(increase(http_requests_total{code=~"5.."}[6h]))` || got.time != fmt.Sprint(t0.Unix()) {
+		t.Errorf("request %+v: want the 6h window rendered, at the window's end", got)
+	}
+	for i, what := range []string{"no series", "NaN"} {
+		if _, ok, err := p.Count(ctx, "error_budget.bad", bad, time.Hour, t0); ok || err != nil {
+			t.Errorf("%s (%d): ok %v, %v; want no data", what, i, ok, err)
+		}
+	}
+	if _, _, err := p.Count(ctx, "error_budget.bad", bad, time.Hour, t0); err == nil || !strings.Contains(err.Error(), "2 series") {
+		t.Errorf("two series: %v, want an error", err)
+	}
+	var ae *temporal.ApplicationError
+	if _, _, err := p.Count(ctx, "error_budget.bad", bad, time.Hour, t0); !errors.As(err, &ae) || !ae.NonRetryable() {
+		t.Errorf("400: %v, want a refusal for good", err)
 	}
 }
