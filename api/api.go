@@ -170,18 +170,27 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ok")
 }
 
-// actuatorAllowed refuses, from a request body, a command actuator whose
-// program is not on the server's allow-list and a file actuator that would
-// write outside the allowed directories: either would let an API caller run
-// or overwrite anything the worker can.
+// actuatorAllowed refuses, from a request body, a command actuator (or a
+// file actuator's program run after each write) whose program is not on
+// the server's allow-list, and a file actuator that would write outside the
+// allowed directories: either would let an API caller run or overwrite
+// anything the worker can.
 func (s *server) actuatorAllowed(a target.Actuator) error {
-	if c := a.Command; c != nil && len(c.Argv) > 0 && !slices.Contains(s.opts.Commands, c.Argv[0]) {
+	var argv []string
+	field := "actuator.command.argv[0]"
+	switch {
+	case a.Command != nil:
+		argv = a.Command.Argv
+	case a.File != nil:
+		argv, field = a.File.Argv, "actuator.file.argv[0]"
+	}
+	if len(argv) > 0 && !slices.Contains(s.opts.Commands, argv[0]) {
 		allowed := "none is"
 		if len(s.opts.Commands) > 0 {
 			allowed = "allowed: " + strings.Join(s.opts.Commands, ", ")
 		}
-		return fmt.Errorf("actuator.command.argv[0]: %q is not on the server's allow-list of commands (%s; --actuator.allow-command); "+
-			"a target file applied on the server's side is not bound by it", c.Argv[0], allowed)
+		return fmt.Errorf("%s: %q is not on the server's allow-list of commands (%s; --actuator.allow-command); "+
+			"a target file applied on the server's side is not bound by it", field, argv[0], allowed)
 	}
 	if f := a.File; f != nil {
 		clean := filepath.Clean(f.Path)

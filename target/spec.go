@@ -226,12 +226,25 @@ func (n Notify) Wants(event string) bool { return slices.Contains(n.Events, even
 
 // Command runs a program (no shell) with the change as JSON on standard input.
 type Command struct {
+	// Argv is the program, an absolute path run as is (no PATH lookup, no
+	// shell), and its arguments.
 	Argv []string `yaml:"argv" json:"argv"`
+	// Timeout bounds each run of the program; default 30s. A run that
+	// outlasts it is killed with its whole process group.
+	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 }
 
 // File writes the configuration of each cohort to a file.
 type File struct {
+	// Path is the file, an absolute path.
 	Path string `yaml:"path" json:"path"`
+	// Format is the file's format: yaml (the default), json or env.
+	Format string `yaml:"format,omitempty" json:"format,omitempty"`
+	// Argv, when set, is a program run after each write (e.g. a reload),
+	// as the command actuator's: an absolute path, no shell.
+	Argv []string `yaml:"argv,omitempty" json:"argv,omitempty"`
+	// Timeout bounds each run of Argv; default 30s.
+	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 }
 
 // Triggers say when passes start on their own, and when no change may

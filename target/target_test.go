@@ -442,6 +442,44 @@ func TestValidateSpec(t *testing.T) {
 		{"reserved header", http(config.HTTPClientConfig{HTTPHeaders: &config.Headers{Headers: map[string]config.Header{"authorization": {Files: []string{"/t"}}}}}),
 			hc + `: setting header "Authorization" is not allowed`},
 	}...)
+	// The command and file actuators: each case is a valid real target
+	// with that actuator block, defaults filled by Validate.
+	actuator := func(a Actuator) func(*Spec) {
+		return func(s *Spec) {
+			s.Telemetry = Telemetry{Prometheus: &Prometheus{URL: "https://p"}, Queries: map[string]string{"cost_per_request": "up", "latency_p95_ms": "up"}}
+			s.Actuator = a
+		}
+	}
+	tests = append(tests, []struct {
+		name   string
+		change func(*Spec)
+		want   string
+	}{
+		{"command", actuator(Actuator{Command: &Command{Argv: []string{"/usr/local/bin/apply", "--service", "demo"}, Timeout: Duration(5 * time.Second)}}), ""},
+		{"command in PATH", actuator(Actuator{Command: &Command{Argv: []string{"apply-config"}}}),
+			`actuator.command.argv[0]: expected an absolute path such as /usr/local/bin/apply-config (passflow looks nothing up in PATH and runs no shell), got "apply-config"`},
+		{"command through a shell", actuator(Actuator{Command: &Command{Argv: []string{"sh -c apply"}}}),
+			`actuator.command.argv[0]: expected an absolute path`},
+		{"command timeout", actuator(Actuator{Command: &Command{Argv: []string{"/bin/apply"}, Timeout: Duration(-time.Second)}}),
+			"actuator.command.timeout: expected a duration > 0 such as 30s, got -1s"},
+		{"file", actuator(Actuator{File: &File{Path: "/etc/demo/passflow.env", Format: "env", Argv: []string{"/usr/bin/systemctl", "reload", "demo"}, Timeout: Duration(45 * time.Second)}}), ""},
+		{"file relative path", actuator(Actuator{File: &File{Path: "etc/demo.yaml"}}),
+			`actuator.file.path: expected an absolute path such as /etc/checkout/passflow.yaml, got "etc/demo.yaml"`},
+		{"file format", actuator(Actuator{File: &File{Path: "/etc/demo.xml", Format: "xml"}}),
+			`actuator.file.format: expected yaml, json or env, got "xml"`},
+		{"file format case", actuator(Actuator{File: &File{Path: "/etc/demo.yaml", Format: "YAML"}}),
+			`actuator.file.format: expected yaml, json or env, got "YAML"`},
+		{"file empty argv", actuator(Actuator{File: &File{Path: "/etc/demo.yaml", Argv: []string{}}}),
+			"actuator.file.argv: expected a program and its arguments, e.g. [/usr/bin/systemctl, reload, checkout], or the field left out"},
+		{"file argv in PATH", actuator(Actuator{File: &File{Path: "/etc/demo.yaml", Argv: []string{"systemctl", "reload", "demo"}}}),
+			`actuator.file.argv[0]: expected an absolute path such as /usr/local/bin/apply-config (passflow looks nothing up in PATH and runs no shell), got "systemctl"`},
+		{"file argv empty program", actuator(Actuator{File: &File{Path: "/etc/demo.yaml", Argv: []string{" "}}}),
+			"actuator.file.argv[0]: expected a program"},
+		{"file timeout", actuator(Actuator{File: &File{Path: "/etc/demo.yaml", Timeout: Duration(-2 * time.Minute)}}),
+			"actuator.file.timeout: expected a duration > 0 such as 30s, got -2m"},
+		{"command timeout too long", actuator(Actuator{Command: &Command{Argv: []string{"/usr/local/bin/apply"}, Timeout: Duration(2 * time.Minute)}}),
+			"actuator.command.timeout: expected at most 50s (each call runs within an activity attempt of a minute), got 2m"},
+	}...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := valid()
@@ -458,6 +496,22 @@ func TestValidateSpec(t *testing.T) {
 				t.Errorf("Validate = %q, want it to contain %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestActuatorDefaults(t *testing.T) {
+	s := Spec{Actuator: Actuator{Command: &Command{Argv: []string{"/bin/apply"}}, File: &File{Path: "/etc/x.yaml"}}}
+	Validate(&s)
+	if c := s.Actuator.Command; c.Timeout != Duration(30*time.Second) {
+		t.Errorf("command.timeout = %v, want 30s", c.Timeout)
+	}
+	if f := s.Actuator.File; f.Format != "yaml" || f.Timeout != Duration(30*time.Second) || f.Argv != nil {
+		t.Errorf("file = %+v, want format yaml, timeout 30s and no argv", f)
+	}
+	s = Spec{Actuator: Actuator{File: &File{Path: "/etc/x.env", Format: "env", Timeout: Duration(time.Second)}}}
+	Validate(&s)
+	if f := s.Actuator.File; f.Format != "env" || f.Timeout != Duration(time.Second) {
+		t.Errorf("file = %+v, want its own format and timeout kept", f)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -40,6 +41,12 @@ const (
 
 	DefaultPrometheusScrapeInterval = Duration(15 * time.Second)
 	DefaultPrometheusTimeout        = Duration(10 * time.Second)
+
+	DefaultActuatorTimeout = Duration(30 * time.Second) // command.timeout and file.timeout
+	// MaxActuatorTimeout leaves room, in the minute a write activity's
+	// attempt has (workflows' writeCtx), for the call's own retries' setup.
+	MaxActuatorTimeout = Duration(50 * time.Second)
+	DefaultFileFormat  = "yaml"
 )
 
 // MaxIdentity bounds an approver's or a caller's name, which passes keep in
@@ -205,7 +212,9 @@ var (
 //   - actuator: exactly one of webhook, command, file or simulator; the
 //     simulator actuator if and only if simulator telemetry. A webhook needs
 //     an absolute http(s) URL and, if set, a valid environment variable name
-//     in secret_env; a command a non-empty argv; a file a path.
+//     in secret_env; a command an argv whose program is an absolute path;
+//     a file an absolute path, a format (yaml, json or env) and, if set, an
+//     argv like a command's; timeouts in (0, 50s].
 //   - triggers: schedule, if set, a 5-field cron expression or @hourly,
 //     @daily, @weekly, @monthly, @yearly or @every DURATION; timezone, if
 //     set, an IANA time zone (not "Local"); jitter >= 0; alerts non-empty;
@@ -291,6 +300,13 @@ func fillDefaults(s *Spec) {
 	if p := s.Telemetry.Prometheus; p != nil {
 		setDefault(&p.ScrapeInterval, DefaultPrometheusScrapeInterval)
 		setDefault(&p.Timeout, DefaultPrometheusTimeout)
+	}
+	if c := s.Actuator.Command; c != nil {
+		setDefault(&c.Timeout, DefaultActuatorTimeout)
+	}
+	if f := s.Actuator.File; f != nil {
+		setDefault(&f.Format, DefaultFileFormat)
+		setDefault(&f.Timeout, DefaultActuatorTimeout)
 	}
 	if sim := s.Actuator.Simulator; sim != nil && *sim == (Simulator{}) && s.Telemetry.Simulator != nil {
 		*sim = *s.Telemetry.Simulator
@@ -693,16 +709,53 @@ func (v *validator) actuator(s *Spec) {
 			v.add("actuator.webhook.secret_env", "expected an environment variable name such as CHECKOUT_WEBHOOK_SECRET, got %q", w.SecretEnv)
 		}
 	}
-	if c := a.Command; c != nil {
+	// A program is run as is: passflow looks nothing up in PATH and runs
+	// no shell.
+	program := func(field, prog string) {
 		switch {
-		case len(c.Argv) == 0:
-			v.add("actuator.command.argv", "expected a program and its arguments, e.g. [/usr/local/bin/apply-config, --service, checkout]")
-		case strings.TrimSpace(c.Argv[0]) == "":
-			v.add("actuator.command.argv[0]", "expected a program")
+		case strings.TrimSpace(prog) == "":
+			v.add(field, "expected a program")
+		case !filepath.IsAbs(prog):
+			v.add(field, "expected an absolute path such as /usr/local/bin/apply-config (passflow looks nothing up in PATH and runs no shell), got %q", prog)
 		}
 	}
-	if f := a.File; f != nil && strings.TrimSpace(f.Path) == "" {
-		v.add("actuator.file.path", "expected a file path")
+	timeout := func(field string, d Duration) {
+		switch {
+		case d <= 0:
+			v.add(field, "expected a duration > 0 such as 30s, got %s", formatDuration(time.Duration(d)))
+		case d > MaxActuatorTimeout:
+			v.add(field, "expected at most %s (each call runs within an activity attempt of a minute), got %s",
+				formatDuration(time.Duration(MaxActuatorTimeout)), formatDuration(time.Duration(d)))
+		}
+	}
+	if c := a.Command; c != nil {
+		if len(c.Argv) == 0 {
+			v.add("actuator.command.argv", "expected a program and its arguments, e.g. [/usr/local/bin/apply-config, --service, checkout]")
+		} else {
+			program("actuator.command.argv[0]", c.Argv[0])
+		}
+		timeout("actuator.command.timeout", c.Timeout)
+	}
+	if f := a.File; f != nil {
+		switch {
+		case strings.TrimSpace(f.Path) == "":
+			v.add("actuator.file.path", "expected a file path")
+		case !filepath.IsAbs(f.Path):
+			v.add("actuator.file.path", "expected an absolute path such as /etc/checkout/passflow.yaml, got %q", f.Path)
+		}
+		switch f.Format {
+		case "yaml", "json", "env":
+		default:
+			v.add("actuator.file.format", "expected yaml, json or env, got %q", f.Format)
+		}
+		if f.Argv != nil {
+			if len(f.Argv) == 0 {
+				v.add("actuator.file.argv", "expected a program and its arguments, e.g. [/usr/bin/systemctl, reload, checkout], or the field left out")
+			} else {
+				program("actuator.file.argv[0]", f.Argv[0])
+			}
+		}
+		timeout("actuator.file.timeout", f.Timeout)
 	}
 }
 

@@ -38,7 +38,7 @@ type reply struct {
 // request is what the fake Prometheus received.
 type request struct {
 	query, start, end, step, timeout, time string
-	header                           http.Header
+	header                                 http.Header
 }
 
 // fakePrometheus fakes Prometheus's /api/v1/query_range: it answers the
