@@ -145,6 +145,41 @@ func wrap(err error, format string, args ...any) error {
 	return errors.New(msg + ": " + err.Error())
 }
 
+// errorRatio is the error ratio the target's error budget burns over the
+// window ending at to: bad over total events (request-weighted) when the
+// budget names counting queries, else the mean of its error-ratio metric's
+// samples; NaN when there is no data.
+func errorRatio(ctx context.Context, tel TelemetrySource, spec target.Spec, window time.Duration, to time.Time) (float64, error) {
+	eb := spec.ErrorBudget
+	if eb.Metric != "" {
+		xs, err := tel.Samples(ctx, Query{Metric: eb.Metric, Cohort: CohortBaseline, From: to.Add(-window), To: to})
+		if err != nil {
+			return 0, wrap(err, "analyze %s: error budget: read %s over %s", spec.Name, eb.Metric, window)
+		}
+		if s := summarize(xs); s.N > 0 {
+			return s.Mean, nil
+		}
+		return math.NaN(), nil
+	}
+	ec, ok := tel.(EventCounter)
+	if !ok {
+		return 0, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"analyze %s: error budget: bad and total need telemetry that counts events (Prometheus)", spec.Name), ErrTypeInvalidTarget, nil)
+	}
+	bad, okBad, err := ec.Count(ctx, "error_budget.bad", eb.Bad, window, to)
+	if err != nil {
+		return 0, wrap(err, "analyze %s: error budget: count bad events over %s", spec.Name, window)
+	}
+	total, okTotal, err := ec.Count(ctx, "error_budget.total", eb.Total, window, to)
+	if err != nil {
+		return 0, wrap(err, "analyze %s: error budget: count events over %s", spec.Name, window)
+	}
+	if !okBad || !okTotal || total <= 0 {
+		return math.NaN(), nil
+	}
+	return bad / total, nil
+}
+
 // read returns each metric's samples of a cohort over [from, to).
 func (a *Activities) read(ctx context.Context, tel TelemetrySource, metrics []string, cohort string, from, to time.Time) (map[string][]float64, error) {
 	out := make(map[string][]float64, len(metrics))
@@ -236,14 +271,7 @@ func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (AnalyzeResul
 	}
 	if eb := spec.ErrorBudget; eb != nil {
 		mean := func(window time.Duration) (float64, error) {
-			xs, err := tel.Samples(ctx, Query{Metric: "error_rate", Cohort: CohortBaseline, From: to.Add(-window), To: to})
-			if err != nil {
-				return 0, wrap(err, "analyze %s: error budget: read error_rate over %s", spec.Name, window)
-			}
-			if s := summarize(xs); s.N > 0 {
-				return s.Mean, nil
-			}
-			return math.NaN(), nil
+			return errorRatio(ctx, tel, spec, window, to)
 		}
 		short, err := mean(ShortBurnWindow)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -66,8 +67,8 @@ func TestAnalyzeErrorBudget(t *testing.T) {
 		reason       string
 	}{
 		// The simulated baseline fails about 1.7e-4 of its requests.
-		{"budget healthy", "error_budget: {slo: 0.999, window: 30d, max_burn_rate: 1}", false, ""},
-		{"budget burning", "error_budget: {slo: 0.9999, window: 30d, max_burn_rate: 1}", true, "error budget"},
+		{"budget healthy", "error_budget: {slo: 0.999, window: 30d, max_burn_rate: 1, metric: error_rate}", false, ""},
+		{"budget burning", "error_budget: {slo: 0.9999, window: 30d, max_burn_rate: 1, metric: error_rate}", true, "error budget"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -396,5 +397,53 @@ func TestRefusalsStayRefusals(t *testing.T) {
 	}
 	if plain := activities.WrapForTest(errors.New("timeout"), "read"); errors.As(plain, &ae) {
 		t.Errorf("%v: a retryable error became an application error", plain)
+	}
+}
+
+// counted is telemetry that also counts events: bad and total over any
+// window, at the given ratio.
+type counted struct {
+	activities.TelemetrySource
+	ratio   float64
+	queries []string
+}
+
+func (c *counted) Count(_ context.Context, name, query string, window time.Duration, _ time.Time) (float64, bool, error) {
+	c.queries = append(c.queries, fmt.Sprintf("%s %s", name, window))
+	if name == "error_budget.bad" {
+		return 1e6 * c.ratio * window.Hours(), true, nil
+	}
+	return 1e6 * window.Hours(), true, nil
+}
+
+// TestErrorBudgetFromCountedEvents: with bad and total queries, the burn is
+// bad over total events per window, request-weighted, over the hour, six
+// hours and the SLO's window; no metric is read for it.
+func TestErrorBudgetFromCountedEvents(t *testing.T) {
+	for _, tt := range []struct {
+		ratio float64
+		skip  bool
+	}{{0.0005, false}, {0.002, true}} {
+		e := newEnv(t, "telemetry: {simulator: {model: web, seed: 1, noise: 0.05, scrape: 15s}}")
+		e.spec.ErrorBudget = &target.ErrorBudget{SLO: 0.999, Window: target.Duration(30 * 24 * time.Hour), MaxBurnRate: 1,
+			Bad: "sum(increase(bad[{{.Window}}]))", Total: "sum(increase(all[{{.Window}}]))"}
+		sims := e.acts.Connector
+		c := &counted{ratio: tt.ratio}
+		e.acts.Connector = activities.ConnectorFunc(func(s target.Spec) (activities.TelemetrySource, activities.Actuator, error) {
+			tel, act, err := sims.Connect(s)
+			c.TelemetrySource = tel
+			return c, act, err
+		})
+		res, err := e.acts.Analyze(context.Background(), activities.AnalyzeInput{PassID: "p", Target: e.spec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := tt.ratio / 0.001
+		if res.Skip != tt.skip || res.Budget == nil || math.Abs(res.Budget.ShortBurnRate-want) > 1e-9 || math.Abs(res.Budget.LongBurnRate-want) > 1e-9 {
+			t.Errorf("ratio %v: skip %v (%s), budget %+v; want burn %v", tt.ratio, res.Skip, res.Reason, res.Budget, want)
+		}
+		if !slices.Contains(c.queries, "error_budget.bad 1h0m0s") || !slices.Contains(c.queries, "error_budget.total 720h0m0s") {
+			t.Errorf("counted %q: want the hour's and the SLO window's bad and total", c.queries)
+		}
 	}
 }

@@ -31,6 +31,14 @@ type TelemetrySource interface {
 	Samples(ctx context.Context, q Query) ([]float64, error)
 }
 
+// EventCounter is a telemetry source that counts events over a window: an
+// error budget's bad and total events (target.ErrorBudget Bad and Total).
+// Count evaluates the counting query (a template with {{.Window}}) over the
+// window ending at at; ok is false when there is no data.
+type EventCounter interface {
+	Count(ctx context.Context, name, query string, window time.Duration, at time.Time) (v float64, ok bool, err error)
+}
+
 // Change is one change a pass asks of an actuator.
 type Change struct {
 	// Key is the idempotency key: a change repeated with the same key is a

@@ -132,10 +132,19 @@ type Simulator struct {
 
 // ErrorBudget is the service's availability SLO and how fast its budget may burn
 // before passes stop changing anything.
+//
+// The error ratio it burns comes from exactly one of: Metric, an error-ratio
+// metric the target reads (the objective or a guardrail), averaged over each
+// window; or Bad and Total, counting PromQL queries with {{.Window}} (e.g.
+// sum(increase(http_requests_total{code=~"5.."}[{{.Window}}]))), whose ratio
+// over each window is request-weighted.
 type ErrorBudget struct {
 	SLO         float64  `yaml:"slo" json:"slo"`
 	Window      Duration `yaml:"window" json:"window"`
 	MaxBurnRate float64  `yaml:"max_burn_rate,omitempty" json:"max_burn_rate,omitempty"`
+	Metric      string   `yaml:"metric,omitempty" json:"metric,omitempty"`
+	Bad         string   `yaml:"bad,omitempty" json:"bad,omitempty"`
+	Total       string   `yaml:"total,omitempty" json:"total,omitempty"`
 }
 
 // Canary is how a candidate is rolled out and verified.

@@ -245,7 +245,7 @@ func Validate(s *Spec) []Problem {
 	v.objective(s.Objective)
 	v.constraints(s.Constraints)
 	v.telemetry(s)
-	v.errorBudget(s.ErrorBudget)
+	v.errorBudget(s)
 	v.canary(s.Canary)
 	v.judge(s)
 	v.risk(s.Risk)
@@ -566,7 +566,8 @@ func (v *validator) simulator(at string, sim *Simulator) *simulatorModel {
 	return model
 }
 
-func (v *validator) errorBudget(b *ErrorBudget) {
+func (v *validator) errorBudget(s *Spec) {
+	b := s.ErrorBudget
 	if b == nil {
 		return
 	}
@@ -578,6 +579,20 @@ func (v *validator) errorBudget(b *ErrorBudget) {
 	}
 	if !(b.MaxBurnRate > 0) || math.IsInf(b.MaxBurnRate, 0) {
 		v.add("error_budget.max_burn_rate", "expected a finite max_burn_rate > 0, got %v", b.MaxBurnRate)
+	}
+	counts := b.Bad != "" || b.Total != ""
+	switch {
+	case b.Metric == "" && !counts:
+		v.add("error_budget", "expected metric (an error-ratio metric the target reads) or bad and total (counting PromQL queries with {{.Window}})")
+	case b.Metric != "" && counts:
+		v.add("error_budget", "expected metric or bad and total, not both")
+	case b.Metric != "" && !slices.Contains(s.Metrics(), b.Metric):
+		v.add("error_budget.metric", "expected the objective or a guardrail metric (%s), got %q", strings.Join(s.Metrics(), ", "), b.Metric)
+	case counts && s.Telemetry.Prometheus == nil:
+		v.add("error_budget", "bad and total are PromQL queries: they need prometheus telemetry; with a simulator, name an error-ratio metric instead")
+	case counts:
+		v.query("error_budget.bad", "error_budget.bad", b.Bad)
+		v.query("error_budget.total", "error_budget.total", b.Total)
 	}
 }
 

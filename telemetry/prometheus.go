@@ -67,7 +67,10 @@ type Prometheus struct {
 	timeout time.Duration     // of each attempt
 }
 
-var _ activities.TelemetrySource = (*Prometheus)(nil)
+var (
+	_ activities.TelemetrySource = (*Prometheus)(nil)
+	_ activities.EventCounter    = (*Prometheus)(nil)
+)
 
 // NewPrometheus returns the telemetry source of spec's prometheus block:
 // a client of the server at its URL, through the round tripper its
