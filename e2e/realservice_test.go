@@ -16,16 +16,19 @@ import (
 // a real Prometheus every second and reconfigured through its signed
 // webhook: a cheaper candidate is promoted; a canary that is 30% slower
 // (--regression 0.3) rolls back; Prometheus stopped during a verification
-// wait leaves the stage unpromoted and every applied stage undone.
+// wait leaves the stage unpromoted and every applied stage undone; a
+// service that refuses passflow's signature fails the pass with nothing
+// applied.
 func TestRealServiceThroughPrometheus(t *testing.T) {
 	bin := demoServiceBinary(t)
 	t.Setenv("E2E_DEMO_SECRET", "e2e-demo-s3cret")
-	start := func(t *testing.T, regression string) (*daemon, string) {
+	startWith := func(t *testing.T, secret, regression string) (*daemon, string) {
 		addr := freeAddr(t)
-		d := startDaemon(t, "demo-service", bin, []string{"DEMO_SERVICE_SECRET=e2e-demo-s3cret"}, "http://"+addr+"/metrics",
+		d := startDaemon(t, "demo-service", bin, []string{"DEMO_SERVICE_SECRET=" + secret}, "http://"+addr+"/metrics",
 			"--listen", addr, "--rate", "100", "--secret-env", "DEMO_SERVICE_SECRET", "--regression", regression)
 		return d, addr
 	}
+	start := func(t *testing.T, regression string) (*daemon, string) { return startWith(t, "e2e-demo-s3cret", regression) }
 	run := func(t *testing.T, name, prom, demo string, during func(workflows.PassStatus) bool) workflows.PassStatus {
 		spec, err := target.Parse(name, []byte(promTarget(name, prom, "http://"+demo)))
 		if err != nil {
@@ -99,6 +102,21 @@ func TestRealServiceThroughPrometheus(t *testing.T) {
 			t.Fatalf("outcome %s (%s): want rolled back on latency", st.Outcome, st.Reason)
 		}
 		undone(t, st)
+	})
+	t.Run("a service that refuses the signature", func(t *testing.T) {
+		t.Parallel()
+		_, demo := startWith(t, "another-secret", "0")
+		_, prom := startPrometheus(t, demo)
+		awaitScrapes(t, prom, 30)
+		st := run(t, "e2e-prom-unsigned", prom, demo, nil)
+		if st.Outcome != workflows.OutcomeFailed || !strings.Contains(st.Reason, "401") {
+			t.Fatalf("outcome %s (%s): want failed on the service's 401", st.Outcome, st.Reason)
+		}
+		for _, s := range st.Stages {
+			if s.Applied {
+				t.Errorf("stage %d applied though the service refuses every change", s.Index)
+			}
+		}
 	})
 	t.Run("Prometheus gone during a wait", func(t *testing.T) {
 		t.Parallel()

@@ -62,6 +62,7 @@ func Verify(secret []byte, timestamp, signature string, body []byte, now time.Ti
 // Error is a delivery that failed; Retry says whether trying again may
 // help.
 type Error struct {
+	Method string // POST when empty
 	URL    string
 	Status int // 0 when no answer came
 	Msg    string
@@ -69,10 +70,14 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Status == 0 {
-		return fmt.Sprintf("POST %s: %s", Redact(e.URL), e.Msg)
+	method := e.Method
+	if method == "" {
+		method = http.MethodPost
 	}
-	return fmt.Sprintf("POST %s: %d %s: %s", Redact(e.URL), e.Status, http.StatusText(e.Status), e.Msg)
+	if e.Status == 0 {
+		return fmt.Sprintf("%s %s: %s", method, Redact(e.URL), e.Msg)
+	}
+	return fmt.Sprintf("%s %s: %d %s: %s", method, Redact(e.URL), e.Status, http.StatusText(e.Status), e.Msg)
 }
 
 // Redact returns a URL's scheme and host only: its path and query may hold
@@ -104,7 +109,7 @@ const maxReply = 1 << 20
 func Do(ctx context.Context, hc *http.Client, method, to, key string, secret []byte, body []byte, now time.Time) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, to, bytes.NewReader(body))
 	if err != nil {
-		return nil, &Error{URL: to, Msg: "expected an absolute http(s) URL"}
+		return nil, &Error{Method: method, URL: to, Msg: "expected an absolute http(s) URL"}
 	}
 	if len(body) > 0 {
 		req.Header.Set("Content-Type", "application/json")
@@ -123,12 +128,12 @@ func Do(ctx context.Context, hc *http.Client, method, to, key string, secret []b
 		if errors.As(err, &ue) { // its text repeats the whole URL
 			err = ue.Err
 		}
-		return nil, &Error{URL: to, Msg: err.Error(), Retry: true}
+		return nil, &Error{Method: method, URL: to, Msg: err.Error(), Retry: true}
 	}
 	defer resp.Body.Close()
 	reply, err := io.ReadAll(io.LimitReader(resp.Body, maxReply))
 	if err != nil {
-		return nil, &Error{URL: to, Status: resp.StatusCode, Msg: "reading the answer: " + err.Error(), Retry: true}
+		return nil, &Error{Method: method, URL: to, Status: resp.StatusCode, Msg: "reading the answer: " + err.Error(), Retry: true}
 	}
 	if resp.StatusCode/100 == 2 {
 		return reply, nil
@@ -138,7 +143,7 @@ func Do(ctx context.Context, hc *http.Client, method, to, key string, secret []b
 	if len(msg) > 512 {
 		msg = msg[:512] + "…"
 	}
-	return nil, &Error{URL: to, Status: resp.StatusCode, Msg: msg, Retry: retry}
+	return nil, &Error{Method: method, URL: to, Status: resp.StatusCode, Msg: msg, Retry: retry}
 }
 
 // The actions of a Change.
