@@ -3,7 +3,7 @@
 GO  ?= go
 BIN := bin/passflow
 
-.PHONY: build run test bench bench-tuner bench-runtime bench-optimizer bench-judge bench-loop simulate demo-prometheus clean
+.PHONY: build run test bench bench-tuner bench-runtime bench-optimizer bench-judge bench-loop simulate demo-prometheus bench-real clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/passflow
@@ -41,7 +41,7 @@ test: test-deps
 # bench measures what BENCHMARKS.md reports; bench-tuner first, as it also
 # checks the tuner's figures and fails on a miss; bench-loop last: it checks
 # the closed loop's goals and fails on a miss.
-bench: bench-tuner bench-optimizer bench-judge bench-runtime bench-loop
+bench: bench-tuner bench-optimizer bench-judge bench-runtime bench-real bench-loop
 
 # bench-loop runs the whole scenario library (6 scenarios × gp, random and
 # hold × 5 seeds × 30 passes) and prints the goals of BENCHMARKS.md's
@@ -64,6 +64,11 @@ bench-optimizer:
 
 bench-judge:
 	PASSFLOW_JUDGE_REPORT=1 $(GO) test -run TestJudgeReport -v ./models/
+
+# bench-real measures a judge look through a real Prometheus and an apply
+# of each actuator kind against the real demo service (needs make test-deps).
+bench-real: test-deps
+	$(GO) test -run '^$$' -bench RealService -benchtime 200x -timeout 10m ./e2e/
 
 bench-runtime:
 	$(GO) test -run '^$$' -bench 'ColdStart|DemoPass|ConcurrentPasses' -benchtime 1x -timeout 30m ./e2e/

@@ -17,7 +17,7 @@ import (
 
 // tool finds an installed program the tests need: missing, the test skips,
 // or fails under CI=true (.ci/run installs it through make test-deps).
-func tool(t *testing.T, name string) string {
+func tool(t testing.TB, name string) string {
 	t.Helper()
 	bin, err := exec.LookPath(name)
 	if err != nil {
@@ -53,7 +53,7 @@ type daemon struct {
 
 // startDaemon starts bin with args and env (added to the test's), and
 // waits until GET ready answers 200.
-func startDaemon(t *testing.T, name, bin string, env []string, ready string, args ...string) *daemon {
+func startDaemon(t testing.TB, name, bin string, env []string, ready string, args ...string) *daemon {
 	t.Helper()
 	d := &daemon{name: name, log: filepath.Join(t.TempDir(), name+".log"), exited: make(chan struct{})}
 	logf, err := os.Create(d.log)
@@ -104,7 +104,7 @@ func (d *daemon) stop() {
 
 // startPrometheus runs a real Prometheus scraping targets (host:port) every
 // second; it returns the process and its base URL.
-func startPrometheus(t *testing.T, targets ...string) (*daemon, string) {
+func startPrometheus(t testing.TB, targets ...string) (*daemon, string) {
 	t.Helper()
 	bin := tool(t, "prometheus")
 	dir := t.TempDir()
@@ -127,7 +127,7 @@ scrape_configs:
 }
 
 // demoServiceBinary builds examples/demo-service into dir.
-func demoServiceBinary(t *testing.T) string {
+func demoServiceBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "demo-service")
 	if out, err := exec.Command("go", "build", "-o", bin, "../examples/demo-service").CombinedOutput(); err != nil {
@@ -170,7 +170,7 @@ risk: {approval_from: forbidden, max_step: 1}
 
 // awaitScrapes waits until Prometheus at prom has scraped its job n times
 // in the last minute, so that a pass's analyze finds a baseline to read.
-func awaitScrapes(t *testing.T, prom string, n int) {
+func awaitScrapes(t testing.TB, prom string, n int) {
 	t.Helper()
 	q := url.QueryEscape(fmt.Sprintf(`count_over_time(up{job="demo"}[1m]) >= %d`, n))
 	deadline := time.Now().Add(2 * time.Minute)
