@@ -28,7 +28,9 @@ func TestRealServiceThroughPrometheus(t *testing.T) {
 			"--listen", addr, "--rate", "100", "--secret-env", "DEMO_SERVICE_SECRET", "--regression", regression)
 		return d, addr
 	}
-	start := func(t *testing.T, regression string) (*daemon, string) { return startWith(t, "e2e-demo-s3cret", regression) }
+	start := func(t *testing.T, regression string) (*daemon, string) {
+		return startWith(t, "e2e-demo-s3cret", regression)
+	}
 	run := func(t *testing.T, name, prom, demo string, during func(workflows.PassStatus) bool) workflows.PassStatus {
 		spec, err := target.Parse(name, []byte(promTarget(name, prom, "http://"+demo)))
 		if err != nil {
