@@ -141,8 +141,18 @@ func demoServiceBinary(t testing.TB) string {
 // so it costs less at the same latency (the service's latency does not
 // change above about 6 threads at this load).
 func promTarget(name, prom, demo string) string {
+	return promTargetOf(name, prom, demo, "", "20s", "5s")
+}
+
+// promTargetOf is promTarget reading the series of one scraped instance
+// (all when empty), with the canary's verify_for and check_every.
+func promTargetOf(name, prom, demo, instance, verify, every string) string {
+	sel := ""
+	if instance != "" {
+		sel = fmt.Sprintf(`instance=%q,`, instance)
+	}
 	return fmt.Sprintf(`
-name: %s
+name: %[1]s
 params:
   - {name: worker_threads, type: int, min: 8, max: 32, current: 32}
 objective: {metric: cost_per_request, goal: minimize}
@@ -150,22 +160,22 @@ constraints:
   - {metric: latency_p95_ms, max: 250}
   - {metric: error_rate, max: 0.05}
 telemetry:
-  prometheus: {url: %q, scrape_interval: 1s, timeout: 5s}
+  prometheus: {url: %[2]q, scrape_interval: 1s, timeout: 5s}
   queries:
-    cost_per_request: sum(rate(demo_cost_units_total{cohort="{{.Cohort}}"}[{{.Window}}])) / sum(rate(demo_requests_total{cohort="{{.Cohort}}"}[{{.Window}}]))
-    latency_p95_ms: 1000 * histogram_quantile(0.95, sum by (le) (rate(demo_request_duration_seconds_bucket{cohort="{{.Cohort}}"}[{{.Window}}])))
-    error_rate: sum(rate(demo_requests_total{cohort="{{.Cohort}}",code=~"5.."}[{{.Window}}])) / sum(rate(demo_requests_total{cohort="{{.Cohort}}"}[{{.Window}}]))
+    cost_per_request: sum(rate(demo_cost_units_total{%[4]scohort="{{.Cohort}}"}[{{.Window}}])) / sum(rate(demo_requests_total{%[4]scohort="{{.Cohort}}"}[{{.Window}}]))
+    latency_p95_ms: 1000 * histogram_quantile(0.95, sum by (le) (rate(demo_request_duration_seconds_bucket{%[4]scohort="{{.Cohort}}"}[{{.Window}}])))
+    error_rate: sum(rate(demo_requests_total{%[4]scohort="{{.Cohort}}",code=~"5.."}[{{.Window}}])) / sum(rate(demo_requests_total{%[4]scohort="{{.Cohort}}"}[{{.Window}}]))
 actuator:
-  webhook: {url: %q, secret_env: E2E_DEMO_SECRET}
+  webhook: {url: %[3]q, secret_env: E2E_DEMO_SECRET}
 canary:
   stages: [50, 100]
-  verify_for: 20s
-  check_every: 5s
+  verify_for: %[5]s
+  check_every: %[6]s
   judge:
     metrics:
       - {metric: latency_p95_ms, direction: increase, allowed_effect: 10%%, critical: true}
 risk: {approval_from: forbidden, max_step: 1}
-`, name, prom, demo+"/config")
+`, name, prom, demo+"/config", sel, verify, every)
 }
 
 // awaitScrapes waits until Prometheus at prom has scraped its job n times
