@@ -71,7 +71,7 @@ bench-real: test-deps
 	$(GO) test -run '^$$' -bench RealService -benchtime 200x -timeout 10m ./e2e/
 
 bench-runtime:
-	$(GO) test -run '^$$' -bench 'ColdStart|DemoPass|ConcurrentPasses' -benchtime 1x -timeout 30m ./e2e/
+	$(GO) test -run '^$$' -bench 'ColdStart|DemoPass|ConcurrentPasses|Workers' -benchtime 1x -timeout 30m ./e2e/
 
 # bench-tuner fails when a payload that carries a target's history reaches
 # Temporal's 2 MiB limit at 500 observations, or when the alert storm (1,000

@@ -55,9 +55,10 @@ func passflowBinary(tb testing.TB) string {
 
 // devProcess is a running `passflow dev` on a file database.
 type devProcess struct {
-	cmd    *devCmd
-	client client.Client
-	ready  time.Duration
+	cmd     *devCmd
+	client  client.Client
+	address string // Temporal's frontend
+	ready   time.Duration
 	// auth sends the local admin credential the dev wrote into its state.
 	auth basicAuth
 }
@@ -73,7 +74,7 @@ func startDevProcess(tb testing.TB, dbDir string, extra ...string) *devProcess {
 	bin := passflowBinary(tb)
 	began := time.Now()
 	cmd := startDev(tb, bin, args)
-	p := &devProcess{cmd: cmd, ready: time.Since(began)}
+	p := &devProcess{cmd: cmd, ready: time.Since(began), address: fmt.Sprintf("127.0.0.1:%d", port)}
 	c, err := app.Conn{Address: fmt.Sprintf("127.0.0.1:%d", port), Namespace: "default"}.Dial(context.Background(), nil)
 	if err != nil {
 		tb.Fatal(err)
@@ -369,4 +370,33 @@ func pct(xs []float64, p float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	return s[int(p*float64(len(s)-1))]
+}
+
+// BenchmarkWorkers measures passes per minute with one and with two
+// `passflow worker` processes against one `passflow dev --no-worker`, under
+// the same load as BenchmarkConcurrentPasses (50 simulated targets, a pass
+// each at a time, 1-second windows), the workers sharing one state
+// directory.
+func BenchmarkWorkers(b *testing.B) {
+	window := benchWindow(b)
+	for _, n := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", n), func(b *testing.B) {
+			dir := b.TempDir()
+			p := startDevProcess(b, dir, "--no-worker")
+			defer p.stop()
+			bin := passflowBinary(b)
+			for range n {
+				w := exec.Command(bin, "worker", "--address", p.address, "--namespace", "default", "--state", dir, "--http", "127.0.0.1:0")
+				w.Stdout, w.Stderr = io.Discard, os.Stderr
+				if err := w.Start(); err != nil {
+					b.Fatal(err)
+				}
+				defer func() { _ = w.Process.Signal(os.Interrupt); _ = w.Wait() }()
+			}
+			r := runConcurrent(b, p.client, 50, window)
+			b.ReportMetric(float64(r.done)/window.Minutes(), "passes/min")
+			b.ReportMetric(pct(r.steps, 0.5), "p50-step-ms")
+			b.ReportMetric(pct(r.steps, 0.99), "p99-step-ms")
+		})
+	}
 }
