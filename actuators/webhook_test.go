@@ -29,12 +29,19 @@ type receiver struct {
 	percent  float64
 	seen     map[string][]byte
 	effects  int
-	failures []int // statuses to answer first, one per request
+	failures []int         // statuses to answer first, one per request
+	slow     time.Duration // how long the next request waits before its answer
 }
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	rc.mu.Lock()
+	if d := rc.slow; d > 0 {
+		rc.slow = 0
+		rc.mu.Unlock()
+		time.Sleep(d)
+		rc.mu.Lock()
+	}
 	defer rc.mu.Unlock()
 	if err := webhook.Verify([]byte("s3cret"), r.Header.Get(webhook.HeaderTimestamp), r.Header.Get(webhook.HeaderSignature), body, time.Now(), time.Minute); err != nil {
 		http.Error(w, "bad signature: "+err.Error(), http.StatusUnauthorized)
@@ -99,7 +106,7 @@ func TestWebhookActuator(t *testing.T) {
 
 	// Twice unavailable: retryable errors; then applied, once, however
 	// often the key is repeated.
-	rc.failures = []int{http.StatusServiceUnavailable, http.StatusTooManyRequests}
+	rc.failures = []int{http.StatusInternalServerError, http.StatusTooManyRequests}
 	for i := range 2 {
 		var ae *temporal.ApplicationError
 		if _, err := w.Change(ctx, apply); err == nil || (errors.As(err, &ae) && ae.NonRetryable()) {
@@ -115,6 +122,22 @@ func TestWebhookActuator(t *testing.T) {
 	if rc.effects != 1 || rc.percent != 5 {
 		t.Fatalf("%d effects, canary at %v%%: want one, at 5%%", rc.effects, rc.percent)
 	}
+
+	// An answer that does not come in time is retryable; the next try,
+	// with the same key, has its effect once.
+	w.hc.Timeout = 50 * time.Millisecond
+	rc.slow = 300 * time.Millisecond
+	slowApply := apply
+	slowApply.Key, slowApply.Percent = "pass/svc/1/stage-2", 25
+	var ae0 *temporal.ApplicationError
+	if _, err := w.Change(ctx, slowApply); err == nil || (errors.As(err, &ae0) && ae0.NonRetryable()) {
+		t.Fatalf("a slow answer: %v, want a retryable timeout", err)
+	}
+	time.Sleep(350 * time.Millisecond) // the slow request's effect lands
+	if _, err := w.Change(ctx, slowApply); err != nil || rc.effects != 2 || rc.percent != 25 {
+		t.Fatalf("the retry: %v, %d effects at %v%%; want the stage applied once", err, rc.effects, rc.percent)
+	}
+	w.hc.Timeout = webhookTimeout
 	replaced, err := w.Change(ctx, activities.Change{Key: "pass/svc/1/promote", Action: webhook.ActionPromote, Percent: 100, Config: cand})
 	if err != nil || replaced.String() != "gc_mode=throughput worker_threads=32" {
 		t.Fatalf("promote replaced %s, %v; want the old baseline", replaced, err)
