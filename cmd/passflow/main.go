@@ -88,8 +88,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "passflow tunes live services' knobs with durable optimization passes.\n\nUsage:")
+	name, args := 0, 0
 	for _, c := range commands {
-		fmt.Fprintf(w, "  passflow %-9s %-52s %s\n", c.name, c.args, c.help)
+		name, args = max(name, len(c.name)), max(args, len(c.args))
+	}
+	for _, c := range commands {
+		fmt.Fprintf(w, "  passflow %-*s %-*s %s\n", name, c.name, min(args, 52), c.args, c.help)
 	}
 	fmt.Fprintln(w, "\n`passflow COMMAND --help` shows a command's flags.")
 }
