@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -108,7 +107,7 @@ func (c *Command) Change(ctx context.Context, ch activities.Change) (models.Conf
 	}
 	out, err := c.prog.run(ctx, body)
 	if err != nil {
-		return nil, classifyErr(what, err)
+		return nil, classify(what, err)
 	}
 	if len(bytes.TrimSpace(out)) == 0 {
 		return nil, nil
@@ -140,7 +139,7 @@ func (c *Command) Baseline(ctx context.Context) (models.Config, error) {
 	}
 	out, err := c.prog.run(ctx, body)
 	if err != nil {
-		return nil, classifyErr(what, err)
+		return nil, classify(what, err)
 	}
 	var st webhook.State
 	if err := json.Unmarshal(out, &st); err != nil {
@@ -192,19 +191,12 @@ type failure struct {
 
 func (e *failure) Error() string { return e.msg }
 
+// Retryable reports whether trying again may help (see classify).
+func (e *failure) Retryable() bool { return e.retry }
+
 // lasting returns a failure that trying again will not cure.
 func lasting(format string, args ...any) error {
 	return &failure{msg: fmt.Sprintf(format, args...)}
-}
-
-// classifyErr turns an error of a run or of a file into the activity's:
-// retryable, or an InvalidChange refusal for good.
-func classifyErr(what string, err error) error {
-	var re *failure
-	if errors.As(err, &re) && !re.retry {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", what, err), activities.ErrTypeInvalidChange, nil)
-	}
-	return fmt.Errorf("%s: %w", what, err)
 }
 
 // run runs the program with stdin (none when nil) in a process group of
@@ -337,68 +329,4 @@ func (t *tail) suffix() string {
 	default:
 		return ": " + s
 	}
-}
-
-// knobs reads configurations back from a program's answer or a file,
-// keeping the target's knobs only, as the webhook actuator does: a service
-// may have more.
-type knobs struct{ names []string }
-
-func newKnobs(params models.Space) knobs {
-	var k knobs
-	for _, p := range params {
-		k.names = append(k.names, p.Name)
-	}
-	return k
-}
-
-// config reads m, each value a number or a string (YAML's integers and
-// booleans too); whole requires every knob of the target.
-func (k knobs) config(m map[string]any, whole bool) (models.Config, error) {
-	if m == nil {
-		return nil, nil
-	}
-	c := make(models.Config, len(k.names))
-	var missing []string
-	for _, name := range k.names {
-		raw, ok := m[name]
-		if !ok || raw == nil {
-			missing = append(missing, name)
-			continue
-		}
-		v, ok := value(raw)
-		if !ok {
-			return nil, fmt.Errorf("configuration: %s: expected a finite number or a string, got %v", name, raw)
-		}
-		c[name] = v
-	}
-	if whole && len(missing) > 0 {
-		return nil, fmt.Errorf("the service's configuration has no %s, which the target tunes", strings.Join(missing, ", "))
-	}
-	return c, nil
-}
-
-// value reads one knob's value as JSON or YAML decoded it.
-func value(raw any) (models.Value, bool) {
-	var f float64
-	switch x := raw.(type) {
-	case string:
-		return models.Str(x), true
-	case bool: // as models.Value reads YAML
-		return models.Str(fmt.Sprint(x)), true
-	case float64:
-		f = x
-	case int:
-		f = float64(x)
-	case int64:
-		f = float64(x)
-	case uint64:
-		f = float64(x)
-	default:
-		return models.Value{}, false
-	}
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return models.Value{}, false
-	}
-	return models.Num(f), true
 }

@@ -176,7 +176,7 @@ func NewFile(spec target.Spec) (*File, error) {
 func (f *File) Change(ctx context.Context, ch activities.Change) (models.Config, error) {
 	what := fmt.Sprintf("file %s of %s", ch.Action, f.target)
 	if ch.Key == "" {
-		return nil, classifyErr(what, lasting("expected an idempotency key"))
+		return nil, classify(what, lasting("expected an idempotency key"))
 	}
 	unlock, err := f.lock(ctx)
 	if err != nil {
@@ -185,37 +185,37 @@ func (f *File) Change(ctx context.Context, ch activities.Change) (models.Config,
 	defer unlock()
 	log, err := f.readKeys()
 	if err != nil {
-		return nil, classifyErr(what, err)
+		return nil, classify(what, err)
 	}
 	if i := slices.IndexFunc(log.Keys, func(e keyEntry) bool { return e.Key == ch.Key }); i >= 0 {
 		if log.Keys[i].Pending != nil {
 			cur, err := f.read()
 			if err != nil {
-				return nil, classifyErr(what, err)
+				return nil, classify(what, err)
 			}
 			if err := f.finish(ctx, &log, i, cur); err != nil {
-				return nil, classifyErr(what, err)
+				return nil, classify(what, err)
 			}
 		}
 		return f.answer(what, log.Keys[i])
 	}
 	cur, err := f.read()
 	if err != nil {
-		return nil, classifyErr(what, err)
+		return nil, classify(what, err)
 	}
 	next, replaced, err := f.step(cur.state, ch)
 	if err != nil {
-		return nil, classifyErr(what, err)
+		return nil, classify(what, err)
 	}
 	log.Keys = append(log.Keys, keyEntry{Key: ch.Key, Action: ch.Action, Replaced: toMap(replaced), Pending: &next})
 	if n := len(log.Keys) - maxKeys; n > 0 {
 		log.Keys = slices.Delete(log.Keys, 0, n)
 	}
 	if err := f.writeKeys(log, cur.perm); err != nil {
-		return nil, classifyErr(what, err)
+		return nil, classify(what, err)
 	}
 	if err := f.finish(ctx, &log, len(log.Keys)-1, cur); err != nil {
-		return nil, classifyErr(what, err)
+		return nil, classify(what, err)
 	}
 	return f.answer(what, log.Keys[len(log.Keys)-1])
 }

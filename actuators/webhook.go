@@ -12,11 +12,9 @@ package actuators
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -35,9 +33,9 @@ const webhookTimeout = 10 * time.Second
 // for what the service runs (webhook.State).
 type Webhook struct {
 	target, url string
-	// params are the knobs the target tunes: a service may have more,
-	// which its answers carry and the actuator leaves out.
-	params []string
+	// knobs are the target's: a service may have more, which its answers
+	// carry and the actuator leaves out.
+	knobs  knobs
 	secret []byte
 	hc     *http.Client
 	now    func() time.Time
@@ -53,9 +51,7 @@ func NewWebhook(spec target.Spec) (*Webhook, error) {
 		return nil, fmt.Errorf("target %s: actuator: expected a webhook", spec.Name)
 	}
 	a := &Webhook{target: spec.Name, url: w.URL, hc: &http.Client{Timeout: webhookTimeout}, now: time.Now}
-	for _, p := range spec.Params {
-		a.params = append(a.params, p.Name)
-	}
+	a.knobs = newKnobs(spec.Params)
 	if w.SecretEnv != "" {
 		if a.secret = []byte(os.Getenv(w.SecretEnv)); len(a.secret) == 0 {
 			return nil, fmt.Errorf("target %s: actuator.webhook.secret_env: the environment variable %s is empty on this worker", spec.Name, w.SecretEnv)
@@ -82,7 +78,11 @@ func (w *Webhook) Change(ctx context.Context, ch activities.Change) (models.Conf
 			return nil, fmt.Errorf("webhook %s of %s: the answer is not a {\"replaced\": {...}} object: %v", ch.Action, w.target, err)
 		}
 	}
-	return w.fromMap(r.Replaced, false)
+	replaced, err := w.knobs.config(r.Replaced, false)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("webhook %s of %s: the answer: %v", ch.Action, w.target, err), activities.ErrTypeInvalidChange, nil)
+	}
+	return replaced, nil
 }
 
 // Baseline asks the receiver what the service runs outside any canary.
@@ -98,57 +98,9 @@ func (w *Webhook) Baseline(ctx context.Context) (models.Config, error) {
 	if len(st.Baseline) == 0 {
 		return nil, fmt.Errorf("webhook state of %s: the answer names no baseline configuration", w.target)
 	}
-	return w.fromMap(st.Baseline, true)
-}
-
-// classify turns a delivery error into the activity's: retryable, or an
-// InvalidChange refusal for good.
-func classify(what string, err error) error {
-	var we *webhook.Error
-	if errors.As(err, &we) && !we.Retry {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", what, err), activities.ErrTypeInvalidChange, nil)
+	base, err := w.knobs.config(st.Baseline, true)
+	if err != nil {
+		return nil, fmt.Errorf("webhook state of %s: %w", w.target, err)
 	}
-	return fmt.Errorf("%s: %w", what, err)
-}
-
-// toMap is a configuration as JSON carries it: numbers and strings.
-func toMap(c models.Config) map[string]any {
-	if c == nil {
-		return nil
-	}
-	m := make(map[string]any, len(c))
-	for k, v := range c {
-		if v.IsStr() {
-			m[k] = v.String()
-		} else {
-			m[k] = v.Float()
-		}
-	}
-	return m
-}
-
-// fromMap reads a configuration a receiver sent, each value a number or a
-// string, keeping the target's knobs only; whole requires every one of them.
-func (w *Webhook) fromMap(m map[string]any, whole bool) (models.Config, error) {
-	if m == nil {
-		return nil, nil
-	}
-	c := make(models.Config, len(w.params))
-	var missing []string
-	for _, k := range w.params {
-		switch v := m[k].(type) {
-		case float64:
-			c[k] = models.Num(v)
-		case string:
-			c[k] = models.Str(v)
-		case nil:
-			missing = append(missing, k)
-		default:
-			return nil, fmt.Errorf("webhook of %s: configuration: %s: expected a number or a string, got %v", w.target, k, v)
-		}
-	}
-	if whole && len(missing) > 0 {
-		return nil, fmt.Errorf("webhook of %s: the service's configuration has no %s, which the target tunes", w.target, strings.Join(missing, ", "))
-	}
-	return c, nil
+	return base, nil
 }

@@ -69,6 +69,10 @@ type Error struct {
 	Retry  bool
 }
 
+// Retryable reports whether trying again may help: a timeout, 408, 429 or
+// a 5xx.
+func (e *Error) Retryable() bool { return e.Retry }
+
 func (e *Error) Error() string {
 	method := e.Method
 	if method == "" {
