@@ -437,8 +437,7 @@ func (s *server) approval(w http.ResponseWriter, r *http.Request, id string) {
 		writeOpError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": id, "approver": a.Approver,
-		"decision": reply.Decision, "approvals": reply.Approvals, "quorum": reply.Quorum})
+	writeJSON(w, http.StatusOK, Answer{ID: id, Approver: a.Approver, Decision: reply.Decision, Approvals: reply.Approvals, Quorum: reply.Quorum})
 }
 
 // approvals lists the passes waiting for an approval.

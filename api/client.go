@@ -22,7 +22,8 @@ type Client struct {
 	HTTP        *http.Client
 }
 
-// Answer is the API's reply to an accepted answer.
+// Answer is the API's reply to an accepted answer (POST
+// /v1/passes/{id}/approval), as the server writes it and the client reads it.
 type Answer struct {
 	ID        string `json:"id"`
 	Approver  string `json:"approver"`
