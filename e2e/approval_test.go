@@ -134,20 +134,7 @@ func TestApprovalsThroughTheAPI(t *testing.T) {
 	switch st.Outcome {
 	case workflows.OutcomePromoted:
 	case workflows.OutcomeRolledBack:
-		applied := 0
-		for _, s := range st.Stages {
-			if s.Applied {
-				applied++
-			}
-		}
-		for _, c := range st.Compensations {
-			if !c.Done {
-				t.Errorf("compensation %+v not done", c)
-			}
-		}
-		if len(st.Compensations) != applied {
-			t.Errorf("%d stages applied, %d undone", applied, len(st.Compensations))
-		}
+		checkUndone(t, st)
 	default:
 		t.Fatalf("outcome %s (%s): want promoted or rolled back", st.Outcome, st.Reason)
 	}

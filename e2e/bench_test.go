@@ -386,12 +386,7 @@ func BenchmarkWorkers(b *testing.B) {
 			defer p.stop()
 			bin := passflowBinary(b)
 			for range n {
-				w := exec.Command(bin, "worker", "--address", p.address, "--namespace", "default", "--state", dir, "--http", "127.0.0.1:0")
-				w.Stdout, w.Stderr = io.Discard, os.Stderr
-				if err := w.Start(); err != nil {
-					b.Fatal(err)
-				}
-				defer func() { _ = w.Process.Signal(os.Interrupt); _ = w.Wait() }()
+				startWorker(b, bin, p.address, dir)
 			}
 			r := runConcurrent(b, p.client, 50, window)
 			b.ReportMetric(float64(r.done)/window.Minutes(), "passes/min")

@@ -248,16 +248,7 @@ func TestTwoWorkersShareATarget(t *testing.T) {
 	startDev(t, bin, []string{"dev", "--db", filepath.Join(dir, "temporal.db"), "--port", strconv.Itoa(port),
 		"--no-ui", "--no-worker", "--http", "127.0.0.1:0"})
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	startWorker := func() *exec.Cmd {
-		w := exec.Command(bin, "worker", "--address", addr, "--namespace", "default", "--state", dir, "--http", "127.0.0.1:0")
-		w.Stdout, w.Stderr = os.Stderr, os.Stderr
-		if err := w.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = w.Process.Signal(os.Interrupt); _ = w.Wait() })
-		return w
-	}
-	workers := []*exec.Cmd{startWorker(), startWorker()}
+	workers := []*exec.Cmd{startWorker(t, bin, addr, dir), startWorker(t, bin, addr, dir)}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -382,4 +373,20 @@ func TestMetricsOfTheSDKAndThePasses(t *testing.T) {
 	if resp, err := http.Get("http://" + addr + "/metrics"); err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("/metrics without credentials: %v %v, want 401", resp.Status, err)
 	}
+}
+
+// startWorker runs `passflow worker` against the Temporal frontend at addr
+// with the state directory dir (where passflow dev keeps the API's access
+// files), env added to the test's environment; it is stopped when the test
+// ends.
+func startWorker(tb testing.TB, bin, addr, dir string, env ...string) *exec.Cmd {
+	tb.Helper()
+	w := exec.Command(bin, "worker", "--address", addr, "--namespace", "default", "--state", dir, "--http", "127.0.0.1:0")
+	w.Env = append(os.Environ(), env...)
+	w.Stdout, w.Stderr = os.Stderr, os.Stderr
+	if err := w.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = w.Process.Signal(os.Interrupt); _ = w.Wait() })
+	return w
 }

@@ -58,23 +58,6 @@ func TestRealServiceThroughPrometheus(t *testing.T) {
 		t.Logf("%s: %s (%s); candidate %s", rep.PassID, st.Outcome, st.Reason, st.Candidate)
 		return st
 	}
-	undone := func(t *testing.T, st workflows.PassStatus) {
-		applied := 0
-		for _, s := range st.Stages {
-			if s.Applied {
-				applied++
-			}
-		}
-		if applied == 0 || len(st.Compensations) != applied {
-			t.Errorf("%d stages applied, compensations %+v: want each undone", applied, st.Compensations)
-		}
-		for _, c := range st.Compensations {
-			if !c.Done {
-				t.Errorf("compensation %+v not done", c)
-			}
-		}
-	}
-
 	t.Run("a cheaper candidate is promoted", func(t *testing.T) {
 		t.Parallel()
 		_, demo := start(t, "0")
@@ -103,7 +86,7 @@ func TestRealServiceThroughPrometheus(t *testing.T) {
 		if st.Outcome != workflows.OutcomeRolledBack || !strings.Contains(st.Reason, "latency_p95_ms") {
 			t.Fatalf("outcome %s (%s): want rolled back on latency", st.Outcome, st.Reason)
 		}
-		undone(t, st)
+		checkUndone(t, st)
 	})
 	t.Run("a service that refuses the signature", func(t *testing.T) {
 		t.Parallel()
@@ -135,6 +118,26 @@ func TestRealServiceThroughPrometheus(t *testing.T) {
 		if st.Outcome == workflows.OutcomePromoted {
 			t.Fatalf("promoted without telemetry: %s", st.Reason)
 		}
-		undone(t, st)
+		checkUndone(t, st)
 	})
+}
+
+// checkUndone fails t unless st applied a stage and undid every stage it
+// applied, none of the undos failing.
+func checkUndone(t *testing.T, st workflows.PassStatus) {
+	t.Helper()
+	applied := 0
+	for _, s := range st.Stages {
+		if s.Applied {
+			applied++
+		}
+	}
+	if applied == 0 || len(st.Compensations) != applied {
+		t.Errorf("%d stages applied, compensations %+v: want each undone", applied, st.Compensations)
+	}
+	for _, c := range st.Compensations {
+		if !c.Done {
+			t.Errorf("compensation %+v not done", c)
+		}
+	}
 }

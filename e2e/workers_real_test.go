@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -51,17 +50,7 @@ func TestTwoWorkersTuneRealServices(t *testing.T) {
 	startDev(t, bin, []string{"dev", "--db", filepath.Join(dir, "temporal.db"), "--port", strconv.Itoa(port),
 		"--no-ui", "--no-worker", "--http", "127.0.0.1:0"})
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	startWorker := func() *exec.Cmd {
-		w := exec.Command(bin, "worker", "--address", addr, "--namespace", "default", "--state", dir, "--http", "127.0.0.1:0")
-		w.Env = append(os.Environ(), "E2E_DEMO_SECRET="+secret)
-		w.Stdout, w.Stderr = os.Stderr, os.Stderr
-		if err := w.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = w.Process.Kill(); _ = w.Wait() })
-		return w
-	}
-	workers := []*exec.Cmd{startWorker(), startWorker()}
+	workers := []*exec.Cmd{startWorker(t, bin, addr, dir, "E2E_DEMO_SECRET="+secret), startWorker(t, bin, addr, dir, "E2E_DEMO_SECRET="+secret)}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
