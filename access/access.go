@@ -152,19 +152,57 @@ func (w WebConfig) read() (*web.Config, error) {
 // the same file for the same request), else the common name of its verified
 // client certificate; "" when it has neither.
 func (w WebConfig) Identify(r *http.Request) string {
-	c, err := w.read()
+	users, err := w.users()
 	if err != nil {
 		return ""
 	}
-	if user, _, ok := r.BasicAuth(); ok {
-		if _, listed := c.Users[user]; listed && len(c.Users) > 0 {
-			return user
-		}
+	if user, _, ok := r.BasicAuth(); ok && users[user] {
+		return user
 	}
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
 		return r.TLS.VerifiedChains[0][0].Subject.CommonName
 	}
 	return ""
+}
+
+// webUsers caches the users of each web configuration by its file's size
+// and time of modification: Identify runs on every request, and a stat is
+// cheaper than reading and parsing the file again.
+var webUsers struct {
+	sync.Mutex
+	byPath map[string]cachedUsers
+}
+
+type cachedUsers struct {
+	mod   time.Time
+	size  int64
+	users map[string]bool
+}
+
+// users returns the basic-auth users the web configuration lists now.
+func (w WebConfig) users() (map[string]bool, error) {
+	fi, err := os.Stat(string(w))
+	if err != nil {
+		return nil, fmt.Errorf("web config: %w", err)
+	}
+	webUsers.Lock()
+	defer webUsers.Unlock()
+	if c, ok := webUsers.byPath[string(w)]; ok && c.mod.Equal(fi.ModTime()) && c.size == fi.Size() {
+		return c.users, nil
+	}
+	cfg, err := w.read()
+	if err != nil {
+		return nil, err
+	}
+	users := make(map[string]bool, len(cfg.Users))
+	for u := range cfg.Users {
+		users[u] = true
+	}
+	if webUsers.byPath == nil {
+		webUsers.byPath = map[string]cachedUsers{}
+	}
+	webUsers.byPath[string(w)] = cachedUsers{mod: fi.ModTime(), size: fi.Size(), users: users}
+	return users, nil
 }
 
 // File is an access file read again when it changes (its size or time of
