@@ -91,9 +91,3 @@ func (c *cache) clear() {
 	clear(c.entries)
 	c.mu.Unlock()
 }
-
-func (c *cache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
-}
