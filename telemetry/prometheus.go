@@ -35,10 +35,18 @@ const (
 	DefaultBackoff  = 200 * time.Millisecond
 )
 
-// maxPoints bounds the samples of one read: a long window is read with a
-// step that gives at most this many, which is plenty for the judge and
-// keeps each response small (Prometheus's own limit is 11,000 points).
-const maxPoints = 500
+// The bounds of a read's step (see Samples).
+const (
+	// maxPoints is the most points Prometheus returns for one series of a
+	// range query: it refuses a query that would return more. A long
+	// window is read with a step coarse enough to stay within it.
+	maxPoints = 11000
+	// samplesPerLook is the new samples each judge look should bring: the
+	// step is at most check_every over this many (when the scrape interval
+	// allows), so the sequential checks grow their evidence at every look
+	// rather than every few looks.
+	samplesPerLook = 10
+)
 
 // Retry says how a query that failed for a passing reason (HTTP 5xx, 408 or
 // 429, a timeout, a connection error) is tried again within one Samples
@@ -64,6 +72,7 @@ type Prometheus struct {
 	api     v1.API
 	queries map[string]string // metric → PromQL template
 	scrape  time.Duration     // the server's scrape interval
+	every   time.Duration     // canary.check_every: the interval of the judge's looks
 	timeout time.Duration     // of each attempt
 }
 
@@ -100,6 +109,7 @@ func NewPrometheus(spec target.Spec) (*Prometheus, error) {
 		api:     v1.NewAPI(statusClient{client}),
 		queries: maps.Clone(spec.Telemetry.Queries),
 		scrape:  positive(pc.ScrapeInterval, target.DefaultPrometheusScrapeInterval),
+		every:   positive(spec.Canary.CheckEvery, target.DefaultCheckEvery),
 		timeout: positive(pc.Timeout, target.DefaultPrometheusTimeout),
 	}, nil
 }
@@ -117,8 +127,9 @@ func positive(d, def target.Duration) time.Duration {
 //
 // It renders the metric's query with {{.Cohort}} = q.Cohort and {{.Window}}
 // = the step, and runs it as a range query evaluated at From+step,
-// From+2·step, … up to To. The step is the larger of twice the scrape
-// interval and (To−From)/500, rounded up to whole seconds:
+// From+2·step, … up to To. The step is the largest of twice the scrape
+// interval, the target's check_every over 10, and (To−From)/11,000,
+// rounded up to whole seconds:
 //   - with {{.Window}} as the range of a rate(), the point at t reads the
 //     scrapes in (t−step, t]: the windows of two points never overlap, so
 //     no scrape counts twice and the samples are as independent as the
@@ -126,7 +137,13 @@ func positive(d, def target.Duration) time.Duration {
 //     the first window starts at From, so none reads from before it;
 //   - twice the scrape interval puts two scrapes or more in each window,
 //     the least a rate needs;
-//   - (To−From)/500 keeps a long window to at most 500 samples;
+//   - check_every/10 gives each look of a verification wait about ten new
+//     samples: finer buys the judge little (neighbouring points of a
+//     rate share the service's load), coarser would let looks pass with
+//     no new evidence. A stage's reads all start at the stage's start, so
+//     the points of one look are the points of the look before, and more;
+//   - (To−From)/11,000 keeps a long window within the points Prometheus
+//     returns for one query;
 //   - whole seconds, because Prometheus keeps a range's scrapes to the
 //     millisecond and PromQL durations read best so.
 //
@@ -159,7 +176,7 @@ func (p *Prometheus) Samples(ctx context.Context, q activities.Query) ([]float64
 		return nil, fmt.Errorf("telemetry: read %s: window ends at %s, before its start %s",
 			q.Metric, q.To.Format(time.RFC3339), q.From.Format(time.RFC3339))
 	}
-	st := step(p.scrape, window)
+	st := step(p.scrape, p.every, window)
 	if window < st {
 		return []float64{}, nil
 	}
@@ -175,11 +192,11 @@ func (p *Prometheus) Samples(ctx context.Context, q activities.Query) ([]float64
 	return samples(q.Metric, query, val)
 }
 
-// step is the step of a range query over window: the larger of twice the
-// scrape interval and window/maxPoints, rounded up to whole seconds (see
-// Samples for why).
-func step(scrape, window time.Duration) time.Duration {
-	s := max(2*scrape, window/maxPoints, time.Second)
+// step is the step of a range query over window: the largest of twice the
+// scrape interval, every/samplesPerLook and window/maxPoints, rounded up to
+// whole seconds (see Samples for why).
+func step(scrape, every, window time.Duration) time.Duration {
+	s := max(2*scrape, every/samplesPerLook, window/maxPoints, time.Second)
 	if r := s.Truncate(time.Second); r < s {
 		return r + time.Second
 	}

@@ -157,15 +157,17 @@ func TestNewPrometheus(t *testing.T) {
 
 func TestSamplesQuery(t *testing.T) {
 	tests := []struct {
-		name           string
-		scrape, window time.Duration
-		step, range_   string // step in seconds as sent, {{.Window}}
+		name                  string
+		scrape, every, window time.Duration
+		step, range_          string // step in seconds as sent, {{.Window}}
 	}{
-		{"twice the scrape interval", 15 * time.Second, 10 * time.Minute, "30", "30s"},
-		{"a long window", 15 * time.Second, 6 * time.Hour, "44", "44s"},           // 43.2s rounded up
-		{"a day", 15 * time.Second, 24 * time.Hour, "173", "2m53s"},               // 172.8s rounded up
-		{"a slow scrape", time.Minute, time.Hour, "120", "2m"},                    // (1h)/500 is less
-		{"a window of one step", 15 * time.Second, 30 * time.Second, "30", "30s"}, // one sample
+		{"twice the scrape interval", 15 * time.Second, time.Minute, 10 * time.Minute, "30", "30s"},
+		{"ten samples a look", time.Second, time.Minute, 10 * time.Minute, "6", "6s"},
+		{"ten a look, rounded up", time.Second, 25 * time.Second, 10 * time.Minute, "3", "3s"}, // 2.5s
+		{"a long check_every", 15 * time.Second, 10 * time.Minute, 6 * time.Hour, "60", "1m"},
+		{"a long window", time.Second, 10 * time.Second, 24 * time.Hour, "8", "8s"}, // 7.85s: 11,000 points
+		{"a slow scrape", time.Minute, time.Minute, time.Hour, "120", "2m"},
+		{"a window of one step", 15 * time.Second, time.Minute, 30 * time.Second, "30", "30s"}, // one sample
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,6 +176,7 @@ func TestSamplesQuery(t *testing.T) {
 			f := newFake(t, matrix(series(`{}`, step, "0.5", "1.5", "2.5")))
 			s := spec(f.URL)
 			s.Telemetry.Prometheus.ScrapeInterval = target.Duration(tt.scrape)
+			s.Canary.CheckEvery = target.Duration(tt.every)
 			got, err := read(source(t, s), tt.window)
 			if err != nil {
 				t.Fatalf("Samples: %v", err)
