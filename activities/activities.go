@@ -529,9 +529,12 @@ type ChangeInput struct {
 // ChangeResult says when the change took effect and what it replaced.
 type ChangeResult struct {
 	At time.Time `json:"at"`
-	// Replaced is the configuration the changed cohort ran before (see
-	// Actuator.Change): a pass records it beside the stage.
-	Replaced models.Config `json:"replaced,omitempty"`
+	// Replaced is the configuration the changed cohort ran before, and
+	// ReplacedPercent the canary's share of the traffic before an apply or
+	// a revert (see Actuator.Change): a pass records them beside the stage,
+	// and the undo of its first stage restores them.
+	Replaced        models.Config `json:"replaced,omitempty"`
+	ReplacedPercent float64       `json:"replaced_percent,omitempty"`
 }
 
 // ApplyStage routes the stage's share of the traffic to the candidate.
@@ -539,8 +542,9 @@ func (a *Activities) ApplyStage(ctx context.Context, in ChangeInput) (ChangeResu
 	return a.change(ctx, in, webhook.ActionApply)
 }
 
-// RevertStage undoes a stage: the canary goes back to the previous stage's
-// share (0 for the first stage, which removes the canary).
+// RevertStage undoes a stage: the canary goes back to in.Percent of the
+// traffic running in.Config (the previous stage's share and the candidate,
+// or what ran before the first stage; 0 removes the canary).
 func (a *Activities) RevertStage(ctx context.Context, in ChangeInput) (ChangeResult, error) {
 	res, err := a.change(ctx, in, webhook.ActionRevert)
 	if err == nil && a.Metrics != nil {
@@ -571,7 +575,7 @@ func (a *Activities) change(ctx context.Context, in ChangeInput, action string) 
 	if a.Metrics != nil && action == webhook.ActionApply {
 		a.Metrics.Applies.Inc()
 	}
-	return ChangeResult{At: a.now(), Replaced: replaced}, nil
+	return ChangeResult{At: a.now(), Replaced: replaced.Config, ReplacedPercent: replaced.Percent}, nil
 }
 
 // WindowInput names a canary stage and the window to judge it on.

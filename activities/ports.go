@@ -48,20 +48,33 @@ type Change struct {
 	// Stage is the canary stage; 0 for a promotion or a reconciliation.
 	Stage int
 	// Action is apply (Percent of the traffic on a canary running Config),
-	// revert (the canary back to Percent, 0 removing it) or promote (Config
-	// becomes the baseline for all traffic, the canary is removed): the
-	// webhook package's Action constants.
+	// revert (the canary back to Percent of the traffic, running Config;
+	// 0 removes it) or promote (Config becomes the baseline for all
+	// traffic, the canary is removed): the webhook package's Action
+	// constants.
 	Action  string
 	Percent float64
 	Config  models.Config
 }
 
+// Replaced is what a change replaced in the cohort it changed, so that an
+// undo can restore it.
+type Replaced struct {
+	// Config is the configuration the changed cohort ran: the canary's for
+	// apply and revert (nil when no canary ran), the baseline's for promote.
+	Config models.Config
+	// Percent is the canary's share of the traffic before an apply or a
+	// revert: 0 when no canary ran, or when the actuator cannot tell (an
+	// undo then removes the canary rather than restoring it). Promote
+	// leaves it 0.
+	Percent float64
+}
+
 // Actuator changes what configuration a service's traffic runs.
 type Actuator interface {
-	// Change makes ch and returns the configuration the changed cohort ran
-	// before: the canary's for apply and revert (nil when there was no
-	// canary), the baseline's for promote. A repeated key returns the same.
-	Change(ctx context.Context, ch Change) (replaced models.Config, err error)
+	// Change makes ch and returns what the changed cohort ran before. A
+	// repeated key makes no second change and returns the same.
+	Change(ctx context.Context, ch Change) (Replaced, error)
 	// Baseline returns the configuration the service runs outside any canary.
 	Baseline(ctx context.Context) (models.Config, error)
 }

@@ -146,5 +146,5 @@ func (a *Activities) Reconcile(ctx context.Context, in ReconcileInput) (ChangeRe
 	if a.Metrics != nil {
 		a.Metrics.Reverts.Inc()
 	}
-	return ChangeResult{At: a.now(), Replaced: replaced}, nil
+	return ChangeResult{At: a.now(), Replaced: replaced.Config}, nil
 }

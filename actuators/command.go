@@ -96,32 +96,32 @@ func NewCommand(spec target.Spec) (*Command, error) {
 	return &Command{target: spec.Name, prog: prog, knobs: newKnobs(spec.Params)}, nil
 }
 
-// Change runs the program with ch and returns the configuration it says
-// the changed cohort ran before.
-func (c *Command) Change(ctx context.Context, ch activities.Change) (models.Config, error) {
+// Change runs the program with ch and returns what it says the changed
+// cohort ran before.
+func (c *Command) Change(ctx context.Context, ch activities.Change) (activities.Replaced, error) {
 	what := fmt.Sprintf("command %s of %s", ch.Action, c.target)
 	body, err := json.Marshal(webhook.Change{PassID: ch.PassID, Target: c.target, Stage: ch.Stage, Percent: ch.Percent,
 		Config: toMap(ch.Config), Key: ch.Key, Action: ch.Action})
 	if err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", what, err), activities.ErrTypeInvalidChange, nil)
+		return activities.Replaced{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", what, err), activities.ErrTypeInvalidChange, nil)
 	}
 	out, err := c.prog.run(ctx, body)
 	if err != nil {
-		return nil, classify(what, err)
+		return activities.Replaced{}, classify(what, err)
 	}
 	if len(bytes.TrimSpace(out)) == 0 {
-		return nil, nil
+		return activities.Replaced{}, nil
 	}
 	var r webhook.ChangeReply
 	if err := json.Unmarshal(out, &r); err != nil {
 		// The program did exit 0: run again, it would print the same.
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-			"%s: %s exited 0, but its standard output is neither empty nor a {\"replaced\": {...}} object (logs belong on standard error): %v",
+		return activities.Replaced{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"%s: %s exited 0, but its standard output is neither empty nor a {\"replaced\": {...}, \"percent\": N} object (logs belong on standard error): %v",
 			what, c.prog.name(), err), activities.ErrTypeInvalidChange, nil)
 	}
-	replaced, err := c.knobs.config(r.Replaced, false)
+	replaced, err := c.knobs.replaced(r)
 	if err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: the answer of %s: %v", what, c.prog.name(), err), activities.ErrTypeInvalidChange, nil)
+		return activities.Replaced{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: the answer of %s: %v", what, c.prog.name(), err), activities.ErrTypeInvalidChange, nil)
 	}
 	return replaced, nil
 }

@@ -79,8 +79,8 @@ printf '{"replaced": {"worker_threads": 32, "gc_mode": "throughput", "cache.ttl-
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "cache.ttl-s=60 gc_mode=throughput worker_threads=32"; replaced.String() != want {
-		t.Errorf("replaced %s, want %s (the target's knobs only)", replaced, want)
+	if want := "cache.ttl-s=60 gc_mode=throughput worker_threads=32"; replaced.Config.String() != want {
+		t.Errorf("replaced %+v, want %s (the target's knobs only)", replaced, want)
 	}
 	raw, err := os.ReadFile(prog + ".stdin")
 	if err != nil {
@@ -108,24 +108,34 @@ func TestCommandExits(t *testing.T) {
 	long := strings.Repeat("x", 3000)
 	tests := []struct {
 		name, body string
-		check      func(t *testing.T, replaced models.Config, err error)
+		check      func(t *testing.T, replaced activities.Replaced, err error)
 	}{
-		{"empty answer", "cat >/dev/null\n", func(t *testing.T, replaced models.Config, err error) {
-			if err != nil || replaced != nil {
-				t.Errorf("replaced %s, %v; want nil, unknown", replaced, err)
+		{"empty answer", "cat >/dev/null\n", func(t *testing.T, replaced activities.Replaced, err error) {
+			if err != nil || replaced.Config != nil || replaced.Percent != 0 {
+				t.Errorf("replaced %+v, %v; want nothing, unknown", replaced, err)
 			}
 		}},
-		{"no canary before", `echo '{"replaced": null}'` + "\n", func(t *testing.T, replaced models.Config, err error) {
-			if err != nil || replaced != nil {
-				t.Errorf("replaced %s, %v; want nil", replaced, err)
+		{"no canary before", `echo '{"replaced": null}'` + "\n", func(t *testing.T, replaced activities.Replaced, err error) {
+			if err != nil || replaced.Config != nil || replaced.Percent != 0 {
+				t.Errorf("replaced %+v, %v; want nothing", replaced, err)
 			}
 		}},
-		{"tempfail", "echo 'busy, try later' >&2\nexit 75\n", func(t *testing.T, _ models.Config, err error) {
+		{"a canary before", `echo '{"replaced": {"worker_threads": 8}, "percent": 10}'` + "\n", func(t *testing.T, replaced activities.Replaced, err error) {
+			if err != nil || replaced.Config.String() != "worker_threads=8" || replaced.Percent != 10 {
+				t.Errorf("replaced %+v, %v; want worker_threads=8 at 10%%", replaced, err)
+			}
+		}},
+		{"a share out of range", `echo '{"replaced": {"worker_threads": 8}, "percent": 120}'` + "\n", func(t *testing.T, _ activities.Replaced, err error) {
+			if !refused(err) || !strings.Contains(err.Error(), "percent: expected the canary's share of the traffic before the change, in [0, 100], got 120") {
+				t.Errorf("%v, want a refusal naming percent", err)
+			}
+		}},
+		{"tempfail", "echo 'busy, try later' >&2\nexit 75\n", func(t *testing.T, _ activities.Replaced, err error) {
 			if !retryable(err) || !strings.Contains(err.Error(), "exited 75 (EX_TEMPFAIL: try again later): busy, try later") {
 				t.Errorf("%v, want a retryable error with the program's message", err)
 			}
 		}},
-		{"refusal", "echo " + long + " >&2\necho 'worker_threads: expected at most 1024' >&2\nexit 3\n", func(t *testing.T, _ models.Config, err error) {
+		{"refusal", "echo " + long + " >&2\necho 'worker_threads: expected at most 1024' >&2\nexit 3\n", func(t *testing.T, _ activities.Replaced, err error) {
 			if !refused(err) || !strings.Contains(err.Error(), "exited 3: …") || !strings.Contains(err.Error(), "x\nworker_threads: expected at most 1024") {
 				t.Fatalf("%v, want a non-retryable InvalidChange ending with the stderr's last line", err)
 			}
@@ -133,22 +143,22 @@ func TestCommandExits(t *testing.T) {
 				t.Errorf("message of %d bytes, want the stderr's tail only", n)
 			}
 		}},
-		{"silent refusal", "exit 1\n", func(t *testing.T, _ models.Config, err error) {
+		{"silent refusal", "exit 1\n", func(t *testing.T, _ activities.Replaced, err error) {
 			if !refused(err) || !strings.Contains(err.Error(), "exited 1 (nothing on standard error)") {
 				t.Errorf("%v, want a refusal saying there was no message", err)
 			}
 		}},
-		{"killed by a signal", "kill -TERM $$\n", func(t *testing.T, _ models.Config, err error) {
+		{"killed by a signal", "kill -TERM $$\n", func(t *testing.T, _ activities.Replaced, err error) {
 			if !refused(err) || !strings.Contains(err.Error(), "killed by signal 15") {
 				t.Errorf("%v, want a refusal naming the signal", err)
 			}
 		}},
-		{"answer not JSON", "echo applying...\n", func(t *testing.T, _ models.Config, err error) {
+		{"answer not JSON", "echo applying...\n", func(t *testing.T, _ activities.Replaced, err error) {
 			if !refused(err) || !strings.Contains(err.Error(), "logs belong on standard error") {
 				t.Errorf("%v, want a refusal", err)
 			}
 		}},
-		{"answer of the wrong kind", `echo '{"replaced": {"worker_threads": [1]}}'` + "\n", func(t *testing.T, _ models.Config, err error) {
+		{"answer of the wrong kind", `echo '{"replaced": {"worker_threads": [1]}}'` + "\n", func(t *testing.T, _ activities.Replaced, err error) {
 			if !refused(err) || !strings.Contains(err.Error(), "worker_threads: expected a finite number or a string") {
 				t.Errorf("%v, want a refusal naming the knob", err)
 			}
@@ -221,8 +231,8 @@ echo '{"replaced": {"worker_threads": 8}}'
 		t.Fatal(err)
 	}
 	replaced, err := c.Change(context.Background(), activities.Change{Key: "k", Action: webhook.ActionApply})
-	if err != nil || replaced.String() != "worker_threads=8" {
-		t.Fatalf("replaced %s, %v", replaced, err)
+	if err != nil || replaced.Config.String() != "worker_threads=8" {
+		t.Fatalf("replaced %+v, %v", replaced, err)
 	}
 	waitGone(t, readPid(t, prog+".pgid"), readPid(t, prog+".quiet"))
 	waitGone(t, readPid(t, prog+".pgid"), readPid(t, prog+".holding"))

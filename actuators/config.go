@@ -10,6 +10,7 @@ import (
 
 	"github.com/passflow/passflow/activities"
 	"github.com/passflow/passflow/models"
+	"github.com/passflow/passflow/webhook"
 )
 
 // What the actuators share: configurations as JSON and YAML carry them,
@@ -43,6 +44,18 @@ func newKnobs(params models.Space) knobs {
 		k.names = append(k.names, p.Name)
 	}
 	return k
+}
+
+// replaced reads a webhook receiver's or a program's answer to a change.
+func (k knobs) replaced(r webhook.ChangeReply) (activities.Replaced, error) {
+	if math.IsNaN(r.Percent) || r.Percent < 0 || r.Percent > 100 {
+		return activities.Replaced{}, fmt.Errorf("percent: expected the canary's share of the traffic before the change, in [0, 100], got %v", r.Percent)
+	}
+	c, err := k.config(r.Replaced, false)
+	if err != nil {
+		return activities.Replaced{}, err
+	}
+	return activities.Replaced{Config: c, Percent: r.Percent}, nil
 }
 
 // config reads m, each value a number or a string (YAML's integers and

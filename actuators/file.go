@@ -171,51 +171,52 @@ func NewFile(spec target.Spec) (*File, error) {
 	return f, nil
 }
 
-// Change makes ch in the file and returns the configuration the changed
-// cohort ran before.
-func (f *File) Change(ctx context.Context, ch activities.Change) (models.Config, error) {
+// Change makes ch in the file and returns what the changed cohort ran
+// before.
+func (f *File) Change(ctx context.Context, ch activities.Change) (activities.Replaced, error) {
 	what := fmt.Sprintf("file %s of %s", ch.Action, f.target)
 	if ch.Key == "" {
-		return nil, classify(what, lasting("expected an idempotency key"))
+		return activities.Replaced{}, classify(what, lasting("expected an idempotency key"))
 	}
 	unlock, err := f.lock(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+		return activities.Replaced{}, fmt.Errorf("%s: %w", what, err)
 	}
 	defer unlock()
 	log, err := f.readKeys()
 	if err != nil {
-		return nil, classify(what, err)
+		return activities.Replaced{}, classify(what, err)
 	}
 	if i := slices.IndexFunc(log.Keys, func(e keyEntry) bool { return e.Key == ch.Key }); i >= 0 {
 		if log.Keys[i].Pending != nil {
 			cur, err := f.read()
 			if err != nil {
-				return nil, classify(what, err)
+				return activities.Replaced{}, classify(what, err)
 			}
 			if err := f.finish(ctx, &log, i, cur); err != nil {
-				return nil, classify(what, err)
+				return activities.Replaced{}, classify(what, err)
 			}
 		}
 		return f.answer(what, log.Keys[i])
 	}
 	cur, err := f.read()
 	if err != nil {
-		return nil, classify(what, err)
+		return activities.Replaced{}, classify(what, err)
 	}
 	next, replaced, err := f.step(cur.state, ch)
 	if err != nil {
-		return nil, classify(what, err)
+		return activities.Replaced{}, classify(what, err)
 	}
-	log.Keys = append(log.Keys, keyEntry{Key: ch.Key, Action: ch.Action, Replaced: toMap(replaced), Pending: &next})
+	log.Keys = append(log.Keys, keyEntry{Key: ch.Key, Action: ch.Action, Replaced: toMap(replaced.Config),
+		ReplacedPercent: replaced.Percent, Pending: &next})
 	if n := len(log.Keys) - maxKeys; n > 0 {
 		log.Keys = slices.Delete(log.Keys, 0, n)
 	}
 	if err := f.writeKeys(log, cur.perm); err != nil {
-		return nil, classify(what, err)
+		return activities.Replaced{}, classify(what, err)
 	}
 	if err := f.finish(ctx, &log, len(log.Keys)-1, cur); err != nil {
-		return nil, classify(what, err)
+		return activities.Replaced{}, classify(what, err)
 	}
 	return f.answer(what, log.Keys[len(log.Keys)-1])
 }
@@ -238,12 +239,12 @@ func (f *File) Baseline(ctx context.Context) (models.Config, error) {
 }
 
 // answer is what a logged change answered.
-func (f *File) answer(what string, e keyEntry) (models.Config, error) {
+func (f *File) answer(what string, e keyEntry) (activities.Replaced, error) {
 	c, err := f.knobs.config(e.Replaced, false)
 	if err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", what, err), activities.ErrTypeInvalidChange, nil)
+		return activities.Replaced{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", what, err), activities.ErrTypeInvalidChange, nil)
 	}
-	return c, nil
+	return activities.Replaced{Config: c, Percent: e.ReplacedPercent}, nil
 }
 
 // fileState is what the file holds (see File).
@@ -255,16 +256,20 @@ type fileState struct {
 
 // step returns the state ch makes of cur, and what the changed cohort ran
 // before.
-func (f *File) step(cur fileState, ch activities.Change) (fileState, models.Config, error) {
+func (f *File) step(cur fileState, ch activities.Change) (fileState, activities.Replaced, error) {
 	if math.IsNaN(ch.Percent) || ch.Percent < 0 || ch.Percent > 100 {
-		return fileState{}, nil, lasting("percent: expected a share of the traffic in [0, 100], got %v", ch.Percent)
+		return fileState{}, activities.Replaced{}, lasting("percent: expected a share of the traffic in [0, 100], got %v", ch.Percent)
 	}
 	next := fileState{Baseline: maps.Clone(cur.Baseline), Canary: maps.Clone(cur.Canary), Percent: cur.Percent}
 	var before map[string]any
+	var beforePercent float64
+	if len(cur.Canary) > 0 {
+		beforePercent = cur.Percent
+	}
 	switch ch.Action {
 	case webhook.ActionApply:
 		if len(ch.Config) == 0 {
-			return fileState{}, nil, lasting("expected a configuration to apply")
+			return fileState{}, activities.Replaced{}, lasting("expected a configuration to apply")
 		}
 		before = cur.Canary
 		next.Canary, next.Percent = toMap(ch.Config), ch.Percent
@@ -274,29 +279,29 @@ func (f *File) step(cur fileState, ch activities.Change) (fileState, models.Conf
 			next.Canary = toMap(ch.Config)
 		}
 		if next.Percent = ch.Percent; next.Percent > 0 && len(next.Canary) == 0 {
-			return fileState{}, nil, lasting("revert to %g%%: no canary runs and the change names no configuration", ch.Percent)
+			return fileState{}, activities.Replaced{}, lasting("revert to %g%%: no canary runs and the change names no configuration", ch.Percent)
 		}
 	case webhook.ActionPromote:
 		if len(ch.Config) == 0 {
-			return fileState{}, nil, lasting("expected a configuration to promote")
+			return fileState{}, activities.Replaced{}, lasting("expected a configuration to promote")
 		}
-		before = cur.Baseline
+		before, beforePercent = cur.Baseline, 0
 		if next.Baseline == nil {
 			next.Baseline = map[string]any{}
 		}
 		maps.Copy(next.Baseline, toMap(ch.Config))
 		next.Canary, next.Percent = nil, 0
 	default:
-		return fileState{}, nil, lasting("action: expected apply, revert or promote, got %q", ch.Action)
+		return fileState{}, activities.Replaced{}, lasting("action: expected apply, revert or promote, got %q", ch.Action)
 	}
 	if next.Percent == 0 {
 		next.Canary = nil
 	}
 	replaced, err := f.knobs.config(before, false)
 	if err != nil {
-		return fileState{}, nil, lasting("%s: %v", f.path, err)
+		return fileState{}, activities.Replaced{}, lasting("%s: %v", f.path, err)
 	}
-	return next, replaced, nil
+	return next, activities.Replaced{Config: replaced, Percent: beforePercent}, nil
 }
 
 // finish writes the state the logged change i writes, unless the file
@@ -627,8 +632,10 @@ type keyLog struct {
 type keyEntry struct {
 	Key    string `json:"key"`
 	Action string `json:"action"`
-	// Replaced is the answer: what the changed cohort ran before.
-	Replaced map[string]any `json:"replaced"`
+	// Replaced and ReplacedPercent are the answer: what the changed cohort
+	// ran before, and the canary's share of the traffic then.
+	Replaced        map[string]any `json:"replaced"`
+	ReplacedPercent float64        `json:"replaced_percent,omitempty"`
 	// Pending is the state the change writes, until it is written and argv
 	// has run.
 	Pending *fileState `json:"pending,omitempty"`

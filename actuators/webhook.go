@@ -60,27 +60,27 @@ func NewWebhook(spec target.Spec) (*Webhook, error) {
 	return a, nil
 }
 
-// Change posts ch and returns the configuration the receiver says the
-// changed cohort ran before.
-func (w *Webhook) Change(ctx context.Context, ch activities.Change) (models.Config, error) {
+// Change posts ch and returns what the receiver says the changed cohort
+// ran before.
+func (w *Webhook) Change(ctx context.Context, ch activities.Change) (activities.Replaced, error) {
 	body, err := json.Marshal(webhook.Change{PassID: ch.PassID, Target: w.target, Stage: ch.Stage, Percent: ch.Percent,
 		Config: toMap(ch.Config), Key: ch.Key, Action: ch.Action})
 	if err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("webhook %s of %s: %v", ch.Action, w.target, err), activities.ErrTypeInvalidChange, nil)
+		return activities.Replaced{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("webhook %s of %s: %v", ch.Action, w.target, err), activities.ErrTypeInvalidChange, nil)
 	}
 	reply, err := webhook.Do(ctx, w.hc, http.MethodPost, w.url, ch.Key, w.secret, body, w.now())
 	if err != nil {
-		return nil, classify(fmt.Sprintf("webhook %s of %s", ch.Action, w.target), err)
+		return activities.Replaced{}, classify(fmt.Sprintf("webhook %s of %s", ch.Action, w.target), err)
 	}
 	var r webhook.ChangeReply
 	if len(reply) > 0 {
 		if err := json.Unmarshal(reply, &r); err != nil {
-			return nil, fmt.Errorf("webhook %s of %s: the answer is not a {\"replaced\": {...}} object: %v", ch.Action, w.target, err)
+			return activities.Replaced{}, fmt.Errorf("webhook %s of %s: the answer is not a {\"replaced\": {...}, \"percent\": N} object: %v", ch.Action, w.target, err)
 		}
 	}
-	replaced, err := w.knobs.config(r.Replaced, false)
+	replaced, err := w.knobs.replaced(r)
 	if err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("webhook %s of %s: the answer: %v", ch.Action, w.target, err), activities.ErrTypeInvalidChange, nil)
+		return activities.Replaced{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("webhook %s of %s: the answer: %v", ch.Action, w.target, err), activities.ErrTypeInvalidChange, nil)
 	}
 	return replaced, nil
 }

@@ -71,15 +71,16 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "worker_threads: expected at most 1024", http.StatusUnprocessableEntity)
 		return
 	}
-	var replaced map[string]any
+	var reply webhook.ChangeReply
 	switch ch.Action {
 	case webhook.ActionApply, webhook.ActionRevert:
-		replaced, rc.canary, rc.percent = rc.canary, ch.Config, ch.Percent
+		reply = webhook.ChangeReply{Replaced: rc.canary, Percent: rc.percent}
+		rc.canary, rc.percent = ch.Config, ch.Percent
 	case webhook.ActionPromote:
-		replaced, rc.baseline, rc.canary, rc.percent = rc.baseline, ch.Config, nil, 0
+		reply.Replaced, rc.baseline, rc.canary, rc.percent = rc.baseline, ch.Config, nil, 0
 	}
 	rc.effects++
-	out, _ := json.Marshal(webhook.ChangeReply{Replaced: replaced})
+	out, _ := json.Marshal(reply)
 	rc.seen[key] = out
 	w.Write(out)
 }
@@ -115,8 +116,8 @@ func TestWebhookActuator(t *testing.T) {
 	}
 	for range 3 {
 		replaced, err := w.Change(ctx, apply)
-		if err != nil || replaced != nil {
-			t.Fatalf("apply: replaced %s, %v; want no canary before", replaced, err)
+		if err != nil || replaced.Config != nil || replaced.Percent != 0 {
+			t.Fatalf("apply: replaced %+v, %v; want no canary before", replaced, err)
 		}
 	}
 	if rc.effects != 1 || rc.percent != 5 {
@@ -138,9 +139,14 @@ func TestWebhookActuator(t *testing.T) {
 		t.Fatalf("the retry: %v, %d effects at %v%%; want the stage applied once", err, rc.effects, rc.percent)
 	}
 	w.hc.Timeout = webhookTimeout
+	// The receiver's answer says which canary ran, at what share.
+	undo := activities.Change{Key: "pass/svc/1/undo-stage-2", Action: webhook.ActionRevert, Percent: 5, Config: cand}
+	if replaced, err := w.Change(ctx, undo); err != nil || replaced.Config.String() != cand.String() || replaced.Percent != 25 {
+		t.Fatalf("revert replaced %+v, %v; want the candidate at 25%%", replaced, err)
+	}
 	replaced, err := w.Change(ctx, activities.Change{Key: "pass/svc/1/promote", Action: webhook.ActionPromote, Percent: 100, Config: cand})
-	if err != nil || replaced.String() != "gc_mode=throughput worker_threads=32" {
-		t.Fatalf("promote replaced %s, %v; want the old baseline", replaced, err)
+	if err != nil || replaced.Config.String() != "gc_mode=throughput worker_threads=32" {
+		t.Fatalf("promote replaced %+v, %v; want the old baseline", replaced, err)
 	}
 
 	// A refusal is for good and carries the receiver's message; a wrong

@@ -2,20 +2,27 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/actuators"
+	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/operator"
 	"github.com/passflow/passflow/target"
+	"github.com/passflow/passflow/webhook"
 	"github.com/passflow/passflow/workflows"
 )
 
 // TestRealServiceThroughPrometheus tunes the real demo service, scraped by
 // a real Prometheus every second and reconfigured through its signed
 // webhook: a cheaper candidate is promoted; a canary that is 30% slower
-// (--regression 0.3) rolls back; Prometheus stopped during a verification
+// (--regression 0.3) rolls back, and the operator's canary its first stage
+// replaced runs again as before; Prometheus stopped during a verification
 // wait leaves the stage unpromoted and every applied stage undone; a
 // service that refuses passflow's signature fails the pass with nothing
 // applied.
@@ -82,11 +89,31 @@ func TestRealServiceThroughPrometheus(t *testing.T) {
 		_, demo := start(t, "0.3")
 		_, prom := startPrometheus(t, demo)
 		awaitScrapes(t, prom, 30)
-		st := run(t, "e2e-prom-regression", prom, demo, nil)
+		// An operator's canary runs on 10% of the traffic before the pass:
+		// the pass's first stage replaces it, and its undo brings it back.
+		spec, err := target.Parse("e2e-prom-regression", []byte(promTarget("e2e-prom-regression", prom, "http://"+demo)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		act, err := actuators.NewWebhook(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prior := models.Config{"worker_threads": models.Num(28)}
+		if _, err := act.Change(context.Background(), activities.Change{Key: "operator/canary-1", Action: webhook.ActionApply, Percent: 10, Config: prior}); err != nil {
+			t.Fatal(err)
+		}
+		st := run(t, spec.Name, prom, demo, nil)
 		if st.Outcome != workflows.OutcomeRolledBack || !strings.Contains(st.Reason, "latency_p95_ms") {
 			t.Fatalf("outcome %s (%s): want rolled back on latency", st.Outcome, st.Reason)
 		}
 		checkUndone(t, st)
+		if s := st.Stages[0]; s.Replaced["worker_threads"].Float() != 28 || s.ReplacedPercent != 10 {
+			t.Errorf("stage 1 replaced %s at %g%%: want the operator's canary, 28 threads at 10%%", s.Replaced, s.ReplacedPercent)
+		}
+		if now := demoState(t, demo); now.Percent != 10 || now.Canary["worker_threads"] != 28.0 || now.Baseline["worker_threads"] != 32.0 {
+			t.Errorf("after the undo the service runs %+v: want the operator's canary back, 28 threads at 10%%", now)
+		}
 	})
 	t.Run("a service that refuses the signature", func(t *testing.T) {
 		t.Parallel()
@@ -120,6 +147,23 @@ func TestRealServiceThroughPrometheus(t *testing.T) {
 		}
 		checkUndone(t, st)
 	})
+}
+
+// demoState is what the demo service at addr runs, from a signed GET of
+// its /config.
+func demoState(t *testing.T, addr string) webhook.State {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	raw, err := webhook.Do(ctx, http.DefaultClient, http.MethodGet, "http://"+addr+"/config", "", []byte("e2e-demo-s3cret"), nil, time.Now())
+	if err != nil {
+		t.Fatalf("state of the demo service: %v", err)
+	}
+	var st webhook.State
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatalf("state of the demo service: %v", err)
+	}
+	return st
 }
 
 // checkUndone fails t unless st applied a stage and undid every stage it

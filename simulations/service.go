@@ -428,18 +428,22 @@ func (s *Service) Promote(ctx context.Context, key string, config models.Config)
 // Change makes ch (activities.Actuator): apply and revert set the canary,
 // promote the baseline. It returns what the changed cohort ran before the
 // change, the first time and on a repeat of its key alike.
-func (s *Service) Change(ctx context.Context, ch activities.Change) (models.Config, error) {
+func (s *Service) Change(ctx context.Context, ch activities.Change) (activities.Replaced, error) {
 	before, err := s.stateBefore(ctx, ch.Key)
 	if err != nil {
-		return nil, err
+		return activities.Replaced{}, err
 	}
 	switch ch.Action {
 	case webhook.ActionApply, webhook.ActionRevert:
-		return before.Canary, s.SetCanary(ctx, ch.Key, ch.Config, ch.Percent)
+		replaced := activities.Replaced{Config: before.Canary}
+		if before.Canary != nil {
+			replaced.Percent = before.Percent
+		}
+		return replaced, s.SetCanary(ctx, ch.Key, ch.Config, ch.Percent)
 	case webhook.ActionPromote:
-		return before.Baseline, s.Promote(ctx, ch.Key, ch.Config)
+		return activities.Replaced{Config: before.Baseline}, s.Promote(ctx, ch.Key, ch.Config)
 	}
-	return nil, invalidChange("simulations: change "+s.name, fmt.Errorf("action: expected apply, revert or promote, got %q", ch.Action))
+	return activities.Replaced{}, invalidChange("simulations: change "+s.name, fmt.Errorf("action: expected apply, revert or promote, got %q", ch.Action))
 }
 
 // stateBefore is the service's state just before the change keyed key, or

@@ -15,6 +15,7 @@ import (
 	"github.com/passflow/passflow/activities"
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/target"
+	"github.com/passflow/passflow/webhook"
 )
 
 const (
@@ -564,5 +565,46 @@ func TestSharedStateDir(t *testing.T) {
 	canary := samples(t, a, "latency_p95_ms", "canary", t0, clock.Now())
 	if len(canary) == 0 {
 		t.Error("no canary samples from the first service while the canary ran")
+	}
+}
+
+// TestChangeReportsWhatItReplaced: each change answers with what the
+// changed cohort ran before, the canary's share included, the same on a
+// repeated key; the undo of a change over an older canary brings it back.
+func TestChangeReportsWhatItReplaced(t *testing.T) {
+	ctx := context.Background()
+	clock := newClock()
+	s, err := NewService(testSpec("checkout-api", target.Simulator{Seed: 5}), Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseline, err := s.Baseline(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	older, cand := baseline.Clone(), candidate()
+	older["worker_threads"] = models.Num(24)
+	for _, step := range []struct {
+		ch      activities.Change
+		config  models.Config
+		percent float64
+		after   State
+	}{
+		{activities.Change{Key: "op/1", Action: webhook.ActionApply, Config: older, Percent: 10}, nil, 0, State{baseline, older, 10}},
+		{activities.Change{Key: "p/stage-1", Action: webhook.ActionApply, Config: cand, Percent: 5}, older, 10, State{baseline, cand, 5}},
+		{activities.Change{Key: "p/stage-1", Action: webhook.ActionApply, Config: cand, Percent: 5}, older, 10, State{baseline, cand, 5}},
+		{activities.Change{Key: "p/undo-stage-1", Action: webhook.ActionRevert, Config: older, Percent: 10}, cand, 5, State{baseline, older, 10}},
+		{activities.Change{Key: "q/promote", Action: webhook.ActionPromote, Config: cand}, baseline, 0, State{cand, nil, 0}},
+	} {
+		got, err := s.Change(ctx, step.ch)
+		if err != nil {
+			t.Fatalf("%s: %v", step.ch.Key, err)
+		}
+		if !got.Config.Equal(step.config) || got.Percent != step.percent {
+			t.Errorf("%s replaced %s at %g%%, want %s at %g%%", step.ch.Key, got.Config, got.Percent, step.config, step.percent)
+		}
+		if now := s.State(clock.Now()); !now.Baseline.Equal(step.after.Baseline) || !now.Canary.Equal(step.after.Canary) || now.Percent != step.after.Percent {
+			t.Errorf("after %s: %+v, want %+v", step.ch.Key, now, step.after)
+		}
 	}
 }

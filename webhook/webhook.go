@@ -159,9 +159,11 @@ const (
 
 // Change is the body of the webhook actuator's POST: apply puts Percent of
 // the traffic on a canary running Config, revert puts the canary back to
-// Percent (0 removes it), promote makes Config the baseline and removes the
-// canary. A receiver answers 2xx with a ChangeReply, and gives the same
-// answer, with no second effect, to a repeated Key.
+// Percent running Config (0 removes it; the undo of a pass's first stage
+// brings back the canary that stage replaced), promote makes Config the
+// baseline and removes the canary. A receiver answers 2xx with a
+// ChangeReply, and gives the same answer, with no second effect, to a
+// repeated Key.
 type Change struct {
 	PassID  string         `json:"pass_id"`
 	Target  string         `json:"target"`
@@ -172,11 +174,17 @@ type Change struct {
 	Action  string         `json:"action"`
 }
 
-// ChangeReply is a receiver's answer to a Change: the configuration the
-// changed cohort ran before (the canary's for apply and revert, the
-// baseline's for promote), so that an undo can restore it.
+// ChangeReply is a receiver's answer to a Change: what the changed cohort
+// ran before, so that an undo can restore it.
 type ChangeReply struct {
+	// Replaced is the changed cohort's configuration: the canary's for
+	// apply and revert (null when no canary ran), the baseline's for
+	// promote.
 	Replaced map[string]any `json:"replaced"`
+	// Percent is the canary's share of the traffic before an apply or a
+	// revert, 0 when no canary ran. A receiver that leaves it out gets its
+	// canary removed, not restored, when the pass that replaced it undoes.
+	Percent float64 `json:"percent,omitempty"`
 }
 
 // State is a receiver's answer to a signed GET of the same URL: what each

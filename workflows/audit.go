@@ -95,7 +95,11 @@ func trail(st PassStatus) []AuditEntry {
 		if !c.Done {
 			state = "failed: " + c.Error
 		}
-		add(st.Ended, "compensation", "", "undo stage %d: %g%% back to %g%%, %s", c.Stage, c.FromPercent, c.ToPercent, state)
+		to := fmt.Sprintf("%g%%", c.ToPercent)
+		if c.Restore != nil {
+			to += " on the canary that ran before the pass"
+		}
+		add(st.Ended, "compensation", "", "undo stage %d: %g%% back to %s, %s", c.Stage, c.FromPercent, to, state)
 	}
 	return out
 }

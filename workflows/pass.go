@@ -98,9 +98,12 @@ type StageStatus struct {
 	Index   int     `json:"index"`
 	Percent float64 `json:"percent"`
 	Applied bool    `json:"applied"`
-	// Replaced is what the canary cohort ran before this stage's apply, as
-	// the actuator reported it (none when there was no canary).
-	Replaced models.Config `json:"replaced,omitempty"`
+	// Replaced is what the canary cohort ran before this stage's apply, and
+	// ReplacedPercent its share of the traffic then, as the actuator
+	// reported them (none when there was no canary). The undo of the first
+	// stage restores them: a canary that ran before the pass comes back.
+	Replaced        models.Config `json:"replaced,omitempty"`
+	ReplacedPercent float64       `json:"replaced_percent,omitempty"`
 	// Checks counts the periodic guardrail checks made during the wait.
 	Checks    int                   `json:"checks"`
 	Verdict   string                `json:"verdict,omitempty"`
@@ -115,9 +118,13 @@ type Compensation struct {
 	Stage       int     `json:"stage"`
 	FromPercent float64 `json:"from_percent"`
 	ToPercent   float64 `json:"to_percent"`
-	Key         string  `json:"key"`
-	Done        bool    `json:"done"`
-	Error       string  `json:"error,omitempty"`
+	// Restore is the configuration the canary runs again at ToPercent: the
+	// canary that ran before the pass, for the undo of the first stage.
+	// Empty, the canary keeps the candidate (or is removed at 0%).
+	Restore models.Config `json:"restore,omitempty"`
+	Key     string        `json:"key"`
+	Done    bool          `json:"done"`
+	Error   string        `json:"error,omitempty"`
 }
 
 // PassStatus is everything a pass has decided so far; the status query
@@ -386,7 +393,12 @@ func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool,
 		activities.ApplyName, change).Get(ctx, &applied); err != nil {
 		return false, fmt.Errorf("apply stage %d: %w", s.Index, err)
 	}
-	s.Applied, s.Replaced = true, applied.Replaced
+	s.Applied, s.Replaced, s.ReplacedPercent = true, applied.Replaced, applied.ReplacedPercent
+	if i == 0 && applied.Replaced != nil && applied.ReplacedPercent > 0 {
+		// A canary ran before the pass: its undo brings it back.
+		u := &p.undo[len(p.undo)-1]
+		u.ToPercent, u.Restore = applied.ReplacedPercent, applied.Replaced
+	}
 	s.From = workflow.Now(ctx)
 	p.upsertStep(ctx, fmt.Sprintf("%s-%d", StepCanary, s.Index))
 	// Passes recorded before the canary signal existed replay without it.
@@ -677,10 +689,14 @@ func (p *pass) compensate(ctx workflow.Context) {
 	p.setStep(ctx, StepCompensate)
 	for k := len(p.undo) - 1; k >= 0; k-- {
 		c := p.undo[k]
-		err := workflow.ExecuteActivity(undoCtx(ctx, fmt.Sprintf("undo stage %d: %g%% → %g%%", c.Stage, c.FromPercent, c.ToPercent)),
+		config, what := p.st.Candidate, fmt.Sprintf("undo stage %d: %g%% → %g%%", c.Stage, c.FromPercent, c.ToPercent)
+		if c.Restore != nil {
+			config, what = c.Restore, fmt.Sprintf("undo stage %d: %g%% → the canary before the pass, %g%%", c.Stage, c.FromPercent, c.ToPercent)
+		}
+		err := workflow.ExecuteActivity(undoCtx(ctx, what),
 			activities.RevertName, activities.ChangeInput{
 				PassID: p.in.PassID, Target: p.in.Target, Key: c.Key, Stage: c.Stage,
-				Config: p.st.Candidate, Percent: c.ToPercent,
+				Config: config, Percent: c.ToPercent,
 			}).Get(ctx, nil)
 		c.Done = err == nil
 		if err != nil {

@@ -39,16 +39,16 @@ type share struct {
 	percent float64
 }
 
-func (s *twoConfigs) Change(_ context.Context, ch activities.Change) (models.Config, error) {
+func (s *twoConfigs) Change(_ context.Context, ch activities.Change) (activities.Replaced, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ch.Action == webhook.ActionPromote {
 		at := s.now()
 		s.promoted = &at
-		return s.base, nil
+		return activities.Replaced{Config: s.base}, nil
 	}
 	s.timeline = append(s.timeline, share{s.now(), ch.Percent})
-	return nil, nil
+	return activities.Replaced{}, nil
 }
 
 func (s *twoConfigs) Baseline(context.Context) (models.Config, error) { return s.base, nil }

@@ -55,9 +55,13 @@ type fakes struct {
 	abortAt   [2]int   // check fails at stage [0], look [1]
 	applyErr  int      // apply fails for good at this stage
 	breaking  []string // analyze finds the baseline breaking these guardrails
-	record    *activities.RecordInput
-	proposed  activities.ProposeInput
-	windows   []activities.WindowInput // every check's and verification's input
+	// prior is a canary running before the pass, at priorPercent: the
+	// first stage's apply replaces it.
+	prior        models.Config
+	priorPercent float64
+	record       *activities.RecordInput
+	proposed     activities.ProposeInput
+	windows      []activities.WindowInput // every check's and verification's input
 }
 
 func (f *fakes) log(s string) {
@@ -89,10 +93,17 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 			return activities.ChangeResult{}, temporal.NewNonRetryableApplicationError("actuator refused", activities.ErrTypeInvalidChange, nil)
 		}
 		f.log("apply " + in.Key)
-		return activities.ChangeResult{}, nil
+		if in.Stage == 1 {
+			return activities.ChangeResult{Replaced: f.prior, ReplacedPercent: f.priorPercent}, nil
+		}
+		return activities.ChangeResult{Replaced: candidate, ReplacedPercent: in.Target.Canary.Stages[in.Stage-2]}, nil
 	})
 	reg(activities.RevertName, func(ctx context.Context, in activities.ChangeInput) (activities.ChangeResult, error) {
-		f.log(fmt.Sprintf("revert %s to %g%%", in.Key, in.Percent))
+		if in.Config.String() != candidate.String() {
+			f.log(fmt.Sprintf("revert %s to %g%% on %s", in.Key, in.Percent, in.Config))
+		} else {
+			f.log(fmt.Sprintf("revert %s to %g%%", in.Key, in.Percent))
+		}
 		return activities.ChangeResult{}, nil
 	})
 	reg(activities.PromoteName, func(ctx context.Context, in activities.ChangeInput) (activities.ChangeResult, error) {
@@ -270,6 +281,34 @@ func TestPassFailingStageCompensatesInReverse(t *testing.T) {
 					"latency labeled violated at stage %d, got %+v", stage, o)
 			}
 		})
+	}
+}
+
+// TestPassRestoresTheCanaryBeforeIt: a canary ran before the pass; the
+// first stage replaced it, and the undo brings it back, as it was.
+func TestPassRestoresTheCanaryBeforeIt(t *testing.T) {
+	prior := models.Config{"threads": models.Num(24), "gc": models.Str("b")}
+	f := &fakes{step: 0.05, failStage: 2, prior: prior, priorPercent: 10}
+	st, err := run(t, newEnv(t, f), testSpec())
+	if err != nil || st.Outcome != workflows.OutcomeRolledBack {
+		t.Fatalf("outcome %q, %v; want rolled_back", st.Outcome, err)
+	}
+	want := []string{"apply p1/stage-1", "apply p1/stage-2",
+		"revert p1/undo-stage-2 to 5%", "revert p1/undo-stage-1 to 10% on gc=b threads=24", "record rolled_back"}
+	if !slices.Equal(f.calls, want) {
+		t.Errorf("calls\n got %q\nwant %q", f.calls, want)
+	}
+	if s := st.Stages[0]; s.Replaced.String() != prior.String() || s.ReplacedPercent != 10 {
+		t.Errorf("stage 1 replaced %s at %g%%, want %s at 10%%", s.Replaced, s.ReplacedPercent, prior)
+	}
+	if len(st.Compensations) != 2 || st.Compensations[1].Restore.String() != prior.String() || st.Compensations[1].ToPercent != 10 {
+		t.Errorf("compensations %+v: want the last to restore %s at 10%%", st.Compensations, prior)
+	}
+	trail := workflows.Trail(st)
+	if !slices.ContainsFunc(trail, func(e workflows.AuditEntry) bool {
+		return e.Event == "compensation" && strings.Contains(e.Detail, "5% back to 10% on the canary that ran before the pass, done")
+	}) {
+		t.Errorf("the audit trail does not say the canary before the pass came back: %+v", trail)
 	}
 }
 

@@ -58,8 +58,8 @@ func TestPassflowActuator(t *testing.T) {
 	} {
 		replaced, err := act.Change(ctx, step.ch)
 		got := ""
-		if replaced != nil {
-			got = replaced.String()
+		if replaced.Config != nil {
+			got = replaced.Config.String()
 		}
 		if err != nil || got != step.replaced {
 			t.Fatalf("%s (%s): replaced %q, %v; want %q", step.ch.Action, step.ch.Key, got, err, step.replaced)

@@ -111,7 +111,7 @@ func (h *controller) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeRaw(w, http.StatusOK, reply)
 		return
 	}
-	replaced, err := h.change(ch)
+	replaced, replacedPercent, err := h.change(ch)
 	if err != nil {
 		status, fe := http.StatusBadRequest, (*FieldError)(nil)
 		reply := errorReply{Error: err.Error()}
@@ -125,7 +125,7 @@ func (h *controller) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, reply)
 		return
 	}
-	reply, _ := json.Marshal(webhook.ChangeReply{Replaced: mapOf(replaced)})
+	reply, _ := json.Marshal(webhook.ChangeReply{Replaced: mapOf(replaced), Percent: replacedPercent})
 	reply = append(reply, '\n')
 	if key != "" {
 		h.replies.put(key, reply)
@@ -136,27 +136,29 @@ func (h *controller) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeRaw(w, http.StatusOK, reply)
 }
 
-// change carries out ch.
-func (h *controller) change(ch webhook.Change) (*Config, error) {
+// change carries out ch. It returns what the changed cohort ran before,
+// and the canary's share of the traffic then.
+func (h *controller) change(ch webhook.Change) (*Config, float64, error) {
 	switch ch.Action {
 	case webhook.ActionApply, webhook.ActionRevert:
 		if !(ch.Percent >= 0 && ch.Percent <= 100) {
-			return nil, fieldErr("percent", "expected 0 to 100, got %g", ch.Percent)
+			return nil, 0, fieldErr("percent", "expected 0 to 100, got %g", ch.Percent)
 		}
 		if ch.Action == webhook.ActionApply {
 			if len(ch.Config) == 0 {
-				return nil, fieldErr("config", "expected the canary's knobs (%s, %s, %s), got none", knobThreads, knobTTL, knobGCMode)
+				return nil, 0, fieldErr("config", "expected the canary's knobs (%s, %s, %s), got none", knobThreads, knobTTL, knobGCMode)
 			}
 			return h.svc.Apply(ch.Config, ch.Percent)
 		}
 		return h.svc.Revert(ch.Config, ch.Percent)
 	case webhook.ActionPromote:
 		if len(ch.Config) == 0 {
-			return nil, fieldErr("config", "expected the knobs to promote (%s, %s, %s), got none", knobThreads, knobTTL, knobGCMode)
+			return nil, 0, fieldErr("config", "expected the knobs to promote (%s, %s, %s), got none", knobThreads, knobTTL, knobGCMode)
 		}
-		return h.svc.Promote(ch.Config)
+		replaced, err := h.svc.Promote(ch.Config)
+		return replaced, 0, err
 	}
-	return nil, fieldErr("action", "expected %s, %s or %s, got %q", webhook.ActionApply, webhook.ActionRevert, webhook.ActionPromote, ch.Action)
+	return nil, 0, fieldErr("action", "expected %s, %s or %s, got %q", webhook.ActionApply, webhook.ActionRevert, webhook.ActionPromote, ch.Action)
 }
 
 // verify checks a request's signature; with no secret it accepts any.

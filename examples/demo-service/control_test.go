@@ -157,42 +157,49 @@ func TestConfigRefusesUnsignedRequests(t *testing.T) {
 }
 
 // TestConfigActions walks a canary's life: each step's answer is the
-// configuration the changed cohort ran before, and GET reports the result.
+// configuration the changed cohort ran before and the canary's share then,
+// and GET reports the result.
 func TestConfigActions(t *testing.T) {
 	base := testBaseline.Map()
 	h := newTestController(t, testSecret)
 	if st := state(t, h); !equalJSON(st, webhook.State{Baseline: base}) {
 		t.Fatalf("at start: %v", st)
 	}
+	bFew := map[string]any{knobThreads: 16, knobTTL: 60, knobGCMode: gcThroughput}
 	for i, step := range []struct {
 		name     string
 		body     string
 		replaced map[string]any
+		percent  float64 // the canary's share before
 		want     webhook.State
 	}{
-		{"apply A at 5%: there was no canary", change(webhook.ActionApply, 5, cfgA), nil,
+		{"apply A at 5%: there was no canary", change(webhook.ActionApply, 5, cfgA), nil, 0,
 			webhook.State{Baseline: base, Canary: cfgA, Percent: 5}},
-		{"apply A at 25%", change(webhook.ActionApply, 25, cfgA), cfgA,
+		{"apply A at 25%", change(webhook.ActionApply, 25, cfgA), cfgA, 5,
 			webhook.State{Baseline: base, Canary: cfgA, Percent: 25}},
-		{"revert to 5%: the canary keeps A", change(webhook.ActionRevert, 5, cfgA), cfgA,
+		{"revert to 5%: the canary keeps A", change(webhook.ActionRevert, 5, cfgA), cfgA, 25,
 			webhook.State{Baseline: base, Canary: cfgA, Percent: 5}},
-		{"revert to 0: no canary", change(webhook.ActionRevert, 0, cfgA), cfgA,
+		{"revert to 0: no canary", change(webhook.ActionRevert, 0, cfgA), cfgA, 5,
 			webhook.State{Baseline: base}},
-		{"apply B, naming one knob: the others are the baseline's", change(webhook.ActionApply, 5, map[string]any{knobThreads: 16}), nil,
-			webhook.State{Baseline: base, Canary: map[string]any{knobThreads: 16, knobTTL: 60, knobGCMode: gcThroughput}, Percent: 5}},
-		{"apply B at 25%", change(webhook.ActionApply, 25, cfgB), map[string]any{knobThreads: 16, knobTTL: 60, knobGCMode: gcThroughput},
+		{"apply B, naming one knob: the others are the baseline's", change(webhook.ActionApply, 5, map[string]any{knobThreads: 16}), nil, 0,
+			webhook.State{Baseline: base, Canary: bFew, Percent: 5}},
+		{"apply B at 25%", change(webhook.ActionApply, 25, cfgB), bFew, 5,
 			webhook.State{Baseline: base, Canary: cfgB, Percent: 25}},
-		{"promote B: the baseline was replaced", change(webhook.ActionPromote, 100, cfgB), base,
+		{"apply A over B's canary", change(webhook.ActionApply, 5, cfgA), cfgB, 25,
+			webhook.State{Baseline: base, Canary: cfgA, Percent: 5}},
+		{"revert restores B's canary from the change's config", change(webhook.ActionRevert, 25, cfgB), cfgA, 5,
+			webhook.State{Baseline: base, Canary: cfgB, Percent: 25}},
+		{"promote B: the baseline was replaced", change(webhook.ActionPromote, 100, cfgB), base, 0,
 			webhook.State{Baseline: cfgB}},
-		{"revert to 0 with no canary", change(webhook.ActionRevert, 0, cfgB), nil,
+		{"revert to 0 with no canary", change(webhook.ActionRevert, 0, cfgB), nil, 0,
 			webhook.State{Baseline: cfgB}},
-		{"revert to 5% brings back a removed canary from the change's config", change(webhook.ActionRevert, 5, cfgA), nil,
+		{"revert to 5% brings back a removed canary from the change's config", change(webhook.ActionRevert, 5, cfgA), nil, 0,
 			webhook.State{Baseline: cfgB, Canary: cfgA, Percent: 5}},
 	} {
 		t.Run(step.name, func(t *testing.T) {
 			code, out := request{method: http.MethodPost, body: step.body, key: fmt.Sprintf("pass/demo/1/%d", i)}.do(t, h)
-			if code != http.StatusOK || !equalJSON(out, webhook.ChangeReply{Replaced: step.replaced}) {
-				t.Fatalf("got %d %v, want 200 replaced %v", code, out, step.replaced)
+			if want := (webhook.ChangeReply{Replaced: step.replaced, Percent: step.percent}); code != http.StatusOK || !equalJSON(out, want) {
+				t.Fatalf("got %d %v, want 200 %v", code, out, jsonOf(want))
 			}
 			if st := state(t, h); !equalJSON(st, step.want) {
 				t.Fatalf("GET /config: %v, want %v", st, jsonOf(step.want))
@@ -298,7 +305,7 @@ func TestConfigMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Apply(cfgA, 25); err != nil {
+	if _, _, err := svc.Apply(cfgA, 25); err != nil {
 		t.Fatal(err)
 	}
 	info := func() map[string]string {

@@ -195,40 +195,41 @@ var errNoCanary = errors.New("no canary to put back: send the configuration it s
 
 // Apply puts percent of the traffic on a canary running the baseline's
 // configuration with knobs set; percent 0 removes the canary. It returns
-// what the canary ran before: nil when there was no canary.
-func (s *Service) Apply(knobs map[string]any, percent float64) (replaced *Config, err error) {
+// what the canary ran before and its share of the traffic then: nil and 0
+// when there was no canary.
+func (s *Service) Apply(knobs map[string]any, percent float64) (replaced *Config, replacedPercent float64, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cfg, err := s.base.With(knobs)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	replaced = s.canary
+	replaced, replacedPercent = s.canary, s.percent
 	s.setCanaryLocked(&cfg, percent)
-	return replaced, nil
+	return replaced, replacedPercent, nil
 }
 
-// Revert puts the canary back to percent of the traffic, running what it
-// ran; 0 removes it. knobs is used only to bring back a canary that was
-// removed. It returns what the canary ran before: nil when there was no
-// canary.
-func (s *Service) Revert(knobs map[string]any, percent float64) (replaced *Config, err error) {
+// Revert puts the canary back to percent of the traffic, running the
+// baseline's configuration with knobs set, or what it runs when knobs is
+// empty; 0 removes it. It returns what the canary ran before and its share
+// of the traffic then: nil and 0 when there was no canary.
+func (s *Service) Revert(knobs map[string]any, percent float64) (replaced *Config, replacedPercent float64, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	replaced = s.canary
+	replaced, replacedPercent = s.canary, s.percent
 	cfg := s.canary
-	if cfg == nil && percent > 0 {
-		if len(knobs) == 0 {
-			return nil, errNoCanary
-		}
+	if len(knobs) > 0 && percent > 0 {
 		c, err := s.base.With(knobs)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		cfg = &c
 	}
+	if cfg == nil && percent > 0 {
+		return nil, 0, errNoCanary
+	}
 	s.setCanaryLocked(cfg, percent)
-	return replaced, nil
+	return replaced, replacedPercent, nil
 }
 
 // Promote makes the baseline's configuration with knobs set the baseline

@@ -26,7 +26,7 @@ func TestKnobsMatter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Apply(map[string]any{knobThreads: 64}, 50); err != nil {
+	if _, _, err := svc.Apply(map[string]any{knobThreads: 64}, 50); err != nil {
 		t.Fatal(err)
 	}
 

@@ -1,0 +1,4 @@
+package workflows
+
+// Trail is trail, for the external tests.
+var Trail = trail
