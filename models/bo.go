@@ -338,6 +338,12 @@ func (o *GPOptimizer) designPoint(k int, safety *boModel) (Suggestion, bool) {
 		}
 	}
 	b := o.searchBox()
+	if o.opts.Region != nil && safety == nil {
+		// No model checks this point: an integer knob's one-value move,
+		// which may lie far past max_step (one more model instance on a
+		// GPU is +50% of its memory), waits until one can.
+		b = o.enc.regionBox(o.inc, o.opts.Region.MaxStep, true)
+	}
 	for idx := uint64(k); idx < uint64(k)+1000; idx++ {
 		o.design.point(idx, q)
 		u := o.enc.fromUnitCube(q, b)
@@ -393,7 +399,7 @@ func (o *GPOptimizer) switchPoint(q []float64) (Config, bool) {
 
 func (o *GPOptimizer) searchBox() box {
 	if o.opts.Region != nil {
-		return o.enc.regionBox(o.inc, o.opts.Region.MaxStep)
+		return o.enc.regionBox(o.inc, o.opts.Region.MaxStep, false)
 	}
 	return o.enc.unitBox()
 }

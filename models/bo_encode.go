@@ -81,16 +81,28 @@ func (e *encoding) unitBox() box {
 	return b
 }
 
-// regionBox is the trust region of radius step around the encoded incumbent.
-func (e *encoding) regionBox(inc []float64, step float64) box {
+// regionBox is the trust region of radius step around the encoded
+// incumbent. A strict region keeps every knob within step, an integer knob
+// whose next value lies further included (it stays put): the region of a
+// point no safety model checks (see Param.Reach).
+func (e *encoding) regionBox(inc []float64, step float64, strict bool) box {
 	b := box{lo: make([]float64, e.dim()), hi: make([]float64, e.dim()), inc: inc}
 	for i, p := range e.space {
 		if e.cat[i] {
 			continue
 		}
-		// A hair inside, so that decoding rounding never leaves the region.
 		down, up := p.Reach(inc[i], step)
-		b.lo[i], b.hi[i] = max(0, inc[i]-down*(1-1e-9)), min(1, inc[i]+up*(1-1e-9))
+		if strict {
+			down, up = min(step, inc[i]), min(step, 1-inc[i])
+		}
+		// A hair inside, so that decoding rounding never leaves the region.
+		// Not for an integer knob: snap puts it on its grid inside the box,
+		// and a hair would keep it off the next value Reach allows.
+		hair := 1 - 1e-9
+		if p.Type == Int {
+			hair = 1
+		}
+		b.lo[i], b.hi[i] = max(0, inc[i]-down*hair), min(1, inc[i]+up*hair)
 	}
 	return b
 }
