@@ -253,6 +253,61 @@ func TestSafeDesignSwitchesOneCategoricalKnob(t *testing.T) {
 	}
 }
 
+// TestUncheckedDesignPointStaysInsideMaxStep: the design point no safety
+// model checks keeps every knob within max_step, an integer knob whose
+// next value lies further included.
+func TestUncheckedDesignPointStaysInsideMaxStep(t *testing.T) {
+	space := Space{{Name: "n", Type: Int, Min: 1, Max: 8}, {Name: "x", Type: Float, Min: 0, Max: 1}}
+	p := Problem{Space: space, Constraints: []Constraint{{Metric: "mem", Max: fptr(0.9)}}}
+	inc := Config{"n": Num(2), "x": Num(0.5)}
+	for seed := range uint64(20) {
+		o, err := NewGPOptimizer(p, GPOptions{Seed: seed, Region: &TrustRegion{Incumbent: inc, MaxStep: 0.06}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Tell(Observation{Config: inc, Objective: 1, Constraints: map[string]float64{"mem": 0.84}}); err != nil {
+			t.Fatal(err)
+		}
+		ss, err := o.Ask(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if step, _, _ := space.Step(inc, ss[0].Config); ss[0].Config["n"].Float() != 2 || step > 0.06+1e-9 {
+			t.Errorf("seed %d: the unchecked design point %s moves %.3g from %s: want n kept and a step within 0.06", seed, ss[0].Config, step, inc)
+		}
+	}
+}
+
+// TestIntegerKnobMovesByOne: an integer knob whose next value lies past
+// max_step is not frozen: once a model stands behind it, the optimizer
+// proposes the one-value move that the objective favours.
+func TestIntegerKnobMovesByOne(t *testing.T) {
+	space := Space{{Name: "n", Type: Int, Min: 1, Max: 8}, {Name: "x", Type: Float, Min: 0, Max: 1}}
+	inc := Config{"n": Num(2), "x": Num(0.5)}
+	o, err := NewGPOptimizer(Problem{Space: space}, GPOptions{Seed: 1, Region: &TrustRegion{Incumbent: inc, MaxStep: 0.06}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 12 {
+		ss, err := o.Ask(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := ss[0].Config
+		if n := c["n"].Float(); n != 2 {
+			if n != 3 && n != 1 {
+				t.Fatalf("%s: n moved past its next value", c)
+			}
+			return
+		}
+		x := c["x"].Float()
+		if err := o.Tell(Observation{Config: c, Objective: 10 - c["n"].Float() + (x-0.5)*(x-0.5)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Error("12 suggestions kept n at 2; want the one-value move the trust region allows")
+}
+
 func TestGPOptimizerNoSafeCandidate(t *testing.T) {
 	// Every point measured so far breaks the guardrail badly: nothing in the
 	// region can be believed safe, not even the rest of the initial design,
