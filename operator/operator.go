@@ -175,33 +175,53 @@ func endedOrMissing(ctx context.Context, c client.Client, id, what string) error
 }
 
 // Follow prints one line per step of the pass as it happens, until the pass
-// ends, and returns its final status.
+// ends, and returns its final status. A query or a describe that fails for a
+// passing reason (the server or the worker holding the pass slow to answer,
+// as when that worker has just died and another takes the pass over) is
+// tried again at the next tick, once noted on w; any other error ends
+// Follow, as does ctx.
 func Follow(ctx context.Context, c client.Client, id string, w io.Writer, every time.Duration) (workflows.PassStatus, error) {
 	var prev workflows.PassStatus
-	began, warned, queued := time.Now(), false, false
+	began, warned, queued, retrying := time.Now(), false, false, false
+	// passing reports whether err is worth another try, and notes it once.
+	passing := func(err error) bool {
+		if !transient(ctx, err) {
+			return false
+		}
+		if !retrying {
+			fmt.Fprintf(w, "  retrying    %v\n", err)
+			retrying = true
+		}
+		return true
+	}
 	for {
 		running, err := Running(ctx, c, id)
-		if errors.Is(err, ErrNotFound) {
+		switch {
+		case errors.Is(err, ErrNotFound):
 			// Not started yet: queued in its tuner, or dropped from the queue.
 			rec, waiting, qerr := queuedPass(ctx, c, id)
-			if qerr != nil {
+			if qerr != nil && !passing(qerr) {
 				return prev, qerr
 			}
-			if !waiting {
+			if qerr == nil && !waiting {
 				fmt.Fprintf(w, "outcome: %s — %s\n", strings.ReplaceAll(string(rec.Outcome), "_", " "), rec.Reason)
 				return workflows.PassStatus{ID: id, Outcome: rec.Outcome, Reason: rec.Reason, Step: workflows.StepDone}, nil
 			}
-			if !queued {
+			if qerr == nil && !queued {
 				fmt.Fprintf(w, "  queued      %s\n", waiting2string(rec))
 				queued = true
 			}
-		} else if err != nil {
-			return prev, err
-		}
-		if err == nil {
+		case err != nil:
+			if !passing(err) {
+				return prev, err
+			}
+		default:
 			st, err := Status(ctx, c, id)
 			if err != nil {
-				return prev, err
+				if !passing(err) {
+					return prev, err
+				}
+				break
 			}
 			for _, line := range Progress(prev, st) {
 				fmt.Fprintln(w, line)
@@ -225,6 +245,21 @@ func Follow(ctx context.Context, c client.Client, id string, w io.Writer, every 
 		case <-time.After(every):
 		}
 	}
+}
+
+// transient reports whether err, from a call made with ctx, is worth
+// another try: ctx is still live, and the call ran out of time or found
+// the server unavailable or busy.
+func transient(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	var (
+		deadline *serviceerror.DeadlineExceeded
+		down     *serviceerror.Unavailable
+		busy     *serviceerror.ResourceExhausted
+	)
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &deadline) || errors.As(err, &down) || errors.As(err, &busy)
 }
 
 // noProgressWarning is how long Follow waits for a pass to show progress
