@@ -36,7 +36,7 @@ func (f *followClient) DescribeWorkflowExecution(context.Context, string, string
 	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{Status: st}}, nil
 }
 
-func (f *followClient) QueryWorkflow(context.Context, string, string, string, ...interface{}) (converter.EncodedValue, error) {
+func (f *followClient) QueryWorkflow(context.Context, string, string, string, ...any) (converter.EncodedValue, error) {
 	if len(f.queryErrs) > 0 {
 		err := f.queryErrs[0]
 		f.queryErrs = f.queryErrs[1:]
@@ -52,7 +52,7 @@ type jsonValue struct{ v any }
 
 func (j jsonValue) HasValue() bool { return true }
 
-func (j jsonValue) Get(ptr interface{}) error {
+func (j jsonValue) Get(ptr any) error {
 	raw, err := json.Marshal(j.v)
 	if err != nil {
 		return err
