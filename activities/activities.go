@@ -270,18 +270,18 @@ func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (AnalyzeResul
 		return res, nil
 	}
 	if eb := spec.ErrorBudget; eb != nil {
-		mean := func(window time.Duration) (float64, error) {
+		ratio := func(window time.Duration) (float64, error) {
 			return errorRatio(ctx, tel, spec, window, to)
 		}
-		short, err := mean(ShortBurnWindow)
+		short, err := ratio(ShortBurnWindow)
 		if err != nil {
 			return AnalyzeResult{}, err
 		}
-		long, err := mean(LongBurnWindow)
+		long, err := ratio(LongBurnWindow)
 		if err != nil {
 			return AnalyzeResult{}, err
 		}
-		whole, err := mean(time.Duration(eb.Window))
+		whole, err := ratio(time.Duration(eb.Window))
 		if err != nil {
 			return AnalyzeResult{}, err
 		}
@@ -532,7 +532,7 @@ type ChangeResult struct {
 	// Replaced is the configuration the changed cohort ran before, and
 	// ReplacedPercent the canary's share of the traffic before an apply or
 	// a revert (see Actuator.Change): a pass records them beside the stage,
-	// and the undo of its first stage restores them.
+	// and the stage's undo restores them.
 	Replaced        models.Config `json:"replaced,omitempty"`
 	ReplacedPercent float64       `json:"replaced_percent,omitempty"`
 }
@@ -543,8 +543,8 @@ func (a *Activities) ApplyStage(ctx context.Context, in ChangeInput) (ChangeResu
 }
 
 // RevertStage undoes a stage: the canary goes back to in.Percent of the
-// traffic running in.Config (the previous stage's share and the candidate,
-// or what ran before the first stage; 0 removes the canary).
+// traffic running in.Config (what the stage replaced; 0 removes the
+// canary).
 func (a *Activities) RevertStage(ctx context.Context, in ChangeInput) (ChangeResult, error) {
 	res, err := a.change(ctx, in, webhook.ActionRevert)
 	if err == nil && a.Metrics != nil {

@@ -65,8 +65,8 @@ type Replaced struct {
 	Config models.Config
 	// Percent is the canary's share of the traffic before an apply or a
 	// revert: 0 when no canary ran, or when the actuator cannot tell (an
-	// undo then removes the canary rather than restoring it). Promote
-	// leaves it 0.
+	// undo then steps back to the previous stage rather than restoring
+	// it). Promote leaves it 0.
 	Percent float64
 }
 

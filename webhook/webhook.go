@@ -159,8 +159,8 @@ const (
 
 // Change is the body of the webhook actuator's POST: apply puts Percent of
 // the traffic on a canary running Config, revert puts the canary back to
-// Percent running Config (0 removes it; the undo of a pass's first stage
-// brings back the canary that stage replaced), promote makes Config the
+// Percent running Config (0 removes it; a stage's undo brings back what
+// the stage replaced), promote makes Config the
 // baseline and removes the canary. A receiver answers 2xx with a
 // ChangeReply, and gives the same answer, with no second effect, to a
 // repeated Key.
@@ -182,8 +182,9 @@ type ChangeReply struct {
 	// promote.
 	Replaced map[string]any `json:"replaced"`
 	// Percent is the canary's share of the traffic before an apply or a
-	// revert, 0 when no canary ran. A receiver that leaves it out gets its
-	// canary removed, not restored, when the pass that replaced it undoes.
+	// revert, 0 when no canary ran. Left out beside a replaced canary, an
+	// undo steps back to the previous stage's share (the first stage's
+	// removes the canary) instead of restoring it.
 	Percent float64 `json:"percent,omitempty"`
 }
 

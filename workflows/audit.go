@@ -97,7 +97,7 @@ func trail(st PassStatus) []AuditEntry {
 		}
 		to := fmt.Sprintf("%g%%", c.ToPercent)
 		if c.Restore != nil {
-			to += " on the canary that ran before the pass"
+			to += " on the canary it replaced"
 		}
 		add(st.Ended, "compensation", "", "undo stage %d: %g%% back to %s, %s", c.Stage, c.FromPercent, to, state)
 	}

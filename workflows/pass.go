@@ -100,8 +100,8 @@ type StageStatus struct {
 	Applied bool    `json:"applied"`
 	// Replaced is what the canary cohort ran before this stage's apply, and
 	// ReplacedPercent its share of the traffic then, as the actuator
-	// reported them (none when there was no canary). The undo of the first
-	// stage restores them: a canary that ran before the pass comes back.
+	// reported them (none when there was no canary). The stage's undo
+	// restores them: a canary that ran before the pass comes back.
 	Replaced        models.Config `json:"replaced,omitempty"`
 	ReplacedPercent float64       `json:"replaced_percent,omitempty"`
 	// Checks counts the periodic guardrail checks made during the wait.
@@ -118,9 +118,10 @@ type Compensation struct {
 	Stage       int     `json:"stage"`
 	FromPercent float64 `json:"from_percent"`
 	ToPercent   float64 `json:"to_percent"`
-	// Restore is the configuration the canary runs again at ToPercent: the
-	// canary that ran before the pass, for the undo of the first stage.
-	// Empty, the canary keeps the candidate (or is removed at 0%).
+	// Restore is the configuration the canary runs again at ToPercent when
+	// the stage replaced another than the candidate (a canary that ran
+	// before the pass). Empty, the canary keeps the candidate, or is
+	// removed at 0%.
 	Restore models.Config `json:"restore,omitempty"`
 	Key     string        `json:"key"`
 	Done    bool          `json:"done"`
@@ -384,6 +385,8 @@ func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool,
 	}
 	// The undo is pushed before the apply: an apply that timed out may still
 	// have taken effect, and undoing a change that never happened is a no-op.
+	// Until the apply says what it replaced, the undo steps back to the
+	// previous stage's share of the candidate.
 	p.undo = append(p.undo, Compensation{
 		Stage: s.Index, FromPercent: s.Percent, ToPercent: prevPercent,
 		Key: fmt.Sprintf("%s/undo-stage-%d", p.in.PassID, s.Index),
@@ -394,10 +397,15 @@ func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool,
 		return false, fmt.Errorf("apply stage %d: %w", s.Index, err)
 	}
 	s.Applied, s.Replaced, s.ReplacedPercent = true, applied.Replaced, applied.ReplacedPercent
-	if i == 0 && applied.Replaced != nil && applied.ReplacedPercent > 0 {
-		// A canary ran before the pass: its undo brings it back.
-		u := &p.undo[len(p.undo)-1]
-		u.ToPercent, u.Restore = applied.ReplacedPercent, applied.Replaced
+	// The undo restores what the apply replaced, when the actuator told
+	// all of it: no canary, or a canary and its share (an answer without
+	// the share keeps the step back). So the first stage's undo brings back
+	// a canary that ran before the pass.
+	if u := &p.undo[len(p.undo)-1]; applied.Replaced == nil || applied.ReplacedPercent > 0 {
+		u.ToPercent, u.Restore = applied.ReplacedPercent, nil
+		if applied.Replaced != nil && !applied.Replaced.Equal(p.st.Candidate) {
+			u.Restore = applied.Replaced
+		}
 	}
 	s.From = workflow.Now(ctx)
 	p.upsertStep(ctx, fmt.Sprintf("%s-%d", StepCanary, s.Index))
@@ -691,7 +699,7 @@ func (p *pass) compensate(ctx workflow.Context) {
 		c := p.undo[k]
 		config, what := p.st.Candidate, fmt.Sprintf("undo stage %d: %g%% → %g%%", c.Stage, c.FromPercent, c.ToPercent)
 		if c.Restore != nil {
-			config, what = c.Restore, fmt.Sprintf("undo stage %d: %g%% → the canary before the pass, %g%%", c.Stage, c.FromPercent, c.ToPercent)
+			config, what = c.Restore, fmt.Sprintf("undo stage %d: %g%% → %g%% on the canary it replaced", c.Stage, c.FromPercent, c.ToPercent)
 		}
 		err := workflow.ExecuteActivity(undoCtx(ctx, what),
 			activities.RevertName, activities.ChangeInput{

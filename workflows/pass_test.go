@@ -59,6 +59,8 @@ type fakes struct {
 	// first stage's apply replaces it.
 	prior        models.Config
 	priorPercent float64
+	// unsaid: the actuator names what it replaced but not the share.
+	unsaid bool
 	record       *activities.RecordInput
 	proposed     activities.ProposeInput
 	windows      []activities.WindowInput // every check's and verification's input
@@ -93,8 +95,11 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 			return activities.ChangeResult{}, temporal.NewNonRetryableApplicationError("actuator refused", activities.ErrTypeInvalidChange, nil)
 		}
 		f.log("apply " + in.Key)
-		if in.Stage == 1 {
+		switch {
+		case in.Stage == 1:
 			return activities.ChangeResult{Replaced: f.prior, ReplacedPercent: f.priorPercent}, nil
+		case f.unsaid:
+			return activities.ChangeResult{Replaced: candidate}, nil
 		}
 		return activities.ChangeResult{Replaced: candidate, ReplacedPercent: in.Target.Canary.Stages[in.Stage-2]}, nil
 	})
@@ -306,9 +311,23 @@ func TestPassRestoresTheCanaryBeforeIt(t *testing.T) {
 	}
 	trail := workflows.Trail(st)
 	if !slices.ContainsFunc(trail, func(e workflows.AuditEntry) bool {
-		return e.Event == "compensation" && strings.Contains(e.Detail, "5% back to 10% on the canary that ran before the pass, done")
+		return e.Event == "compensation" && strings.Contains(e.Detail, "5% back to 10% on the canary it replaced, done")
 	}) {
 		t.Errorf("the audit trail does not say the canary before the pass came back: %+v", trail)
+	}
+}
+
+// TestPassUndoWithoutTheShare: an actuator that names what a stage
+// replaced but not its share gets the step back to the previous stage's
+// share of the candidate.
+func TestPassUndoWithoutTheShare(t *testing.T) {
+	f := &fakes{step: 0.05, failStage: 3, unsaid: true}
+	if st, err := run(t, newEnv(t, f), testSpec()); err != nil || st.Outcome != workflows.OutcomeRolledBack {
+		t.Fatalf("outcome %q, %v; want rolled_back", st.Outcome, err)
+	}
+	want := append(slices.Clone(applyAll), "revert p1/undo-stage-3 to 25%", "revert p1/undo-stage-2 to 5%", "revert p1/undo-stage-1 to 0%", "record rolled_back")
+	if !slices.Equal(f.calls, want) {
+		t.Errorf("calls\n got %q\nwant %q", f.calls, want)
 	}
 }
 
