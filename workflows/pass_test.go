@@ -60,10 +60,10 @@ type fakes struct {
 	prior        models.Config
 	priorPercent float64
 	// unsaid: the actuator names what it replaced but not the share.
-	unsaid bool
-	record       *activities.RecordInput
-	proposed     activities.ProposeInput
-	windows      []activities.WindowInput // every check's and verification's input
+	unsaid   bool
+	record   *activities.RecordInput
+	proposed activities.ProposeInput
+	windows  []activities.WindowInput // every check's and verification's input
 }
 
 func (f *fakes) log(s string) {
