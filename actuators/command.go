@@ -100,8 +100,7 @@ func NewCommand(spec target.Spec) (*Command, error) {
 // cohort ran before.
 func (c *Command) Change(ctx context.Context, ch activities.Change) (activities.Replaced, error) {
 	what := fmt.Sprintf("command %s of %s", ch.Action, c.target)
-	body, err := json.Marshal(webhook.Change{PassID: ch.PassID, Target: c.target, Stage: ch.Stage, Percent: ch.Percent,
-		Config: toMap(ch.Config), Key: ch.Key, Action: ch.Action})
+	body, err := changeBody(c.target, ch)
 	if err != nil {
 		return activities.Replaced{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", what, err), activities.ErrTypeInvalidChange, nil)
 	}

@@ -1,6 +1,7 @@
 package actuators
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -44,6 +45,13 @@ func newKnobs(params models.Space) knobs {
 		k.names = append(k.names, p.Name)
 	}
 	return k
+}
+
+// changeBody is the JSON of ch as the webhook receives it in its POST and
+// a command program on its standard input.
+func changeBody(target string, ch activities.Change) ([]byte, error) {
+	return json.Marshal(webhook.Change{PassID: ch.PassID, Target: target, Stage: ch.Stage, Percent: ch.Percent,
+		Config: toMap(ch.Config), Key: ch.Key, Action: ch.Action})
 }
 
 // replaced reads a webhook receiver's or a program's answer to a change.

@@ -63,8 +63,7 @@ func NewWebhook(spec target.Spec) (*Webhook, error) {
 // Change posts ch and returns what the receiver says the changed cohort
 // ran before.
 func (w *Webhook) Change(ctx context.Context, ch activities.Change) (activities.Replaced, error) {
-	body, err := json.Marshal(webhook.Change{PassID: ch.PassID, Target: w.target, Stage: ch.Stage, Percent: ch.Percent,
-		Config: toMap(ch.Config), Key: ch.Key, Action: ch.Action})
+	body, err := changeBody(w.target, ch)
 	if err != nil {
 		return activities.Replaced{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("webhook %s of %s: %v", ch.Action, w.target, err), activities.ErrTypeInvalidChange, nil)
 	}
