@@ -241,22 +241,13 @@ func TestTwoWorkersShareATarget(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := passflowBinary(t)
-	port, err := devserver.FreePortBlock()
-	if err != nil {
-		t.Fatal(err)
-	}
-	startDev(t, bin, []string{"dev", "--db", filepath.Join(dir, "temporal.db"), "--port", strconv.Itoa(port),
-		"--no-ui", "--no-worker", "--http", "127.0.0.1:0"})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	dev := startDevProcess(t, dir, "--no-worker")
+	addr, c := dev.address, dev.client
+	defer c.Close()
 	workers := []*exec.Cmd{startWorker(t, bin, addr, dir), startWorker(t, bin, addr, dir)}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	c, err := app.Conn{Address: addr, Namespace: "default"}.Dial(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	pollers := func(n int) func() bool {
 		return func() bool {
 			d, err := c.DescribeTaskQueue(ctx, "passflow", enums.TASK_QUEUE_TYPE_WORKFLOW)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,8 +14,6 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/passflow/passflow/app"
-	"github.com/passflow/passflow/devserver"
 	"github.com/passflow/passflow/operator"
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/workflows"
@@ -43,21 +40,12 @@ func TestTwoWorkersTuneRealServices(t *testing.T) {
 	_, prom := startPrometheus(t, demos...)
 
 	dir := t.TempDir()
-	port, err := devserver.FreePortBlock()
-	if err != nil {
-		t.Fatal(err)
-	}
-	startDev(t, bin, []string{"dev", "--db", filepath.Join(dir, "temporal.db"), "--port", strconv.Itoa(port),
-		"--no-ui", "--no-worker", "--http", "127.0.0.1:0"})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	dev := startDevProcess(t, dir, "--no-worker")
+	addr, c := dev.address, dev.client
 	workers := []*exec.Cmd{startWorker(t, bin, addr, dir, "E2E_DEMO_SECRET="+secret), startWorker(t, bin, addr, dir, "E2E_DEMO_SECRET="+secret)}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	c, err := app.Conn{Address: addr, Namespace: "default"}.Dial(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer c.Close()
 	names := make([]string, targets)
 	for i := range names {
