@@ -28,9 +28,7 @@ import (
 func BenchmarkRealService(b *testing.B) {
 	bin := demoServiceBinary(b)
 	b.Setenv("E2E_DEMO_SECRET", "bench-s3cret")
-	addr := freeAddr(b)
-	startDaemon(b, "demo-service", bin, []string{"DEMO_SERVICE_SECRET=bench-s3cret"}, "http://"+addr+"/metrics",
-		"--listen", addr, "--rate", "100", "--secret-env", "DEMO_SERVICE_SECRET")
+	_, addr := startDemoService(b, "demo-service", bin, "bench-s3cret", 100)
 	_, prom := startPrometheus(b, addr)
 	awaitScrapes(b, prom, 30)
 

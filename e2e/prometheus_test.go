@@ -126,6 +126,17 @@ scrape_configs:
 	return d, "http://" + addr
 }
 
+// startDemoService runs the demo service binary bin on a free loopback
+// address with the shared secret and --rate rate, and args besides (a
+// --regression, a --seed); it returns the daemon and its address.
+func startDemoService(t testing.TB, name, bin, secret string, rate int, args ...string) (*daemon, string) {
+	t.Helper()
+	addr := freeAddr(t)
+	d := startDaemon(t, name, bin, []string{"DEMO_SERVICE_SECRET=" + secret}, "http://"+addr+"/metrics",
+		append([]string{"--listen", addr, "--rate", strconv.Itoa(rate), "--secret-env", "DEMO_SERVICE_SECRET"}, args...)...)
+	return d, addr
+}
+
 // demoServiceBinary builds examples/demo-service into dir.
 func demoServiceBinary(t testing.TB) string {
 	t.Helper()

@@ -30,10 +30,7 @@ func TestRealServiceThroughPrometheus(t *testing.T) {
 	bin := demoServiceBinary(t)
 	t.Setenv("E2E_DEMO_SECRET", "e2e-demo-s3cret")
 	startWith := func(t *testing.T, secret, regression string) (*daemon, string) {
-		addr := freeAddr(t)
-		d := startDaemon(t, "demo-service", bin, []string{"DEMO_SERVICE_SECRET=" + secret}, "http://"+addr+"/metrics",
-			"--listen", addr, "--rate", "100", "--secret-env", "DEMO_SERVICE_SECRET", "--regression", regression)
-		return d, addr
+		return startDemoService(t, "demo-service", bin, secret, 100, "--regression", regression)
 	}
 	start := func(t *testing.T, regression string) (*daemon, string) {
 		return startWith(t, "e2e-demo-s3cret", regression)

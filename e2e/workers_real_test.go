@@ -33,9 +33,7 @@ func TestTwoWorkersTuneRealServices(t *testing.T) {
 	const secret, targets, rounds = "e2e-two-workers", 4, 5
 	demos := make([]string, targets)
 	for i := range demos {
-		demos[i] = freeAddr(t)
-		startDaemon(t, fmt.Sprintf("demo-service-%d", i), demoBin, []string{"DEMO_SERVICE_SECRET=" + secret}, "http://"+demos[i]+"/metrics",
-			"--listen", demos[i], "--rate", "50", "--secret-env", "DEMO_SERVICE_SECRET", "--seed", strconv.Itoa(i+1))
+		_, demos[i] = startDemoService(t, fmt.Sprintf("demo-service-%d", i), demoBin, secret, 50, "--seed", strconv.Itoa(i+1))
 	}
 	_, prom := startPrometheus(t, demos...)
 
