@@ -278,6 +278,47 @@ func TestUncheckedDesignPointStaysInsideMaxStep(t *testing.T) {
 	}
 }
 
+// TestSafeSwitchMovesAlone: in safe mode a candidate that switches a
+// categorical knob keeps every numeric knob at the incumbent's value, and
+// such a switch is proposed when the objective favours it.
+func TestSafeSwitchMovesAlone(t *testing.T) {
+	space := Space{{Name: "gc", Type: Categorical, Choices: []string{"a", "b"}}, {Name: "x", Type: Float, Min: 0, Max: 1}}
+	inc := Config{"gc": Str("a"), "x": Num(0.5)}
+	p := Problem{Space: space, Constraints: []Constraint{{Metric: "lat", Max: fptr(10)}}}
+	o, err := NewGPOptimizer(p, GPOptions{Seed: 3, Region: &TrustRegion{Incumbent: inc, MaxStep: 0.1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	switched := false
+	for range 12 {
+		ss, err := o.Ask(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := ss[0].Config
+		step, cat, err := space.Step(inc, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cat > 0 {
+			switched = true
+			if step > 1e-9 {
+				t.Fatalf("%s switches gc and moves x by %.3g: want a switch alone", c, step)
+			}
+		}
+		obj := 1 + (c["x"].Float()-0.9)*(c["x"].Float()-0.9)
+		if c["gc"].String() == "b" {
+			obj -= 0.5
+		}
+		if err := o.Tell(Observation{Config: c, Objective: obj, Constraints: map[string]float64{"lat": 5}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !switched {
+		t.Error("12 suggestions never switched gc; want the switch the objective favours")
+	}
+}
+
 // TestIntegerKnobMovesByOne: an integer knob whose next value lies past
 // max_step is not frozen: once a model stands behind it, the optimizer
 // proposes the one-value move that the objective favours.
