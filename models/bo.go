@@ -106,6 +106,7 @@ type GPOptimizer struct {
 	asksSince   int
 	hyperN      int      // len(obs) at the last hyperparameter fit
 	warmRestart *gpHyper // hyperparameters of the last restart model
+	blind       float64  // blindMove as of this Ask
 }
 
 // NewGPOptimizer returns an optimizer for p. The space must be valid, the
@@ -257,6 +258,7 @@ func (o *GPOptimizer) Ask(n int) ([]Suggestion, error) {
 	}
 	rng := rand.New(rand.NewPCG(o.opts.Seed, uint64(len(o.obs))<<16|uint64(o.asksSince)))
 	o.asksSince++
+	o.blind = o.blindMove()
 	var out []Suggestion
 	// In safe mode the design obeys the safety model as soon as one can be
 	// fitted (two observations): the design's quasi-random points are where
@@ -348,6 +350,9 @@ func (o *GPOptimizer) designPoint(k int, safety *boModel) (Suggestion, bool) {
 		o.design.point(idx, q)
 		u := o.enc.fromUnitCube(q, b)
 		c := o.enc.decode(u)
+		if o.opts.Region != nil && safety == nil {
+			c = o.shrinkBlind(u, b)
+		}
 		if o.seen[c.String()] || (o.opts.Region != nil && !o.withinRegion(c)) {
 			continue
 		}
@@ -855,7 +860,113 @@ func (o *GPOptimizer) propose(m *boModel, rng *rand.Rand, explore bool) (Suggest
 // next value), and at most one categorical knob switched, alone.
 func (o *GPOptimizer) withinRegion(c Config) bool {
 	step, cat, err := o.problem.Space.StepWithin(o.opts.Region.Incumbent, c, o.opts.Region.MaxStep)
-	return err == nil && step <= o.opts.Region.MaxStep*(1+1e-9) && (cat == 0 || (cat == 1 && step <= switchStill))
+	return err == nil && step <= o.opts.Region.MaxStep*(1+1e-9) && (cat == 0 || (cat == 1 && step <= switchStill)) && !o.blindReach(c)
+}
+
+// blindFactor bounds a blind move, one that no model has data for: no
+// numeric knob may change by a larger share than blindFactor times the
+// incumbent's headroom (its smallest relative distance to a guardrail's
+// limit). A guardrail that moves at most in proportion to its knobs
+// (memory with a batch or a heap, latency with 1/threads short of a knee)
+// then ends at most its headroom past its limit: inside 2× the limit, and
+// short of the cliffs further out. A factor of 1 keeps such a guardrail
+// inside its limit but makes the first measured step too small to fit
+// the models on (ml-batching stalled and fell behind random search); 2
+// keeps both (BENCHMARKS.md).
+const blindFactor = 2
+
+// blindMove returns the largest relative change of a numeric knob that a
+// blind move may make: blindFactor times the headroom of the incumbent's
+// latest observation. It is +Inf (no bound beyond max_step) without such
+// an observation, or when the incumbent is at or past a limit: staying
+// put is then no safer than moving.
+func (o *GPOptimizer) blindMove() float64 {
+	inc := o.incCfg.String()
+	for i := len(o.obs) - 1; i >= 0; i-- {
+		ob := o.obs[i]
+		if ob.Config.String() != inc || len(ob.Constraints) == 0 {
+			continue
+		}
+		h := math.Inf(1)
+		for _, c := range o.problem.Constraints {
+			v, ok := ob.Constraints[c.Metric]
+			if !ok {
+				continue
+			}
+			if c.Max != nil && *c.Max != 0 {
+				h = min(h, (*c.Max-v)/math.Abs(*c.Max))
+			}
+			if c.Min != nil && *c.Min != 0 {
+				h = min(h, (v-*c.Min)/math.Abs(*c.Min))
+			}
+		}
+		if !(h > 0) {
+			return math.Inf(1)
+		}
+		return blindFactor * h
+	}
+	return math.Inf(1)
+}
+
+// relMove is the largest relative change of a numeric knob from the
+// incumbent to c (of its range, for a knob at 0).
+func (o *GPOptimizer) relMove(c Config) float64 {
+	r := 0.0
+	for _, p := range o.problem.Space {
+		if p.Type == Categorical {
+			continue
+		}
+		a, b := o.incCfg[p.Name].Float(), c[p.Name].Float()
+		if a != 0 {
+			r = max(r, math.Abs(b/a-1))
+		} else {
+			r = max(r, math.Abs(b-a)/(p.Max-p.Min))
+		}
+	}
+	return r
+}
+
+// shrinkBlind returns the configuration of u, a blind move inside box b,
+// pulled toward the incumbent until it is within o.blind (the incumbent
+// itself when rounding keeps every shorter pull past it).
+func (o *GPOptimizer) shrinkBlind(u []float64, b box) Config {
+	bound := o.blind
+	c := o.enc.decode(u)
+	if o.relMove(c) <= bound {
+		return c
+	}
+	x := make([]float64, len(u))
+	for t := 1.0; t > 1e-3; t *= 0.8 {
+		for i := range u {
+			x[i] = o.inc[i] + t*(u[i]-o.inc[i])
+		}
+		o.enc.snap(x, b)
+		if c = o.enc.decode(x); o.relMove(c) <= bound {
+			return c
+		}
+	}
+	return o.incCfg.Clone()
+}
+
+// blindReach reports whether c takes an integer knob's one-value move past
+// max_step (Param.Reach) by a larger share than o.blind: a move the
+// data never spanned (one more model instance on a GPU is +50% of its
+// memory).
+func (o *GPOptimizer) blindReach(c Config) bool {
+	bound := o.blind
+	for i, p := range o.problem.Space {
+		if p.Type != Int {
+			continue
+		}
+		u, err := p.ToUnit(c[p.Name])
+		if err != nil || math.Abs(u-o.inc[i]) <= o.opts.Region.MaxStep*(1+1e-9) {
+			continue
+		}
+		if a := o.incCfg[p.Name].Float(); a != 0 && math.Abs(c[p.Name].Float()/a-1) > bound {
+			return true
+		}
+	}
+	return false
 }
 
 // switchStill is the largest numeric step a candidate that switches a

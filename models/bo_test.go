@@ -319,6 +319,80 @@ func TestSafeSwitchMovesAlone(t *testing.T) {
 	}
 }
 
+// TestBlindDesignPointWithinHeadroom: the unchecked first design point
+// moves no knob by a larger share than twice the incumbent's headroom to
+// its closest guardrail (ml-batching: a batch of 41 for 32 crossed the
+// GPU's memory cliff, inside max_step).
+func TestBlindDesignPointWithinHeadroom(t *testing.T) {
+	space := Space{
+		{Name: "batch", Type: Int, Min: 1, Max: 128, Log: true},
+		{Name: "delay", Type: Float, Min: 0.5, Max: 50, Log: true},
+	}
+	p := Problem{Space: space, Constraints: []Constraint{{Metric: "mem", Max: fptr(0.9)}, {Metric: "lat", Max: fptr(100)}}}
+	inc := Config{"batch": Num(32), "delay": Num(5)}
+	for seed := range uint64(20) {
+		o, err := NewGPOptimizer(p, GPOptions{Seed: seed, Region: &TrustRegion{Incumbent: inc, MaxStep: 0.06}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Tell(Observation{Config: inc, Objective: 1, Constraints: map[string]float64{"mem": 0.84, "lat": 74}}); err != nil {
+			t.Fatal(err)
+		}
+		ss, err := o.Ask(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := ss[0].Config
+		// The headroom is memory's, (0.9 - 0.84)/0.9: 6.7%.
+		for _, k := range []string{"batch", "delay"} {
+			if r := math.Abs(c[k].Float()/inc[k].Float() - 1); r > 2*0.06/0.9+1e-9 {
+				t.Errorf("seed %d: the unchecked design point %s moves %s by %.1f%%: want at most 13.3%%", seed, c, k, 100*r)
+			}
+		}
+	}
+}
+
+// TestBlindReachWithinHeadroom: an integer knob's one-value move past
+// max_step is blind (no data spans it); it waits while the incumbent's
+// headroom is too small for it, and is proposed once the headroom allows.
+func TestBlindReachWithinHeadroom(t *testing.T) {
+	space := Space{{Name: "n", Type: Int, Min: 1, Max: 8}, {Name: "x", Type: Float, Min: 0, Max: 1}}
+	p := Problem{Space: space, Constraints: []Constraint{{Metric: "mem", Max: fptr(0.9)}}}
+	inc := Config{"n": Num(2), "x": Num(0.5)}
+	moves := func(mem float64) bool {
+		o, err := NewGPOptimizer(p, GPOptions{Seed: 1, Region: &TrustRegion{Incumbent: inc, MaxStep: 0.06}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 12 {
+			ss, err := o.Ask(1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := ss[0].Config
+			if c["n"].Float() != 2 {
+				return true
+			}
+			x := c["x"].Float()
+			// The incumbent is measured last, as a pass tells it.
+			obs := []Observation{{Config: c, Objective: 10 - c["n"].Float() + (x-0.5)*(x-0.5), Constraints: map[string]float64{"mem": mem}}}
+			if c.String() != inc.String() {
+				obs = append(obs, Observation{Config: inc, Objective: 8, Constraints: map[string]float64{"mem": mem}})
+			}
+			if err := o.Tell(obs...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return false
+	}
+	if moves(0.84) {
+		t.Error("n moved by one (50%) with 6.7% headroom on mem: want it kept")
+	}
+	if !moves(0.3) {
+		t.Error("n kept at 2 with 67% headroom on mem: want the one-value move")
+	}
+}
+
 // TestIntegerKnobMovesByOne: an integer knob whose next value lies past
 // max_step is not frozen: once a model stands behind it, the optimizer
 // proposes the one-value move that the objective favours.
