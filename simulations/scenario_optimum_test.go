@@ -3,6 +3,7 @@ package simulations
 import (
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -202,5 +203,53 @@ func TestScenarioConcurrent(t *testing.T) {
 		if !r.Equal(results[0]) {
 			t.Errorf("optima differ: %s vs %s", r, results[0])
 		}
+	}
+}
+
+// TestMLBatchingOptimumIsPastWhatACanaryDecides backs BENCHMARKS.md's
+// account of ml-batching's gap: its optimum runs p99 latency at the 100 ms
+// limit and the GPU's memory at 0.88 of 0.9, while a canary's first stage
+// (5% of the traffic) shows a guardrail kept only some standard errors
+// inside its limit. With the lines a pass computes from the noise its
+// campaigns measure (models.Resolve: 12.5% of the latency limit, 7.5% of
+// the memory limit), narrowed by √2 for the longest wait (max_verify_for
+// is twice verify_for) — latency ≤ 91 ms, memory ≤ 0.86 — the best
+// configuration a canary can promote is still more than 8% dearer than
+// the optimum on day 14: no policy that promotes only what its stages
+// decide gets within 5% there.
+func TestMLBatchingOptimumIsPastWhatACanaryDecides(t *testing.T) {
+	data, err := builtinFS.ReadFile("scenarios/ml-batching.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	for old, new := range map[string]string{
+		"name: ml-batching":                    "name: ml-batching-decidable",
+		"{metric: latency_p99_ms, max: 100}":   "{metric: latency_p99_ms, max: 91}",
+		"{metric: gpu_memory_ratio, max: 0.9}": "{metric: gpu_memory_ratio, max: 0.86}",
+	} {
+		if !strings.Contains(text, old) {
+			t.Fatalf("ml-batching.yaml no longer holds %q: update this test", old)
+		}
+		text = strings.Replace(text, old, new, 1)
+	}
+	decidable, err := ParseScenario("ml-batching-decidable.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := mustScenario(t, "ml-batching")
+	at := s.Start().Add(14 * 24 * time.Hour)
+	_, best, err := s.Optimum(at, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, reachable, err := decidable.Optimum(at, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gap := reachable.Objective/best.Objective - 1
+	t.Logf("day 14: optimum %.4g; best a canary decides %s at %.4g: %.1f%% dearer", best.Objective, cfg, reachable.Objective, 100*gap)
+	if gap < 0.08 {
+		t.Errorf("the best configuration a canary decides is only %.1f%% from ml-batching's optimum: BENCHMARKS.md's account of its gap is stale", 100*gap)
 	}
 }
