@@ -698,7 +698,7 @@ func (o *GPOptimizer) propose(m *boModel, rng *rand.Rand, explore bool) (Suggest
 	}
 	cands := o.candidates(rng, b, nc, centers)
 	if o.opts.Region != nil {
-		cands = append(cands, o.switches()...)
+		cands = append(cands, o.loneMoves()...)
 	}
 	if basin != nil {
 		cands = slices.DeleteFunc(cands, basin.inside)
@@ -949,11 +949,10 @@ func (o *GPOptimizer) shrinkBlind(u []float64, b box) Config {
 }
 
 // blindReach reports whether c takes an integer knob's one-value move past
-// max_step (Param.Reach) by a larger share than o.blind: a move the
-// data never spanned (one more model instance on a GPU is +50% of its
-// memory).
+// max_step (Param.Reach) other than alone and within o.blind: no data
+// spans such a move (one more model instance on a GPU is +50% of its
+// memory), so it measures that knob's effect by itself, as a switch does.
 func (o *GPOptimizer) blindReach(c Config) bool {
-	bound := o.blind
 	for i, p := range o.problem.Space {
 		if p.Type != Int {
 			continue
@@ -962,9 +961,9 @@ func (o *GPOptimizer) blindReach(c Config) bool {
 		if err != nil || math.Abs(u-o.inc[i]) <= o.opts.Region.MaxStep*(1+1e-9) {
 			continue
 		}
-		if a := o.incCfg[p.Name].Float(); a != 0 && math.Abs(c[p.Name].Float()/a-1) > bound {
-			return true
-		}
+		alone := o.incCfg.Clone()
+		alone[p.Name] = c[p.Name]
+		return alone.String() != c.String() || o.relMove(c) > o.blind
 	}
 	return false
 }
@@ -973,25 +972,39 @@ func (o *GPOptimizer) blindReach(c Config) bool {
 // categorical knob may take: none (but rounding). A switch moves alone.
 const switchStill = 1e-9
 
-// switches returns the incumbent with one categorical knob switched to
-// each of its other choices, the numeric knobs kept: in safe mode a switch
-// moves alone. The guardrails' models interpolate poorly across choices,
-// and a switch together with numeric moves puts the canary where neither
-// was measured (web-api's GC mode switched while its heap and threads were
-// cut: P = 0.995 believed, 160× the error budget measured).
-func (o *GPOptimizer) switches() [][]float64 {
+// loneMoves returns the moves of one knob alone from the incumbent that
+// safe mode allows only alone: each categorical knob switched to each of
+// its other choices, and each integer knob taken to its next value either
+// side when that lies past max_step (see blindReach). The guardrails'
+// models interpolate poorly across choices, and no data spans a one-value
+// move past max_step; alone, the move measures its knob's effect cleanly
+// (web-api's GC mode switched while its heap and threads were cut: P =
+// 0.995 believed, 160× the error budget measured). Random candidates
+// almost never keep every other knob exactly, so these are added.
+func (o *GPOptimizer) loneMoves() [][]float64 {
 	var out [][]float64
 	for i, p := range o.problem.Space {
-		if p.Type != Categorical {
-			continue
-		}
-		for k := range p.Choices {
-			if float64(k) == o.inc[i] {
-				continue
+		switch p.Type {
+		case Categorical:
+			for k := range p.Choices {
+				if float64(k) == o.inc[i] {
+					continue
+				}
+				x := slices.Clone(o.inc)
+				x[i] = float64(k)
+				out = append(out, x)
 			}
-			x := slices.Clone(o.inc)
-			x[i] = float64(k)
-			out = append(out, x)
+		case Int:
+			v := o.incCfg[p.Name].Float()
+			for _, w := range []float64{v - 1, v + 1} {
+				u, err := p.ToUnit(Num(w))
+				if w < p.Min || w > p.Max || err != nil || math.Abs(u-o.inc[i]) <= o.opts.Region.MaxStep*(1+1e-9) {
+					continue
+				}
+				x := slices.Clone(o.inc)
+				x[i] = u
+				out = append(out, x)
+			}
 		}
 	}
 	return out

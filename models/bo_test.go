@@ -354,7 +354,8 @@ func TestBlindDesignPointWithinHeadroom(t *testing.T) {
 
 // TestBlindReachWithinHeadroom: an integer knob's one-value move past
 // max_step is blind (no data spans it); it waits while the incumbent's
-// headroom is too small for it, and is proposed once the headroom allows.
+// headroom is too small for it, and is proposed once the headroom allows,
+// alone, though the objective favours moving x too.
 func TestBlindReachWithinHeadroom(t *testing.T) {
 	space := Space{{Name: "n", Type: Int, Min: 1, Max: 8}, {Name: "x", Type: Float, Min: 0, Max: 1}}
 	p := Problem{Space: space, Constraints: []Constraint{{Metric: "mem", Max: fptr(0.9)}}}
@@ -371,11 +372,14 @@ func TestBlindReachWithinHeadroom(t *testing.T) {
 			}
 			c := ss[0].Config
 			if c["n"].Float() != 2 {
+				if c["x"].Float() != 0.5 {
+					t.Errorf("%s: n's one-value move comes with x moved: want it alone", c)
+				}
 				return true
 			}
 			x := c["x"].Float()
 			// The incumbent is measured last, as a pass tells it.
-			obs := []Observation{{Config: c, Objective: 10 - c["n"].Float() + (x-0.5)*(x-0.5), Constraints: map[string]float64{"mem": mem}}}
+			obs := []Observation{{Config: c, Objective: 10 - c["n"].Float() + (x-0.6)*(x-0.6), Constraints: map[string]float64{"mem": mem}}}
 			if c.String() != inc.String() {
 				obs = append(obs, Observation{Config: inc, Objective: 8, Constraints: map[string]float64{"mem": mem}})
 			}

@@ -165,9 +165,10 @@ type Suggestion struct {
 // TrustRegion bounds a live pass's proposals: only configurations within
 // MaxStep (see Space.Step) of Incumbent, and, for optimizers with a model,
 // only those believed to satisfy every guardrail with probability at least
-// 1 − Delta. GPOptimizer adds two rules of its own: a categorical switch
-// moves alone, and a move no model has data for stays within twice the
-// incumbent's headroom (see blindFactor).
+// 1 − Delta. GPOptimizer adds rules of its own: a categorical switch, and
+// an integer knob's one-value move past MaxStep, move alone, and a move no
+// model has data for stays within twice the incumbent's headroom (see
+// blindFactor).
 type TrustRegion struct {
 	Incumbent Config
 	MaxStep   float64
