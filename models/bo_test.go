@@ -352,79 +352,68 @@ func TestBlindDesignPointWithinHeadroom(t *testing.T) {
 	}
 }
 
-// TestBlindReachWithinHeadroom: an integer knob's one-value move past
-// max_step is blind (no data spans it); it waits while the incumbent's
-// headroom is too small for it, and is proposed once the headroom allows,
-// alone, though the objective favours moving x too.
-func TestBlindReachWithinHeadroom(t *testing.T) {
-	space := Space{{Name: "n", Type: Int, Min: 1, Max: 8}, {Name: "x", Type: Float, Min: 0, Max: 1}}
-	p := Problem{Space: space, Constraints: []Constraint{{Metric: "mem", Max: fptr(0.9)}}}
-	inc := Config{"n": Num(2), "x": Num(0.5)}
-	moves := func(mem float64) bool {
-		o, err := NewGPOptimizer(p, GPOptions{Seed: 1, Region: &TrustRegion{Incumbent: inc, MaxStep: 0.06}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for range 12 {
-			ss, err := o.Ask(1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := ss[0].Config
-			if c["n"].Float() != 2 {
-				if c["x"].Float() != 0.5 {
-					t.Errorf("%s: n's one-value move comes with x moved: want it alone", c)
-				}
-				return true
-			}
-			x := c["x"].Float()
-			// The incumbent is measured last, as a pass tells it.
-			obs := []Observation{{Config: c, Objective: 10 - c["n"].Float() + (x-0.6)*(x-0.6), Constraints: map[string]float64{"mem": mem}}}
-			if c.String() != inc.String() {
-				obs = append(obs, Observation{Config: inc, Objective: 8, Constraints: map[string]float64{"mem": mem}})
-			}
-			if err := o.Tell(obs...); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return false
-	}
-	if moves(0.84) {
-		t.Error("n moved by one (50%) with 6.7% headroom on mem: want it kept")
-	}
-	if !moves(0.3) {
-		t.Error("n kept at 2 with 67% headroom on mem: want the one-value move")
-	}
-}
-
 // TestIntegerKnobMovesByOne: an integer knob whose next value lies past
-// max_step is not frozen: once a model stands behind it, the optimizer
-// proposes the one-value move that the objective favours.
+// max_step is not frozen: the optimizer proposes the one-value move that
+// the objective favours, alone, though the objective favours moving x too.
+// The move is blind (no data spans it): with a guardrail, it waits while
+// the incumbent's headroom is too small for it.
 func TestIntegerKnobMovesByOne(t *testing.T) {
 	space := Space{{Name: "n", Type: Int, Min: 1, Max: 8}, {Name: "x", Type: Float, Min: 0, Max: 1}}
 	inc := Config{"n": Num(2), "x": Num(0.5)}
-	o, err := NewGPOptimizer(Problem{Space: space}, GPOptions{Seed: 1, Region: &TrustRegion{Incumbent: inc, MaxStep: 0.06}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 12 {
-		ss, err := o.Ask(1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := ss[0].Config
-		if n := c["n"].Float(); n != 2 {
-			if n != 3 && n != 1 {
-				t.Fatalf("%s: n moved past its next value", c)
+	for _, tc := range []struct {
+		name  string
+		cons  []Constraint
+		mem   float64
+		moves bool
+	}{
+		{"no guardrail", nil, 0, true},
+		{"67% headroom", []Constraint{{Metric: "mem", Max: fptr(0.9)}}, 0.3, true},
+		{"6.7% headroom, the move +50%", []Constraint{{Metric: "mem", Max: fptr(0.9)}}, 0.84, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := NewGPOptimizer(Problem{Space: space, Constraints: tc.cons}, GPOptions{Seed: 1, Region: &TrustRegion{Incumbent: inc, MaxStep: 0.06}})
+			if err != nil {
+				t.Fatal(err)
 			}
-			return
-		}
-		x := c["x"].Float()
-		if err := o.Tell(Observation{Config: c, Objective: 10 - c["n"].Float() + (x-0.5)*(x-0.5)}); err != nil {
-			t.Fatal(err)
-		}
+			measured := func(c Config, obj float64) Observation {
+				ob := Observation{Config: c, Objective: obj}
+				if tc.cons != nil {
+					ob.Constraints = map[string]float64{"mem": tc.mem}
+				}
+				return ob
+			}
+			for range 12 {
+				ss, err := o.Ask(1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c := ss[0].Config
+				if n := c["n"].Float(); n != 2 {
+					switch {
+					case !tc.moves:
+						t.Fatalf("%s: n moved by one with %.1f%% headroom: want it kept", c, 100*(0.9-tc.mem)/0.9)
+					case n != 3 && n != 1:
+						t.Fatalf("%s: n moved past its next value", c)
+					case c["x"].Float() != 0.5:
+						t.Fatalf("%s: n's one-value move comes with x moved: want it alone", c)
+					}
+					return
+				}
+				x := c["x"].Float()
+				// The incumbent is measured last, as a pass tells it.
+				obs := []Observation{measured(c, 10-c["n"].Float()+(x-0.6)*(x-0.6))}
+				if c.String() != inc.String() {
+					obs = append(obs, measured(inc, 8))
+				}
+				if err := o.Tell(obs...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.moves {
+				t.Error("12 suggestions kept n at 2; want the one-value move the trust region allows")
+			}
+		})
 	}
-	t.Error("12 suggestions kept n at 2; want the one-value move the trust region allows")
 }
 
 func TestGPOptimizerNoSafeCandidate(t *testing.T) {
