@@ -889,15 +889,8 @@ func (o *GPOptimizer) blindMove() float64 {
 		}
 		h := math.Inf(1)
 		for _, c := range o.problem.Constraints {
-			v, ok := ob.Constraints[c.Metric]
-			if !ok {
-				continue
-			}
-			if c.Max != nil && *c.Max != 0 {
-				h = min(h, (*c.Max-v)/math.Abs(*c.Max))
-			}
-			if c.Min != nil && *c.Min != 0 {
-				h = min(h, (v-*c.Min)/math.Abs(*c.Min))
+			if v, ok := ob.Constraints[c.Metric]; ok {
+				h = min(h, c.Headroom(v))
 			}
 		}
 		if !(h > 0) {
@@ -958,7 +951,7 @@ func (o *GPOptimizer) blindReach(c Config) bool {
 			continue
 		}
 		u, err := p.ToUnit(c[p.Name])
-		if err != nil || math.Abs(u-o.inc[i]) <= o.opts.Region.MaxStep*(1+1e-9) {
+		if err != nil || !o.pastMaxStep(i, u) {
 			continue
 		}
 		alone := o.incCfg.Clone()
@@ -966,6 +959,13 @@ func (o *GPOptimizer) blindReach(c Config) bool {
 		return alone.String() != c.String() || o.relMove(c) > o.blind
 	}
 	return false
+}
+
+// pastMaxStep reports whether the encoded value u of knob i lies further
+// from the incumbent's than max_step: only an integer knob's one-value
+// move (Param.Reach) gets there.
+func (o *GPOptimizer) pastMaxStep(i int, u float64) bool {
+	return math.Abs(u-o.inc[i]) > o.opts.Region.MaxStep*(1+1e-9)
 }
 
 // switchStill is the largest numeric step a candidate that switches a
@@ -998,7 +998,7 @@ func (o *GPOptimizer) loneMoves() [][]float64 {
 			v := o.incCfg[p.Name].Float()
 			for _, w := range []float64{v - 1, v + 1} {
 				u, err := p.ToUnit(Num(w))
-				if w < p.Min || w > p.Max || err != nil || math.Abs(u-o.inc[i]) <= o.opts.Region.MaxStep*(1+1e-9) {
+				if w < p.Min || w > p.Max || err != nil || !o.pastMaxStep(i, u) {
 					continue
 				}
 				x := slices.Clone(o.inc)

@@ -722,3 +722,23 @@ func TestGPOptimizerRestarts(t *testing.T) {
 		})
 	}
 }
+
+func TestConstraintHeadroom(t *testing.T) {
+	for _, tc := range []struct {
+		c     Constraint
+		value float64
+		want  float64
+	}{
+		{Constraint{Metric: "mem", Max: fptr(0.9)}, 0.84, 0.06 / 0.9},
+		{Constraint{Metric: "mem", Max: fptr(0.9)}, 0.99, -0.09 / 0.9},
+		{Constraint{Metric: "hit", Min: fptr(0.8)}, 0.9, 0.1 / 0.8},
+		{Constraint{Metric: "x", Min: fptr(1), Max: fptr(10)}, 2, 0.8},
+		{Constraint{Metric: "x", Max: fptr(-10)}, -12, 0.2},
+		{Constraint{Metric: "x", Max: fptr(0)}, -1, math.Inf(1)},
+		{Constraint{Metric: "x"}, 5, math.Inf(1)},
+	} {
+		if got := tc.c.Headroom(tc.value); math.Abs(got-tc.want) > 1e-12 && got != tc.want {
+			t.Errorf("%s: Headroom(%v) = %v, want %v", tc.c, tc.value, got, tc.want)
+		}
+	}
+}

@@ -41,6 +41,20 @@ func (c Constraint) Lines() (lo, hi float64) {
 	return lo, hi
 }
 
+// Headroom returns how far value lies inside c's nearer limit, relative
+// to that limit's magnitude (negative past it); +Inf when no limit is set
+// or the set ones are 0, where a relative distance means nothing.
+func (c Constraint) Headroom(value float64) float64 {
+	h := math.Inf(1)
+	if c.Max != nil && *c.Max != 0 {
+		h = min(h, (*c.Max-value)/math.Abs(*c.Max))
+	}
+	if c.Min != nil && *c.Min != 0 {
+		h = min(h, (value-*c.Min)/math.Abs(*c.Min))
+	}
+	return h
+}
+
 // Holds reports whether value satisfies c. NaN never does.
 func (c Constraint) Holds(value float64) bool {
 	if math.IsNaN(value) {
