@@ -59,11 +59,11 @@ simulate: build
 	./$(BIN) simulate --scenario all --seeds 5 --passes 30 --policy all --report reports/simulate
 
 bench-optimizer:
-	$(GO) test -run '^$$' -bench Suggest -benchtime 25x ./models/
-	PASSFLOW_REGRET=1 $(GO) test -run TestRegretReport -v -timeout 2h ./models/
+	$(GO) test -run '^$$' -bench Suggest -benchtime 25x ./models/bo/
+	PASSFLOW_REGRET=1 $(GO) test -run TestRegretReport -v -timeout 2h ./models/bo/
 
 bench-judge:
-	PASSFLOW_JUDGE_REPORT=1 $(GO) test -run TestJudgeReport -v ./models/
+	PASSFLOW_JUDGE_REPORT=1 $(GO) test -run TestJudgeReport -v ./models/judge/
 
 # bench-real measures a judge look through a real Prometheus and an apply
 # of each actuator kind against the real demo service (needs make test-deps).

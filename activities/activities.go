@@ -13,6 +13,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/passflow/passflow/models"
+	"github.com/passflow/passflow/models/bo"
+	"github.com/passflow/passflow/models/judge"
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/webhook"
 )
@@ -40,9 +42,9 @@ const (
 
 // Verdicts of a canary stage.
 const (
-	VerdictPass     = models.VerdictPass
-	VerdictMarginal = models.VerdictMarginal
-	VerdictFail     = models.VerdictFail
+	VerdictPass     = judge.VerdictPass
+	VerdictMarginal = judge.VerdictMarginal
+	VerdictFail     = judge.VerdictFail
 )
 
 // Summary condenses a metric's samples over a window. N is 0 when there was
@@ -219,7 +221,7 @@ type AnalyzeResult struct {
 	Skip          bool          `json:"skip"`
 	Reason        string        `json:"reason,omitempty"`
 	// Breaking lists the guardrails the baseline is over its limit on, with
-	// confidence, over the window read (models.JudgeSLOs), and BreakingWhy
+	// confidence, over the window read (judge.SLOs), and BreakingWhy
 	// the evidence, one line each: the pass is then a repair.
 	Breaking    []string `json:"breaking,omitempty"`
 	BreakingWhy []string `json:"breaking_why,omitempty"`
@@ -305,7 +307,7 @@ func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (AnalyzeResul
 	res.SamplesNeeded = spec.Judge().SamplesNeeded(samples)
 	if n := res.SLIs[spec.Objective.Metric].N; n > 1 && res.SamplesNeeded > 0 {
 		scrape := to.Sub(from) / time.Duration(n)
-		res.VerifyFor, res.EnoughSamples = models.WaitFor(res.SamplesNeeded, scrape, spec.VerifyFor(), spec.MaxVerifyFor())
+		res.VerifyFor, res.EnoughSamples = judge.WaitFor(res.SamplesNeeded, scrape, spec.VerifyFor(), spec.MaxVerifyFor())
 	}
 	return res, nil
 }
@@ -323,7 +325,7 @@ const BreachWindow = time.Hour
 
 // breaking judges each of the baseline's windows of the last
 // BreachLookback (BreachWindow or Lookback each, ending at to) against the guardrails
-// (models.JudgeSLOs), at the judge's confidence shared among the windows
+// (judge.SLOs), at the judge's confidence shared among the windows
 // (Bonferroni): a guardrail shown over its limit in any window makes the
 // pass a repair (a regression, a drift, a load the tuned configuration has
 // no headroom for). It returns the guardrails, and one line of evidence
@@ -341,7 +343,7 @@ func (a *Activities) breaking(ctx context.Context, tel TelemetrySource, spec tar
 	w := max(Lookback(spec), BreachWindow)
 	n := max(int(BreachLookback/w), 1)
 	confidence := 1 - (1-spec.Judge().Confidence)/float64(n)
-	worst := map[string]models.SLOVerdict{}
+	worst := map[string]judge.SLOVerdict{}
 	when := map[string]time.Time{}
 	for k := range n {
 		from := to.Add(-time.Duration(k+1) * w)
@@ -349,8 +351,8 @@ func (a *Activities) breaking(ctx context.Context, tel TelemetrySource, spec tar
 		if err != nil {
 			return nil, nil, wrap(err, "look for broken guardrails")
 		}
-		for _, v := range models.JudgeSLOs(spec.Constraints, samples, confidence) {
-			if v.Class != models.SLOBroken {
+		for _, v := range judge.SLOs(spec.Constraints, samples, confidence) {
+			if v.Class != judge.SLOBroken {
 				continue
 			}
 			if prev, ok := worst[v.Metric]; !ok || math.Abs(v.Mean-v.Line) > math.Abs(prev.Mean-prev.Line) {
@@ -383,7 +385,7 @@ type ProposeInput struct {
 	History []models.Observation `json:"history,omitempty"`
 	Seed    uint64               `json:"seed"`
 	// Breaking lists the guardrails Analyze found the incumbent breaking:
-	// when set, the pass is a repair (models.GPOptions.Repair), and the
+	// when set, the pass is a repair (bo.Options.Repair), and the
 	// incumbent's observation is labeled with them.
 	Breaking []string `json:"breaking,omitempty"`
 }
@@ -487,7 +489,7 @@ func incumbentObservation(spec target.Spec, in ProposeInput) (models.Observation
 // newOptimizer returns the optimizer the propose step uses, and its name:
 // the Gaussian-process optimizer in safe mode.
 func newOptimizer(p models.Problem, seed uint64, region *models.TrustRegion, minGain float64, repair bool) (models.Optimizer, string, error) {
-	gp, err := models.NewGPOptimizer(p, models.GPOptions{Seed: seed, Region: region, MinGain: minGain, Repair: repair})
+	gp, err := bo.New(p, bo.Options{Seed: seed, Region: region, MinGain: minGain, Repair: repair})
 	return gp, "gaussian-process", err
 }
 
@@ -610,12 +612,12 @@ type Judgement struct {
 	// Judge is the relative rules' verdict at the end of the wait (nil when
 	// no rule applied); Sequential the look's evidence during it; SLOs each
 	// guardrail judged against its limit at the end of the wait.
-	Judge      *models.Verdict          `json:"judge,omitempty"`
-	Sequential *models.SequentialResult `json:"sequential,omitempty"`
-	SLOs       []models.SLOVerdict      `json:"slos,omitempty"`
+	Judge      *judge.Verdict          `json:"judge,omitempty"`
+	Sequential *judge.SequentialResult `json:"sequential,omitempty"`
+	SLOs       []judge.SLOVerdict      `json:"slos,omitempty"`
 	// BaselineSLOs, at the deciding stage of a repair, are the guardrails
 	// judged on the baseline beside the canary.
-	BaselineSLOs []models.SLOVerdict `json:"baseline_slos,omitempty"`
+	BaselineSLOs []judge.SLOVerdict `json:"baseline_slos,omitempty"`
 	// Failed lists the metrics that failed the stage: a guardrail broken or
 	// without data, a relative rule not passed.
 	Failed []string `json:"failed,omitempty"`
@@ -635,7 +637,7 @@ type Judgement struct {
 
 // Check is the look during a verification wait: the sequential test of the
 // critical relative rules (the objective's default among them) and of the
-// guardrails' limits on the stage's data so far (models.CheckSequential).
+// guardrails' limits on the stage's data so far (judge.CheckSequential).
 // It fails the stage on a breach.
 func (a *Activities) Check(ctx context.Context, in WindowInput) (Judgement, error) {
 	tel, _, err := a.connect(in.Target)
@@ -652,7 +654,7 @@ func (a *Activities) Check(ctx context.Context, in WindowInput) (Judgement, erro
 	if err != nil {
 		return Judgement{}, wrap(err, "check stage %d of %s", in.Stage, in.Target.Name)
 	}
-	seq, err := models.CheckSequential(cfg, in.Target.Constraints, baseline, canary)
+	seq, err := judge.CheckSequential(cfg, in.Target.Constraints, baseline, canary)
 	if err != nil {
 		return Judgement{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("check stage %d of %s: %v", in.Stage, in.Target.Name, err), ErrTypeInvalidTarget, err)
@@ -683,10 +685,10 @@ func (a *Activities) Check(ctx context.Context, in WindowInput) (Judgement, erro
 // limits: the target's (target.Spec.Judge); in a repair only the opted-in
 // ones (target.Spec.RepairJudge); none at 100%, where no baseline runs
 // beside the canary.
-func checkRules(in WindowInput) models.JudgeConfig {
+func checkRules(in WindowInput) judge.Config {
 	switch {
 	case in.Percent >= 100:
-		return models.JudgeConfig{}
+		return judge.Config{}
 	case in.Repair:
 		cfg, _ := in.Target.RepairJudge()
 		return cfg
@@ -695,10 +697,10 @@ func checkRules(in WindowInput) models.JudgeConfig {
 }
 
 // Verify judges a stage at the end of its wait. The guardrails are judged
-// against their limits (models.JudgeSLOs): a guardrail broken with
+// against their limits (judge.SLOs): a guardrail broken with
 // confidence, or without data, fails the stage; one the window cannot decide
 // yet makes it marginal and is listed in Undecided, so the pass may wait
-// longer. The relative rules (models.Judge: rank test and Hodges–Lehmann
+// longer. The relative rules (judge.Judge: rank test and Hodges–Lehmann
 // interval per metric, weighted score, never a pass on missing data) are the
 // objective's default rule and the rules the target opted into. When the
 // baseline cohort has no traffic (the 100% stage) the pre-pass reference
@@ -735,18 +737,18 @@ func (a *Activities) Verify(ctx context.Context, in WindowInput) (Judgement, err
 	j := Judgement{Verdict: VerdictPass, Canary: summarizeAll(canary), Baseline: summarizeAll(baseline),
 		BaselineWindow: window}
 	if relative {
-		v, err := models.Judge(cfg, baseline, canary)
+		v, err := judge.Judge(cfg, baseline, canary)
 		if err != nil {
 			return Judgement{}, temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("verify stage %d of %s: %v", in.Stage, spec.Name, err), ErrTypeInvalidTarget, err)
 		}
 		j.Verdict, j.Reasons, j.Judge = v.Verdict, v.Reasons, &v
 		for _, m := range v.Metrics {
-			if m.Class == models.ClassPass {
+			if m.Class == judge.ClassPass {
 				continue
 			}
 			j.fail(m.Metric)
-			if m.Metric == spec.Objective.Metric && (m.Class == models.ClassHigh || m.Class == models.ClassLow) {
+			if m.Metric == spec.Objective.Metric && (m.Class == judge.ClassHigh || m.Class == judge.ClassLow) {
 				j.ObjectiveWorse = true
 			}
 		}
@@ -756,8 +758,8 @@ func (a *Activities) Verify(ctx context.Context, in WindowInput) (Judgement, err
 		// shown to break a guardrail: the candidate may cost objective, and
 		// a second window, apart from Analyze's, keeps a chance excursion
 		// of a baseline at its limit from buying it.
-		j.BaselineSLOs = models.JudgeSLOs(spec.Constraints, baseline, cfg.WithDefaults().Confidence)
-		if !slices.ContainsFunc(j.BaselineSLOs, func(v models.SLOVerdict) bool { return v.Class == models.SLOBroken }) {
+		j.BaselineSLOs = judge.SLOs(spec.Constraints, baseline, cfg.WithDefaults().Confidence)
+		if !slices.ContainsFunc(j.BaselineSLOs, func(v judge.SLOVerdict) bool { return v.Class == judge.SLOBroken }) {
 			j.Verdict = VerdictMarginal
 			j.Reasons = append(j.Reasons, "no repair: the baseline beside the canary was not shown to break a guardrail")
 		}
@@ -777,18 +779,18 @@ func (a *Activities) Verify(ctx context.Context, in WindowInput) (Judgement, err
 			}
 		}
 	}
-	j.SLOs = models.JudgeSLOs(spec.Constraints, canary, cfg.WithDefaults().Confidence)
+	j.SLOs = judge.SLOs(spec.Constraints, canary, cfg.WithDefaults().Confidence)
 	for _, g := range j.SLOs {
 		switch g.Class {
-		case models.SLOBroken, models.SLONoData:
+		case judge.SLOBroken, judge.SLONoData:
 			j.Verdict = VerdictFail
 			j.Reasons = append(j.Reasons, fmt.Sprintf("guardrail %s: %s", g.Metric, g.Why))
-			if g.Class == models.SLOBroken {
+			if g.Class == judge.SLOBroken {
 				j.violate(g.Metric)
 			} else {
 				j.fail(g.Metric) // no data: failed, not shown broken
 			}
-		case models.SLOUndecided:
+		case judge.SLOUndecided:
 			if j.Verdict == VerdictPass {
 				j.Verdict = VerdictMarginal
 			}
@@ -814,12 +816,12 @@ const GainConfidence = 0.95
 // matching two-sided level) lies wholly on the good side of zero. leaning
 // is set when it is not shown but the estimate is on the good side.
 func gainShown(spec target.Spec, baseline, canary map[string][]float64) (shown, leaning bool, why string, err error) {
-	good, gained, sign := models.Decrease, models.ClassLow, -1.0 // lower is better: a canary shown lower gains
+	good, gained, sign := judge.Decrease, judge.ClassLow, -1.0 // lower is better: a canary shown lower gains
 	if spec.Objective.Goal == models.Maximize {
-		good, gained, sign = models.Increase, models.ClassHigh, 1
+		good, gained, sign = judge.Increase, judge.ClassHigh, 1
 	}
-	v, err := models.Judge(models.JudgeConfig{
-		Rules:      []models.MetricRule{{Metric: spec.Objective.Metric, Direction: good}},
+	v, err := judge.Judge(judge.Config{
+		Rules:      []judge.Rule{{Metric: spec.Objective.Metric, Direction: good}},
 		Confidence: 1 - 2*(1-GainConfidence),
 	}, baseline, canary)
 	if err != nil {
@@ -827,13 +829,13 @@ func gainShown(spec target.Spec, baseline, canary map[string][]float64) (shown, 
 	}
 	m := v.Metrics[0]
 	shown = m.Class == gained
-	leaning = !shown && m.Class != models.ClassNoData && sign*m.Shift > 0
+	leaning = !shown && m.Class != judge.ClassNoData && sign*m.Shift > 0
 	// The rule watches the gain's direction, so its own words call a loss
 	// "the good direction": the reason says it as a gain.
 	ci := fmt.Sprintf("%+.1f%% [%+.1f%%, %+.1f%%] at %g%% two-sided, p=%.3g",
 		100*m.RelShift, 100*m.RelCILow, 100*m.RelCIHigh, 100*(1-2*(1-GainConfidence)), m.PValue)
 	switch {
-	case m.Class == models.ClassNoData:
+	case m.Class == judge.ClassNoData:
 		why = m.Why
 	case shown:
 		why = "a gain shown: canary " + ci

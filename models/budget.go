@@ -101,7 +101,7 @@ type Analysis struct {
 func Analyze(in AnalyzeInput) Analysis {
 	var s SLIs
 	set := func(name string, v float64, dst *float64) {
-		if isFiniteValue(v) {
+		if IsFinite(v) {
 			*dst = v
 		} else {
 			s.Missing = append(s.Missing, name)
@@ -122,7 +122,7 @@ func Analyze(in AnalyzeInput) Analysis {
 	remaining := BudgetRemaining(in.SLO, in.WindowErrorRatio)
 	ok, reason := BudgetGate(in.SLO, in.MaxBurnRate, in.ShortErrorRatio, in.LongErrorRatio, remaining)
 	finiteOr0 := func(v float64) float64 {
-		if isFiniteValue(v) {
+		if IsFinite(v) {
 			return v
 		}
 		return 0

@@ -127,14 +127,14 @@ type Observation struct {
 	Reasons []string `json:"reasons,omitempty"`
 }
 
-// infeasibleLabel reports whether o is labeled infeasible whatever its
+// LabeledInfeasible reports whether o is labeled infeasible whatever its
 // values: not measured, or shown to break a guardrail.
-func (o Observation) infeasibleLabel() bool { return o.Failed || len(o.Violated) > 0 }
+func (o Observation) LabeledInfeasible() bool { return o.Failed || len(o.Violated) > 0 }
 
 // Feasible reports whether o satisfies every constraint of p, and was not
 // shown to break one.
 func (p Problem) Feasible(o Observation) bool {
-	if o.infeasibleLabel() || math.IsNaN(o.Objective) {
+	if o.LabeledInfeasible() || math.IsNaN(o.Objective) {
 		return false
 	}
 	for _, c := range p.Constraints {
@@ -179,7 +179,7 @@ type Suggestion struct {
 // TrustRegion bounds a live pass's proposals: only configurations within
 // MaxStep (see Space.Step) of Incumbent, and, for optimizers with a model,
 // only those believed to satisfy every guardrail with probability at least
-// 1 − Delta. GPOptimizer adds rules of its own: a categorical switch, and
+// 1 − Delta. bo.Optimizer adds rules of its own: a categorical switch, and
 // an integer knob's one-value move past MaxStep, move alone, and a move no
 // model has data for stays within twice the incumbent's headroom (see
 // blindFactor).
@@ -194,7 +194,7 @@ type TrustRegion struct {
 var ErrNoSafeCandidate = errors.New("models: no candidate inside the trust region is believed safe")
 
 // ErrNoGain is returned by Ask in safe mode when the safe candidates are
-// predicted to gain less than GPOptions.MinGain: none is worth a canary.
+// predicted to gain less than bo.Options.MinGain: none is worth a canary.
 var ErrNoGain = errors.New("models: no safe candidate is worth a canary")
 
 // Optimizer proposes configurations and learns from their measurements. It is

@@ -2,7 +2,6 @@ package models
 
 import (
 	"encoding/json"
-	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -144,41 +143,6 @@ func TestAssessRisk(t *testing.T) {
 				t.Errorf("band %s (%v), want %s", r.Band, r.Reasons, tt.want)
 			}
 		})
-	}
-}
-
-func TestRandomSearchStaysInTheTrustRegion(t *testing.T) {
-	s := testSpace()
-	region := &TrustRegion{Incumbent: s.Current(), MaxStep: 0.1}
-	rs, err := NewRandomSearch(Problem{Space: s, Goal: Minimize}, 7, region)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sugs, err := rs.Ask(200)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{s.Current().String(): true}
-	for _, sg := range sugs {
-		step, cat, err := s.Step(region.Incumbent, sg.Config)
-		if err != nil || step > region.MaxStep+1e-12 || cat != 0 {
-			t.Fatalf("%s: step %v, %d switches (%v): outside the region", sg.Config, step, cat, err)
-		}
-		if seen[sg.Config.String()] {
-			t.Fatalf("%s proposed twice (or is the incumbent)", sg.Config)
-		}
-		seen[sg.Config.String()] = true
-	}
-	// A region narrower than one step of an integer knob holds its next
-	// values either way, and once both are tried, nothing.
-	tiny := Space{{Name: "n", Type: Int, Min: 1, Max: 100, Current: ptrV(Num(50))}}
-	rs, _ = NewRandomSearch(Problem{Space: tiny}, 1, &TrustRegion{Incumbent: tiny.Current(), MaxStep: 0.001})
-	sugs, err = rs.Ask(2)
-	if err != nil || len(sugs) != 2 || sugs[0].Config["n"].Float()+sugs[1].Config["n"].Float() != 100 {
-		t.Errorf("a region narrower than one step of n offers %v (%v), want n=49 and n=51", sugs, err)
-	}
-	if _, err := rs.Ask(1); !errors.Is(err, ErrNoSafeCandidate) {
-		t.Errorf("exhausted region: error %v, want ErrNoSafeCandidate", err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/passflow/passflow/models"
+	"github.com/passflow/passflow/models/judge"
 	"github.com/passflow/passflow/target"
 )
 
@@ -61,10 +62,10 @@ func History(spec target.Spec, n int, noise float64, seed uint64) ([]models.Obse
 		// Labels as passes record them: a third of the passes rolled back
 		// at their first stage on a guardrail, with a reason as long as an
 		// observation keeps, the rest promoted.
-		o.Verdict, o.Stage, o.Percent, o.Reasons = models.VerdictPass, 3, 100, []string{"all 3 stages passed"}
+		o.Verdict, o.Stage, o.Percent, o.Reasons = judge.VerdictPass, 3, 100, []string{"all 3 stages passed"}
 		if i%3 == 2 && len(spec.Constraints) > 0 {
 			c := spec.Constraints[0]
-			o.Verdict, o.Stage, o.Percent, o.Violated = models.VerdictFail, 1, 5, []string{c.Metric}
+			o.Verdict, o.Stage, o.Percent, o.Violated = judge.VerdictFail, 1, 5, []string{c.Metric}
 			o.Reasons = []string{fmt.Sprintf("aborted early; %s slo breach: 12 of 16 samples with %s; e-value 4.2e+03 vs 150%s",
 				c.Metric, c, strings.Repeat(" ", 120))}
 		}

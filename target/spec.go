@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/passflow/passflow/models"
+	"github.com/passflow/passflow/models/judge"
 )
 
 // Duration is a span of time written as in Prometheus: "30s", "5m", "24h",
@@ -160,14 +161,14 @@ type Canary struct {
 	// judge's default objective rule (see Spec.Judge). 0 by default.
 	Tolerance float64 `yaml:"tolerance,omitempty" json:"tolerance"`
 	// MaxVerifyFor caps how far a stage's wait may be extended to collect the
-	// samples the judge needs (see models.JudgeConfig.SamplesNeeded); the
+	// samples the judge needs (see judge.Config.SamplesNeeded); the
 	// default is twice VerifyFor.
 	MaxVerifyFor Duration `yaml:"max_verify_for,omitempty" json:"max_verify_for"`
 	// Judge holds the opt-in relative rules of the canary judge ("no worse
 	// than the baseline by more than X", per metric), as in `passflow
 	// judge`; the objective's default rule is added unless it names the
 	// objective (see Spec.Judge).
-	Judge *models.JudgeConfig `yaml:"judge,omitempty" json:"judge,omitempty"`
+	Judge *judge.Config `yaml:"judge,omitempty" json:"judge,omitempty"`
 }
 
 // Risk sets when a human must approve and how far one pass may move.
@@ -353,14 +354,14 @@ type FreezeWindow struct {
 // canary.tolerance (0 by default), a critical rule, so a candidate shown to
 // be worse is rolled back and watched for during the wait. Guardrails are
 // not relative rules: they are judged against their limits
-// (models.JudgeSLOs, models.CheckSequential).
-func (s Spec) Judge() models.JudgeConfig {
-	var cfg models.JudgeConfig
+// (judge.SLOs, judge.CheckSequential).
+func (s Spec) Judge() judge.Config {
+	var cfg judge.Config
 	if s.Canary.Judge != nil {
 		cfg = *s.Canary.Judge
 		cfg.Rules = slices.Clone(cfg.Rules)
 	}
-	if !slices.ContainsFunc(cfg.Rules, func(r models.MetricRule) bool { return r.Metric == s.Objective.Metric }) {
+	if !slices.ContainsFunc(cfg.Rules, func(r judge.Rule) bool { return r.Metric == s.Objective.Metric }) {
 		cfg.Rules = append(cfg.Rules, s.objectiveRule())
 	}
 	return cfg.WithDefaults()
@@ -368,12 +369,12 @@ func (s Spec) Judge() models.JudgeConfig {
 
 // objectiveRule is the default relative rule of the objective: worse on the
 // canary by more than canary.tolerance, with confidence, fails the stage.
-func (s Spec) objectiveRule() models.MetricRule {
-	dir := models.Increase
+func (s Spec) objectiveRule() judge.Rule {
+	dir := judge.Increase
 	if s.Objective.Goal == models.Maximize {
-		dir = models.Decrease
+		dir = judge.Decrease
 	}
-	return models.MetricRule{Metric: s.Objective.Metric, Direction: dir,
+	return judge.Rule{Metric: s.Objective.Metric, Direction: dir,
 		AllowedEffect: models.Percent(s.Canary.Tolerance), Critical: true}
 }
 
@@ -383,9 +384,9 @@ func (s Spec) objectiveRule() models.MetricRule {
 // The default objective rule does not apply: the load, the time of day and
 // everything else differ between the two windows, so a difference proves
 // nothing about the change. ok is false when no rule is left.
-func (s Spec) JudgeAgainstReference() (cfg models.JudgeConfig, ok bool) {
+func (s Spec) JudgeAgainstReference() (cfg judge.Config, ok bool) {
 	if s.Canary.Judge == nil || len(s.Canary.Judge.Rules) == 0 {
-		return models.JudgeConfig{}, false
+		return judge.Config{}, false
 	}
 	return s.Canary.Judge.WithDefaults(), true
 }
@@ -395,7 +396,7 @@ func (s Spec) JudgeAgainstReference() (cfg models.JudgeConfig, ok bool) {
 // against the reference. The objective's default rule does not apply: a
 // repair restores a guardrail, and may cost objective to do it. ok is false
 // when no rule is left.
-func (s Spec) RepairJudge() (cfg models.JudgeConfig, ok bool) { return s.JudgeAgainstReference() }
+func (s Spec) RepairJudge() (cfg judge.Config, ok bool) { return s.JudgeAgainstReference() }
 
 // DecidingStage returns the index (1-based) of the last canary stage that
 // still leaves traffic on the baseline: the last stage whose objective is

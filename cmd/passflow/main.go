@@ -25,9 +25,8 @@ import (
 	"github.com/passflow/passflow/access"
 	"github.com/passflow/passflow/api"
 	"github.com/passflow/passflow/app"
-	"github.com/passflow/passflow/judge"
+	"github.com/passflow/passflow/cli"
 	"github.com/passflow/passflow/operator"
-	"github.com/passflow/passflow/optimize"
 	"github.com/passflow/passflow/simulations/campaign"
 	"github.com/passflow/passflow/simulations/report"
 	"github.com/passflow/passflow/target"
@@ -338,7 +337,7 @@ func targetsCmd(args []string, stdout, stderr io.Writer) int {
 			if *asJSON {
 				return printJSON(stdout, rows)
 			}
-			operator.PrintTargets(stdout, rows)
+			cli.PrintTargets(stdout, rows)
 			return nil
 		})
 	case "show":
@@ -354,7 +353,7 @@ func targetsCmd(args []string, stdout, stderr io.Writer) int {
 			if *asJSON {
 				return printJSON(stdout, st)
 			}
-			operator.PrintState(stdout, st)
+			cli.PrintState(stdout, st)
 			return nil
 		})
 	case "pause", "resume":
@@ -420,7 +419,7 @@ func historyCmd(args []string, stdout, stderr io.Writer) int {
 		if *asJSON {
 			return printJSON(stdout, recs)
 		}
-		operator.PrintHistory(stdout, recs)
+		cli.PrintHistory(stdout, recs)
 		return nil
 	})
 }
@@ -442,7 +441,7 @@ func auditCmd(args []string, stdout, stderr io.Writer) int {
 			return err
 		}
 		if !*asJSON {
-			operator.PrintAudit(stdout, entries)
+			cli.PrintAudit(stdout, entries)
 			return nil
 		}
 		for _, e := range entries {
@@ -644,7 +643,7 @@ func approvalsCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
-	operator.PrintApprovals(stdout, rows, time.Now())
+	cli.PrintApprovals(stdout, rows, time.Now())
 	return exitOK
 }
 
@@ -687,7 +686,7 @@ func validateCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 func judgeCmd(args []string, stdout, stderr io.Writer) int {
-	var o judge.Options
+	var o cli.JudgeOptions
 	fs := flags("judge", stderr)
 	fs.StringVar(&o.BaselineFile, "baseline", "", "JSON object: metric name → array of baseline samples")
 	fs.StringVar(&o.CanaryFile, "canary", "", "JSON object: metric name → array of canary samples")
@@ -696,11 +695,11 @@ func judgeCmd(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	return judge.Run(o, stdout, stderr)
+	return cli.Judge(o, stdout, stderr)
 }
 
 func optimizeCmd(args []string, stdout, stderr io.Writer) int {
-	var o optimize.Options
+	var o cli.OptimizeOptions
 	fs := flags("optimize", stderr)
 	fs.StringVar(&o.SpaceFile, "space", "", "space file (YAML or JSON): params, objective, constraints")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed; the same seed and answers give the same trials")
@@ -714,5 +713,5 @@ func optimizeCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "passflow optimize: --space FILE is required")
 		return exitUsage
 	}
-	return optimize.Run(o, os.Stdin, stdout, stderr)
+	return cli.Optimize(o, os.Stdin, stdout, stderr)
 }

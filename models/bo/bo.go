@@ -1,0 +1,1287 @@
+package bo
+
+import (
+	"errors"
+	"fmt"
+	"github.com/passflow/passflow/models"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+)
+
+// Options configure an Optimizer. The zero value is usable.
+type Options struct {
+	// Seed makes every random choice (initial design, candidates, fit
+	// restarts) reproducible: the same seed, space and sequence of Tell and
+	// Ask calls give the same suggestions.
+	Seed uint64
+	// InitialPoints is the size of the initial design (the incumbent, then
+	// scrambled Sobol points) proposed before the model takes over. Zero
+	// means 2·dimensions+2, at least 5 and at most 20; in safe mode
+	// dimensions+1, at least 3 and at most 6, the design's points checked
+	// by the safety model from two observations on (the one point before
+	// that switches a categorical knob alone, when the space has one).
+	InitialPoints int
+	// Region, when set, turns on the safe mode of a live pass: every
+	// suggestion lies within Region.MaxStep (see Space.Step) of
+	// Region.Incumbent, switches at most one categorical parameter, and once
+	// a model exists is believed to satisfy every guardrail with probability
+	// at least 1 − Region.Delta (0.05 when Delta is zero). When nothing
+	// qualifies Ask returns an error wrapping ErrNoSafeCandidate.
+	Region *models.TrustRegion
+	// Deterministic pins the observation noise near zero, for objectives
+	// that return the same value every time they are measured. Otherwise the
+	// noise is learned, above a small floor.
+	Deterministic bool
+	// Candidates is the number of quasi-random candidates scored per
+	// suggestion before the best are refined by gradient ascent. Zero means
+	// 2048, fewer once the history is large.
+	Candidates int
+	// MinGain, in safe mode, is the least relative improvement over the
+	// incumbent worth a canary (0.02 for 2%): a model suggestion whose
+	// predicted gain plus one predictive standard deviation is below it is
+	// not proposed, and when none qualifies Ask returns an error wrapping
+	// ErrNoGain. It applies from 2·dimensions+2 observations on (at least
+	// 5): a model of fewer points is too sure of itself. A gain the
+	// canary cannot show is a rollback, or a promotion on luck. Zero
+	// proposes any gain.
+	MinGain float64
+	// Repair, in safe mode, is set when the incumbent breaks a guardrail:
+	// the pass's job is then to restore it, at whatever cost. A repair
+	// proposes the configuration with the best predicted objective among
+	// those believed to keep every guardrail (MinGain does not apply: the
+	// objective may well get worse), or, when none is, the one most likely
+	// to keep them all, if that is more likely than not.
+	Repair bool
+	// Restarts turns on restart steps outside safe mode: once the best value
+	// has stalled, every other suggestion searches outside the incumbent's
+	// basin (see restartStep). They help a multimodal objective leave a
+	// local optimum (Hartmann6) and cost precision on objectives whose
+	// first basin was the right one; off by default.
+	Restarts bool
+}
+
+// warpDelta sets how strongly the log warp of a noiseless objective expands
+// the values near the best seen, as a share of their median distance.
+var warpDelta = 0.01
+
+// defaultDelta is the guardrail risk accepted in safe mode when the trust
+// region does not set one.
+const defaultDelta = 0.05
+
+// Optimizer is passflow's Bayesian optimizer: a Gaussian-process surrogate
+// of the objective and of every guardrail metric, maximizing log expected
+// improvement weighted by the probability that the guardrails hold.
+//
+// Every numeric knob is mapped to [0, 1] (linear or log scale), integers are
+// evaluated on their exact grid and categorical knobs through a Hamming
+// distance. Each process has a Matérn-5/2 kernel with one length scale per
+// knob, a constant mean and learned noise, fitted by maximizing the marginal
+// likelihood under priors from several starts. Until something feasible has
+// been seen it maximizes the probability of feasibility instead. With
+// Options.Restarts, once the best value has stalled, every other
+// suggestion is a restart step that searches outside the incumbent's basin
+// (see restartStep). Failed evaluations (and NaN or infinite measurements)
+// count as infeasible and feed a model of failure.
+//
+// A Optimizer is not safe for concurrent use.
+type Optimizer struct {
+	problem models.Problem
+	opts    Options
+	enc     *encoding
+	delta   float64
+	inc     []float64 // encoded incumbent of the initial design / region
+	incCfg  models.Config
+
+	obs  []models.Observation
+	xs   [][]float64
+	seen map[string]bool
+
+	model       *boModel
+	modelN      int // len(obs) the model was fitted on
+	fits        int
+	warmObj     *gpHyper
+	warmCons    map[string]*gpHyper
+	design      *sobol
+	asksSince   int
+	hyperN      int      // len(obs) at the last hyperparameter fit
+	warmRestart *gpHyper // hyperparameters of the last restart model
+	blind       float64  // blindMove as of this Ask
+}
+
+// New returns an optimizer for p. The space must be valid, the
+// goal minimize or maximize (empty means minimize), and the trust region, if
+// any, must hold a valid incumbent and a max step in (0, 1].
+func New(p models.Problem, opts Options) (*Optimizer, error) {
+	if errs := p.Space.Validate("params"); len(errs) > 0 {
+		return nil, fmt.Errorf("models: invalid space: %v", errors.Join(fieldErrs(errs)...))
+	}
+	switch p.Goal {
+	case "":
+		p.Goal = models.Minimize
+	case models.Minimize, models.Maximize:
+	default:
+		return nil, fmt.Errorf("models: goal must be minimize or maximize, got %q", p.Goal)
+	}
+	for i, c := range p.Constraints {
+		switch {
+		case c.Metric == "":
+			return nil, fmt.Errorf("models: constraint %d: expected a metric name", i)
+		case c.Max == nil && c.Min == nil:
+			return nil, fmt.Errorf("models: constraint %s: expected max or min", c.Metric)
+		case c.Max != nil && (math.IsNaN(*c.Max) || math.IsInf(*c.Max, 0)),
+			c.Min != nil && (math.IsNaN(*c.Min) || math.IsInf(*c.Min, 0)):
+			return nil, fmt.Errorf("models: constraint %s: bounds must be finite", c.Metric)
+		case c.Max != nil && c.Min != nil && *c.Min > *c.Max:
+			return nil, fmt.Errorf("models: constraint %s: min %v > max %v", c.Metric, *c.Min, *c.Max)
+		}
+		for _, d := range p.Constraints[:i] {
+			if d.Metric == c.Metric {
+				return nil, fmt.Errorf("models: constraint %s appears twice", c.Metric)
+			}
+		}
+	}
+	if opts.InitialPoints < 0 {
+		return nil, fmt.Errorf("models: initial points must be >= 0, got %d", opts.InitialPoints)
+	}
+	if opts.Candidates < 0 {
+		return nil, fmt.Errorf("models: candidates must be >= 0, got %d", opts.Candidates)
+	}
+	o := &Optimizer{
+		problem:  p,
+		opts:     opts,
+		enc:      newEncoding(p.Space),
+		seen:     map[string]bool{},
+		warmCons: map[string]*gpHyper{},
+		design:   newSobol(len(p.Space), opts.Seed^0x6a09e667f3bcc908),
+	}
+	if o.opts.InitialPoints == 0 {
+		o.opts.InitialPoints = min(20, max(5, 2*len(p.Space)+2))
+		if opts.Region != nil {
+			// A live pass is a day of canaries: the model, safety-checked,
+			// takes over after the incumbent and d more points.
+			o.opts.InitialPoints = min(6, max(3, len(p.Space)+1))
+		}
+	}
+	if o.opts.Candidates == 0 {
+		o.opts.Candidates = 2048
+	}
+	o.incCfg = p.Space.Current()
+	if r := opts.Region; r != nil {
+		if err := p.Space.CheckConfig(r.Incumbent); err != nil {
+			return nil, fmt.Errorf("models: trust region incumbent: %w", err)
+		}
+		if !(r.MaxStep > 0 && r.MaxStep <= 1) {
+			return nil, fmt.Errorf("models: trust region max step must be in (0, 1], got %v", r.MaxStep)
+		}
+		if !(r.Delta >= 0 && r.Delta < 1) {
+			return nil, fmt.Errorf("models: trust region delta must be in [0, 1), got %v", r.Delta)
+		}
+		o.delta = r.Delta
+		if o.delta == 0 {
+			o.delta = defaultDelta
+		}
+		o.incCfg = r.Incumbent.Clone()
+	}
+	inc, err := o.enc.encode(o.incCfg)
+	if err != nil {
+		return nil, err
+	}
+	o.inc = inc
+	return o, nil
+}
+
+func fieldErrs(errs []models.FieldError) []error {
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = e
+	}
+	return out
+}
+
+// Tell adds observations to the history. Every configuration must be valid
+// for the space; otherwise nothing is added. An observation whose objective
+// or a guardrail metric is NaN or infinite is recorded as failed.
+func (o *Optimizer) Tell(obs ...models.Observation) error {
+	xs := make([][]float64, len(obs))
+	clean := make([]models.Observation, len(obs))
+	for i, ob := range obs {
+		if err := o.problem.Space.CheckConfig(ob.Config); err != nil {
+			return fmt.Errorf("models: tell: observation %d: %w", i, err)
+		}
+		x, err := o.enc.encode(ob.Config)
+		if err != nil {
+			return fmt.Errorf("models: tell: observation %d: %w", i, err)
+		}
+		xs[i] = x
+		ob.Config = ob.Config.Clone()
+		if math.IsNaN(ob.Objective) || math.IsInf(ob.Objective, 0) {
+			ob.Failed = true
+		}
+		if ob.Constraints != nil {
+			cs := make(map[string]float64, len(ob.Constraints))
+			for k, v := range ob.Constraints {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					ob.Failed = true
+					continue
+				}
+				cs[k] = v
+			}
+			ob.Constraints = cs
+		}
+		clean[i] = ob
+	}
+	for i, ob := range clean {
+		o.obs = append(o.obs, ob)
+		o.xs = append(o.xs, xs[i])
+		o.seen[ob.Config.String()] = true
+	}
+	if len(obs) > 0 {
+		o.asksSince = 0
+	}
+	return nil
+}
+
+// History returns the observations told so far, failed ones marked.
+func (o *Optimizer) History() []models.Observation { return slices.Clone(o.obs) }
+
+// Ask returns n new configurations to evaluate, none of them already in the
+// history or suggested before. Before the history holds InitialPoints
+// observations they come from the initial design; afterwards from the model,
+// a batch of n by the Kriging believer (each pick is assumed to measure what
+// the model predicts before the next is chosen). In safe mode Ask returns
+// fewer than n suggestions and an error wrapping ErrNoSafeCandidate when no
+// more candidates qualify.
+func (o *Optimizer) Ask(n int) ([]models.Suggestion, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("models: ask for at least one suggestion, got %d", n)
+	}
+	rng := rand.New(rand.NewPCG(o.opts.Seed, uint64(len(o.obs))<<16|uint64(o.asksSince)))
+	o.asksSince++
+	o.blind = o.blindMove()
+	var out []models.Suggestion
+	// In safe mode the design obeys the safety model as soon as one can be
+	// fitted (two observations): the design's quasi-random points are where
+	// a live service would otherwise meet its cliffs unwarned.
+	var safety *boModel
+	if o.opts.Region != nil && len(o.obs) >= safeDesignFrom && len(o.obs) < o.opts.InitialPoints {
+		m, err := o.fit(rng)
+		if err != nil {
+			return nil, err
+		}
+		safety = m
+	}
+	for len(out) < n && len(o.obs)+len(out) < o.opts.InitialPoints {
+		s, ok := o.designPoint(len(o.obs)+len(out), safety)
+		if !ok {
+			break
+		}
+		o.seen[s.Config.String()] = true
+		out = append(out, s)
+	}
+	if len(out) == n {
+		return out, nil
+	}
+	if len(o.obs) == 0 {
+		// Nothing to model and the design is exhausted.
+		return out, fmt.Errorf("models: no new configuration left in the initial design")
+	}
+	m, err := o.fit(rng)
+	if err != nil {
+		return out, err
+	}
+	// The model is about to absorb fantasies; refit it next time.
+	o.model = nil
+	for q := 0; len(out) < n; q++ {
+		s, x, err := o.propose(m, rng, o.restartStep(m, len(o.obs)+q))
+		if err != nil {
+			return out, err
+		}
+		if n > 1 {
+			s.Why += fmt.Sprintf(" (batch pick %d of %d, Kriging believer)", q+1, n-len(out)+q)
+		}
+		o.seen[s.Config.String()] = true
+		out = append(out, s)
+		if len(out) < n {
+			if err := m.believe(x); err != nil {
+				return out, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// minGainFrom is the history length from which Options.MinGain applies
+// in d dimensions: 2d+2, at least 5.
+func minGainFrom(d int) int { return max(5, 2*d+2) }
+
+// safeDesignFrom is the number of observations from which a safe-mode
+// design point must be believed safe: with fewer, no model can be fitted.
+const safeDesignFrom = 2
+
+// designPoint returns the k-th point of the initial design: the incumbent,
+// then scrambled Sobol points (inside the trust region in safe mode). With a
+// safety model, only points it believes keep every guardrail with
+// probability at least 1 − δ qualify; ok is false when none does.
+func (o *Optimizer) designPoint(k int, safety *boModel) (models.Suggestion, bool) {
+	if !o.seen[o.incCfg.String()] {
+		return models.Suggestion{Config: o.incCfg.Clone(), Why: "initial design: the incumbent (current configuration)"}, true
+	}
+	q := make([]float64, o.enc.dim())
+	if o.opts.Region != nil && safety == nil {
+		// A point no safety model checks moves one knob only: a categorical
+		// one (say the architecture) to another choice, the numeric knobs
+		// kept. A choice no observation has is one no model can vouch for
+		// later, and a switch alone measures its effect cleanly.
+		o.design.point(uint64(k), q)
+		if c, ok := o.switchPoint(q); ok {
+			return models.Suggestion{Config: c, Why: fmt.Sprintf("initial design: point %d of %d switches one categorical knob, the numeric knobs kept",
+				k+1, o.opts.InitialPoints)}, true
+		}
+	}
+	b := o.searchBox()
+	if o.opts.Region != nil && safety == nil {
+		// No model checks this point: an integer knob's one-value move,
+		// which may lie far past max_step (one more model instance on a
+		// GPU is +50% of its memory), waits until one can.
+		b = o.enc.regionBox(o.inc, o.opts.Region.MaxStep, true)
+	}
+	for idx := uint64(k); idx < uint64(k)+1000; idx++ {
+		o.design.point(idx, q)
+		u := o.enc.fromUnitCube(q, b)
+		c := o.enc.decode(u)
+		if o.opts.Region != nil && safety == nil {
+			c = o.shrinkBlind(u, b)
+		}
+		if o.seen[c.String()] || (o.opts.Region != nil && !o.withinRegion(c)) {
+			continue
+		}
+		why := fmt.Sprintf("initial design: scrambled Sobol point %d of %d", k+1, o.opts.InitialPoints)
+		if o.opts.Region != nil {
+			why += fmt.Sprintf(", within max_step %.3g of the incumbent", o.opts.Region.MaxStep)
+		}
+		var pred *models.Prediction
+		if safety != nil {
+			x, err := o.enc.encode(c)
+			if err != nil {
+				continue
+			}
+			if pred = safety.prediction(x); pred.PAllFeasible < 1-o.delta {
+				continue
+			}
+			why += fmt.Sprintf(", believed safe (P(guardrails hold) %.3f)", pred.PAllFeasible)
+		}
+		return models.Suggestion{Config: c, Why: why, Prediction: pred}, true
+	}
+	return models.Suggestion{}, false
+}
+
+// switchPoint returns the incumbent with its first categorical knob that
+// has an unseen single switch moved to another choice (the one the design
+// coordinate q picks among them); ok is false when there is none.
+func (o *Optimizer) switchPoint(q []float64) (models.Config, bool) {
+	for i, p := range o.problem.Space {
+		if p.Type != models.Categorical {
+			continue
+		}
+		var others []string
+		for _, ch := range p.Choices {
+			c := o.incCfg.Clone()
+			c[p.Name] = models.Str(ch)
+			if ch != o.incCfg[p.Name].String() && !o.seen[c.String()] {
+				others = append(others, ch)
+			}
+		}
+		if len(others) == 0 {
+			continue
+		}
+		c := o.incCfg.Clone()
+		c[p.Name] = models.Str(others[min(int(q[i]*float64(len(others))), len(others)-1)])
+		return c, true
+	}
+	return nil, false
+}
+
+func (o *Optimizer) searchBox() box {
+	if o.opts.Region != nil {
+		return o.enc.regionBox(o.inc, o.opts.Region.MaxStep, false)
+	}
+	return o.enc.unitBox()
+}
+
+// LengthScales returns the fitted length scales of the objective's model by
+// parameter name (nil before a model exists). In the unit cube a length
+// scale well below 1 marks a knob that matters; categorical knobs compare
+// choices, so below 1 means the choice matters.
+func (o *Optimizer) LengthScales() map[string]float64 {
+	if o.warmObj == nil {
+		return nil
+	}
+	return o.lengthScales(*o.warmObj)
+}
+
+func (o *Optimizer) lengthScales(h gpHyper) map[string]float64 {
+	ls := make(map[string]float64, len(h.ls))
+	for i, p := range o.problem.Space {
+		ls[p.Name] = h.ls[i]
+	}
+	return ls
+}
+
+// Recommendation is the optimizer's pick of the best configuration seen.
+type Recommendation struct {
+	// Observation is the recommended observation, as told.
+	Observation models.Observation `json:"observation"`
+	// Index is its position in the history (the order of Tell).
+	Index int `json:"index"`
+	// Prediction is the model's belief at the point, nil without a model.
+	Prediction *models.Prediction `json:"prediction,omitempty"`
+}
+
+// Recommend returns the best observed configuration by the model's
+// posterior mean of the objective, which discounts lucky noisy measurements,
+// among the feasible observations if any was feasible (otherwise the best
+// by Problem.Best). ok is false when nothing succeeded yet.
+func (o *Optimizer) Recommend() (r Recommendation, ok bool) {
+	feasible := -1
+	var idx []int
+	for i, ob := range o.obs {
+		if o.problem.Feasible(ob) {
+			idx = append(idx, i)
+			feasible = i
+		}
+	}
+	if feasible < 0 {
+		best, ok := o.problem.Best(o.obs)
+		if !ok {
+			return r, false
+		}
+		for i, ob := range o.obs {
+			if ob.Config.Equal(best.Config) && ob.Objective == best.Objective {
+				return Recommendation{Observation: ob, Index: i}, true
+			}
+		}
+	}
+	m, err := o.fit(rand.New(rand.NewPCG(o.opts.Seed, uint64(len(o.obs))<<16|0xffff)))
+	if err != nil || m.obj == nil {
+		best, _ := o.problem.Best(o.obs)
+		i := slices.IndexFunc(o.obs, func(ob models.Observation) bool {
+			return ob.Config.Equal(best.Config) && ob.Objective == best.Objective
+		})
+		return Recommendation{Observation: o.obs[i], Index: i}, true
+	}
+	xs := make([]float64, 0, len(idx)*o.enc.dim())
+	for _, i := range idx {
+		xs = append(xs, o.xs[i]...)
+	}
+	mu, _ := m.obj.predict(xs, len(idx))
+	bi := 0
+	for j := range idx {
+		if mu[j] < mu[bi] {
+			bi = j
+		}
+	}
+	i := idx[bi]
+	pred := m.prediction(o.xs[i])
+	return Recommendation{Observation: o.obs[i], Index: i, Prediction: pred}, true
+}
+
+// fit returns the model of the current history, fitting it if the history
+// changed since the last fit.
+func (o *Optimizer) fit(rng *rand.Rand) (*boModel, error) {
+	if o.model != nil && o.modelN == len(o.obs) {
+		return o.model, nil
+	}
+	m, err := o.buildModel(rng)
+	if err != nil {
+		return nil, err
+	}
+	o.model, o.modelN = m, len(o.obs)
+	o.fits++
+	return m, nil
+}
+
+// The cold fit of a long history: starts on coldSubset points, the best
+// refined on all of them for at most coldRefineEvals evaluations.
+var coldSubset, coldRefineEvals = 50, 10
+
+// fitFor chooses the work of a fit on n points.
+func (o *Optimizer) fitFor(n int, warm bool) fitSettings {
+	s := fitSettings{deterministic: o.opts.Deterministic, maxEvals: 80, maxPoints: 200}
+	switch {
+	case !warm:
+		s.starts = 2
+		// A cold fit on a long history (each live pass starts one): the
+		// starts run on a subset, the winner is refined on everything.
+		s.subset, s.refineEvals = coldSubset, coldRefineEvals
+	case n <= 40 || o.fits%5 == 0:
+		s.starts = 1
+	}
+	if n > 100 {
+		s.maxEvals = 40
+	}
+	return s
+}
+
+// hyper returns the hyperparameters of one process: refitted when refit is
+// set or there is no previous fit to reuse.
+func (o *Optimizer) hyper(x, y []float64, warm *gpHyper, refit bool, rng *rand.Rand) gpHyper {
+	if !refit && warm != nil {
+		return warm.clone()
+	}
+	return fitHyper(o.enc.cat, x, y, warm, o.fitFor(len(y), warm != nil), rng)
+}
+
+func (o *Optimizer) buildModel(rng *rand.Rand) (*boModel, error) {
+	d := o.enc.dim()
+	// Refit the hyperparameters on every new observation while the history
+	// is short, then every n/20 new observations: a fit costs many Cholesky
+	// factorizations, conditioning on new data with the last fit only one.
+	n := len(o.obs)
+	refit := n <= 60 || n-o.hyperN >= n/20
+	if refit {
+		o.hyperN = n
+	}
+	m := &boModel{enc: o.enc, problem: o.problem, best: math.Inf(1)}
+	sign := 1.0
+	if o.problem.Goal == models.Maximize {
+		sign = -1
+	}
+	m.sign = sign
+
+	// Objective: every successful observation, each with its measurement's
+	// standard error when known (per-point noise).
+	var xo, yo, seo []float64
+	var feasibleX []float64
+	nf := 0
+	for i, ob := range o.obs {
+		if ob.Failed {
+			continue
+		}
+		xo = append(xo, o.xs[i]...)
+		yo = append(yo, sign*ob.Objective)
+		seo = append(seo, ob.Uncertainty[o.problem.Objective])
+		if o.problem.Feasible(ob) {
+			feasibleX = append(feasibleX, o.xs[i]...)
+			nf++
+		}
+	}
+	if len(yo) > 0 {
+		if o.opts.Deterministic && len(yo) > 2 {
+			// Model log(y - min + δ): noiseless objectives often span orders
+			// of magnitude, and the log scale resolves the basin near the
+			// best value instead of the far-away peaks.
+			// Only when that makes the values less skewed (a right-skewed
+			// objective like Branin's, not a left-skewed one like
+			// Hartmann6's), a one-parameter Box–Cox choice.
+			srt := slices.Sorted(slices.Values(yo))
+			lo, med := srt[0], srt[len(srt)/2]
+			delta := max(warpDelta*(med-lo), 1e-12*(1+math.Abs(lo)))
+			wy := make([]float64, len(yo))
+			for i, v := range yo {
+				wy[i] = math.Log(v - lo + delta)
+			}
+			if math.Abs(skewness(wy)) < math.Abs(skewness(yo)) {
+				m.warp, m.wMin, m.wDelta = true, lo, delta
+				yo = wy
+			}
+		}
+		h := o.hyper(xo, yo, o.warmObj, refit, rng)
+		var se []float64
+		if !m.warp {
+			se = seo
+		}
+		g, err := newGP(o.enc.cat, xo, yo, se, h)
+		if err != nil {
+			return nil, err
+		}
+		m.obj = g
+		o.warmObj = &h
+		if nf > 0 {
+			mu, _ := g.predict(feasibleX, nf)
+			m.best = slices.Min(mu)
+			m.feasibleSeen = true
+		}
+	}
+
+	// Guardrails: every observation that measured the metric, with its
+	// standard error. A guardrail whose values and limits are all positive
+	// (latency, error ratio, cost) is modeled on the log scale, where knees
+	// and cliffs are gentler and noise is closer to constant. The lines are
+	// the limits pulled in by the constraint's margin: the optimizer aims
+	// at candidates a canary can promote.
+	for _, c := range o.problem.Constraints {
+		var xc, yc, sec []float64
+		for i, ob := range o.obs {
+			if v, ok := ob.Constraints[c.Metric]; ok {
+				xc = append(xc, o.xs[i]...)
+				yc = append(yc, v)
+				sec = append(sec, ob.Uncertainty[c.Metric])
+			}
+		}
+		cm := conModel{name: c.Metric, lo: math.Inf(-1), hi: math.Inf(1)}
+		if len(yc) > 0 {
+			lineLo, lineHi := c.Lines()
+			tf := func(v float64) float64 { return v }
+			if logScaled(c, yc) {
+				tf = math.Log
+				for i, v := range yc {
+					sec[i] /= v // the standard error of log v, to first order
+					yc[i] = math.Log(v)
+				}
+			}
+			clipPast(c, yc, tf)
+			h := o.hyper(xc, yc, o.warmCons[c.Metric], refit, rng)
+			g, err := newGP(o.enc.cat, xc, yc, sec, h)
+			if err != nil {
+				return nil, err
+			}
+			o.warmCons[c.Metric] = &h
+			cm.g = g
+			if c.Max != nil {
+				cm.hi = (tf(lineHi) - g.ymu) / g.ysd
+			}
+			if c.Min != nil {
+				cm.lo = (tf(lineLo) - g.ymu) / g.ysd
+			}
+		}
+		m.cons = append(m.cons, cm)
+	}
+
+	// Failures: a model of the failure indicator, once something failed:
+	// an evaluation that could not be measured, or a canary the judge
+	// showed to break a guardrail (a label, whatever the means say).
+	failed := 0
+	for _, ob := range o.obs {
+		if ob.LabeledInfeasible() {
+			failed++
+		}
+	}
+	if failed > 0 {
+		xf := make([]float64, 0, len(o.obs)*d)
+		yf := make([]float64, 0, len(o.obs))
+		for i, ob := range o.obs {
+			xf = append(xf, o.xs[i]...)
+			if ob.LabeledInfeasible() {
+				yf = append(yf, 1)
+			} else {
+				yf = append(yf, 0)
+			}
+		}
+		h := o.hyper(xf, yf, o.warmCons[""], refit, rng)
+		g, err := newGP(o.enc.cat, xf, yf, nil, h)
+		if err != nil {
+			return nil, err
+		}
+		o.warmCons[""] = &h
+		m.cons = append(m.cons, conModel{g: g, lo: math.Inf(-1), hi: (0.5 - g.ymu) / g.ysd})
+	}
+	return m, nil
+}
+
+// propose picks the next suggestion from the model: the best of many
+// quasi-random and local candidates by the acquisition, the best few refined
+// by projected gradient ascent, none already seen, and in safe mode only
+// those inside the trust region believed safe.
+func (o *Optimizer) propose(m *boModel, rng *rand.Rand, explore bool) (models.Suggestion, []float64, error) {
+	d := o.enc.dim()
+	b := o.searchBox()
+	n := len(o.obs)
+	nc := o.opts.Candidates
+	if n > 0 {
+		nc = min(nc, max(256, int(2.5e8/float64(n*n))))
+	}
+	am, centers := m, o.centers(m, 5)
+	var basin *restartBasin
+	if explore {
+		if r, ok := o.restartModel(m, rng); ok {
+			am, centers, basin = r.model, r.centers, r
+		}
+	}
+	cands := o.candidates(rng, b, nc, centers)
+	if o.opts.Region != nil {
+		cands = append(cands, o.loneMoves()...)
+	}
+	if basin != nil {
+		cands = slices.DeleteFunc(cands, basin.inside)
+	}
+	flat := make([]float64, 0, len(cands)*d)
+	for _, c := range cands {
+		flat = append(flat, c...)
+	}
+	acq, pall := am.acquisition(flat, len(cands))
+
+	// Refine the best few distinct starts.
+	order := make([]int, len(cands))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return acq[order[a]] > acq[order[b]] })
+	const refine = 8
+	var refined [][]float64
+	for _, i := range order {
+		if len(refined) == refine {
+			break
+		}
+		if math.IsInf(acq[i], -1) {
+			break
+		}
+		if o.opts.Region != nil && pall[i] < 1-o.delta {
+			continue
+		}
+		x := am.refine(cands[i], b)
+		o.enc.snap(x, b)
+		refined = append(refined, x)
+	}
+	if len(refined) > 0 {
+		rf := make([]float64, 0, len(refined)*d)
+		for _, x := range refined {
+			rf = append(rf, x...)
+		}
+		ra, rp := am.acquisition(rf, len(refined))
+		cands = append(cands, refined...)
+		acq = append(acq, ra...)
+		pall = append(pall, rp...)
+		order = order[:0]
+		for i := range cands {
+			order = append(order, i)
+		}
+		sort.SliceStable(order, func(a, b int) bool { return acq[order[a]] > acq[order[b]] })
+	}
+
+	if o.opts.Repair && o.opts.Region != nil && m.obj != nil {
+		// A repair takes the best predicted objective among the candidates
+		// believed safe; the rest by their chance of keeping every guardrail.
+		// The objective's process models sign·objective (on a log scale
+		// when warped), increasing in it: its latent means, in one batch,
+		// order the candidates as the objective does.
+		all := make([]float64, 0, len(cands)*d)
+		for _, c := range cands {
+			all = append(all, c...)
+		}
+		mean, _ := m.obj.predict(all, len(cands))
+		safe := func(i int) bool { return pall[i] >= 1-o.delta }
+		sort.SliceStable(order, func(a, b int) bool {
+			ia, ib := order[a], order[b]
+			switch {
+			case safe(ia) != safe(ib):
+				return safe(ia)
+			case safe(ia):
+				return mean[ia] < mean[ib]
+			}
+			return pall[ia] > pall[ib]
+		})
+	}
+
+	bestP, bestGain := 0.0, math.Inf(-1)
+	var incMean float64
+	// A model of a few points is too sure of itself to stand between the
+	// loop and its next measurement; the gain it predicts counts once the
+	// history could fill a design twice over.
+	minGain := o.opts.Region != nil && o.opts.MinGain > 0 && m.obj != nil && len(o.obs) >= minGainFrom(d) && !o.opts.Repair
+	if minGain {
+		incMean = m.prediction(o.inc).Mean
+	}
+	safeSeen := false
+	likeliest := -1 // in a repair, the candidate most likely to keep every guardrail
+	for _, i := range order {
+		c := o.enc.decode(cands[i])
+		if o.seen[c.String()] {
+			continue
+		}
+		if o.opts.Region != nil {
+			if !o.withinRegion(c) {
+				continue
+			}
+			if pall[i] > bestP {
+				bestP, likeliest = pall[i], i
+			}
+			if pall[i] < 1-o.delta {
+				continue
+			}
+		}
+		safeSeen = true
+		x := cands[i]
+		s := models.Suggestion{
+			Config:     c,
+			Prediction: m.prediction(x),
+		}
+		if minGain {
+			// The gain one standard deviation up: a candidate the model is
+			// unsure of may still be worth a canary (the deciding stage shows
+			// whether it gained), one it is sure gains little is not. The
+			// spread is the change's, not the candidate's value's: near
+			// the incumbent, the two share most of what the model does not
+			// know.
+			gain := (incMean - s.Prediction.Mean) / math.Max(math.Abs(incMean), 1e-12)
+			if o.problem.Goal == models.Maximize {
+				gain = -gain
+			}
+			gain += m.gainSD(x, o.inc) / math.Max(math.Abs(incMean), 1e-12)
+			bestGain = max(bestGain, gain)
+			if gain < o.opts.MinGain {
+				continue
+			}
+		}
+		if m.obj != nil {
+			s.LengthScales = o.lengthScales(m.obj.hyp)
+		}
+		s.Why = m.why()
+		if o.opts.Repair {
+			s.Why = "repair (the incumbent breaks a guardrail), the best predicted objective believed to keep every guardrail: " + s.Why
+		}
+		if basin != nil {
+			s.Why = fmt.Sprintf("restart step (no gain above %.2g sd in the last %d evaluations): %s outside the incumbent's basin, on a model of the observations there",
+				stallGain, stallEvals, s.Why)
+		}
+		if o.opts.Region != nil {
+			s.Why += fmt.Sprintf("; safe mode: within max_step %.3g of the incumbent, P(all guardrails hold) %.3f >= %.3f",
+				o.opts.Region.MaxStep, pall[i], 1-o.delta)
+		}
+		return s, x, nil
+	}
+	if o.opts.Repair && likeliest >= 0 && bestP > 0.5 {
+		s := models.Suggestion{Config: o.enc.decode(cands[likeliest]), Prediction: m.prediction(cands[likeliest])}
+		s.Why = fmt.Sprintf("repair: the incumbent breaks a guardrail; no candidate within max_step %.3g is believed safe at %.3f, "+
+			"this one keeps every guardrail with P %.3f, the likeliest: %s", o.opts.Region.MaxStep, 1-o.delta, bestP, m.why())
+		return s, cands[likeliest], nil
+	}
+	if minGain && safeSeen {
+		return models.Suggestion{}, nil, fmt.Errorf("%w: the best safe candidate within max_step %.3g may gain %.2f%% (predicted gain + 1 sd), less than the %.2f%% a canary can show",
+			models.ErrNoGain, o.opts.Region.MaxStep, 100*bestGain, 100*o.opts.MinGain)
+	}
+	if o.opts.Region != nil {
+		return models.Suggestion{}, nil, fmt.Errorf("%w: the most likely safe candidate within max_step %.3g has P(all guardrails hold) %.3f < %.3f",
+			models.ErrNoSafeCandidate, o.opts.Region.MaxStep, bestP, 1-o.delta)
+	}
+	return models.Suggestion{}, nil, errors.New("models: every candidate configuration was already evaluated")
+}
+
+// withinRegion reports whether c is a step the trust region allows from
+// the incumbent: every numeric knob within max_step (an integer one to its
+// next value), and at most one categorical knob switched, alone.
+func (o *Optimizer) withinRegion(c models.Config) bool {
+	step, cat, err := o.problem.Space.StepWithin(o.opts.Region.Incumbent, c, o.opts.Region.MaxStep)
+	return err == nil && step <= o.opts.Region.MaxStep*(1+1e-9) && (cat == 0 || (cat == 1 && step <= switchStill)) && !o.blindReach(c)
+}
+
+// blindFactor bounds a blind move, one that no model has data for: no
+// numeric knob may change by a larger share than blindFactor times the
+// incumbent's headroom (its smallest relative distance to a guardrail's
+// limit). A guardrail that moves at most in proportion to its knobs
+// (memory with a batch or a heap, latency with 1/threads short of a knee)
+// then ends at most its headroom past its limit: inside 2× the limit, and
+// short of the cliffs further out. A factor of 1 keeps such a guardrail
+// inside its limit but makes the first measured step too small to fit
+// the models on (ml-batching stalled and fell behind random search); 2
+// keeps both (BENCHMARKS.md).
+const blindFactor = 2
+
+// blindMove returns the largest relative change of a numeric knob that a
+// blind move may make: blindFactor times the headroom of the incumbent's
+// latest observation. It is +Inf (no bound beyond max_step) without such
+// an observation, or when the incumbent is at or past a limit: staying
+// put is then no safer than moving.
+func (o *Optimizer) blindMove() float64 {
+	inc := o.incCfg.String()
+	for i := len(o.obs) - 1; i >= 0; i-- {
+		ob := o.obs[i]
+		if ob.Config.String() != inc || len(ob.Constraints) == 0 {
+			continue
+		}
+		h := math.Inf(1)
+		for _, c := range o.problem.Constraints {
+			if v, ok := ob.Constraints[c.Metric]; ok {
+				h = min(h, c.Headroom(v))
+			}
+		}
+		if !(h > 0) {
+			return math.Inf(1)
+		}
+		return blindFactor * h
+	}
+	return math.Inf(1)
+}
+
+// relMove is the largest relative change of a numeric knob from the
+// incumbent to c (of its range, for a knob at 0).
+func (o *Optimizer) relMove(c models.Config) float64 {
+	r := 0.0
+	for _, p := range o.problem.Space {
+		if p.Type == models.Categorical {
+			continue
+		}
+		a, b := o.incCfg[p.Name].Float(), c[p.Name].Float()
+		if a != 0 {
+			r = max(r, math.Abs(b/a-1))
+		} else {
+			r = max(r, math.Abs(b-a)/(p.Max-p.Min))
+		}
+	}
+	return r
+}
+
+// shrinkBlind returns the configuration of u, a blind move inside box b,
+// pulled toward the incumbent until it is within o.blind (the incumbent
+// itself when rounding keeps every shorter pull past it).
+func (o *Optimizer) shrinkBlind(u []float64, b box) models.Config {
+	bound := o.blind
+	c := o.enc.decode(u)
+	if o.relMove(c) <= bound {
+		return c
+	}
+	x := make([]float64, len(u))
+	for t := 1.0; t > 1e-3; t *= 0.8 {
+		for i := range u {
+			x[i] = o.inc[i] + t*(u[i]-o.inc[i])
+		}
+		o.enc.snap(x, b)
+		if c = o.enc.decode(x); o.relMove(c) <= bound {
+			return c
+		}
+	}
+	return o.incCfg.Clone()
+}
+
+// blindReach reports whether c takes an integer knob's one-value move past
+// max_step (Param.Reach) other than alone and within o.blind: no data
+// spans such a move (one more model instance on a GPU is +50% of its
+// memory), so it measures that knob's effect by itself, as a switch does.
+func (o *Optimizer) blindReach(c models.Config) bool {
+	for i, p := range o.problem.Space {
+		if p.Type != models.Int {
+			continue
+		}
+		u, err := p.ToUnit(c[p.Name])
+		if err != nil || !o.pastMaxStep(i, u) {
+			continue
+		}
+		alone := o.incCfg.Clone()
+		alone[p.Name] = c[p.Name]
+		return alone.String() != c.String() || o.relMove(c) > o.blind
+	}
+	return false
+}
+
+// pastMaxStep reports whether the encoded value u of knob i lies further
+// from the incumbent's than max_step: only an integer knob's one-value
+// move (Param.Reach) gets there.
+func (o *Optimizer) pastMaxStep(i int, u float64) bool {
+	return math.Abs(u-o.inc[i]) > o.opts.Region.MaxStep*(1+1e-9)
+}
+
+// switchStill is the largest numeric step a candidate that switches a
+// categorical knob may take: none (but rounding). A switch moves alone.
+const switchStill = 1e-9
+
+// loneMoves returns the moves of one knob alone from the incumbent that
+// safe mode allows only alone: each categorical knob switched to each of
+// its other choices, and each integer knob taken to its next value either
+// side when that lies past max_step (see blindReach). The guardrails'
+// models interpolate poorly across choices, and no data spans a one-value
+// move past max_step; alone, the move measures its knob's effect cleanly
+// (web-api's GC mode switched while its heap and threads were cut: P =
+// 0.995 believed, 160× the error budget measured). Random candidates
+// almost never keep every other knob exactly, so these are added.
+func (o *Optimizer) loneMoves() [][]float64 {
+	var out [][]float64
+	for i, p := range o.problem.Space {
+		switch p.Type {
+		case models.Categorical:
+			for k := range p.Choices {
+				if float64(k) == o.inc[i] {
+					continue
+				}
+				x := slices.Clone(o.inc)
+				x[i] = float64(k)
+				out = append(out, x)
+			}
+		case models.Int:
+			v := o.incCfg[p.Name].Float()
+			for _, w := range []float64{v - 1, v + 1} {
+				u, err := p.ToUnit(models.Num(w))
+				if w < p.Min || w > p.Max || err != nil || !o.pastMaxStep(i, u) {
+					continue
+				}
+				x := slices.Clone(o.inc)
+				x[i] = u
+				out = append(out, x)
+			}
+		}
+	}
+	return out
+}
+
+// candidates returns nc points of the box: a quarter scrambled Sobol points,
+// the rest perturbations of the centers (best first) at several scales.
+func (o *Optimizer) candidates(rng *rand.Rand, b box, nc int, centers [][]float64) [][]float64 {
+	d := o.enc.dim()
+	out := make([][]float64, 0, nc)
+	sob := newSobol(d, rng.Uint64())
+	nglobal := nc / 4
+	for _, q := range sob.points(0, nglobal) {
+		out = append(out, o.enc.fromUnitCube(q, b))
+	}
+	if len(centers) == 0 {
+		centers = [][]float64{o.inc}
+	}
+	scales := []float64{0.2, 0.05, 0.01, 0.002, 0.0005}
+	pdim := min(1, max(2.0/float64(d), 0.5))
+	for len(out) < nc {
+		// The best center gets half of the local candidates.
+		ci := 0
+		if rng.IntN(2) == 1 {
+			ci = rng.IntN(len(centers))
+		}
+		x := slices.Clone(centers[ci])
+		s := scales[rng.IntN(len(scales))]
+		moved := false
+		for i := 0; i < d; i++ {
+			if rng.Float64() >= pdim {
+				continue
+			}
+			moved = true
+			if o.enc.cat[i] {
+				if rng.Float64() < 0.2 {
+					k := len(o.problem.Space[i].Choices)
+					x[i] = float64(rng.IntN(k))
+				}
+				continue
+			}
+			x[i] += s * rng.NormFloat64()
+		}
+		if !moved {
+			i := rng.IntN(d)
+			if !o.enc.cat[i] {
+				x[i] += s * rng.NormFloat64()
+			}
+		}
+		o.enc.snap(x, b)
+		out = append(out, x)
+	}
+	return out
+}
+
+// centers returns up to k observed points to search around: the feasible
+// ones with the lowest posterior mean, or failing any feasible, the
+// successful ones with the lowest objective.
+func (o *Optimizer) centers(m *boModel, k int) [][]float64 {
+	type pt struct {
+		x []float64
+		v float64
+		f bool
+	}
+	var pts []pt
+	for i, ob := range o.obs {
+		if ob.Failed {
+			continue
+		}
+		pts = append(pts, pt{o.xs[i], m.sign * ob.Objective, o.problem.Feasible(ob)})
+	}
+	sort.SliceStable(pts, func(a, b int) bool {
+		if pts[a].f != pts[b].f {
+			return pts[a].f
+		}
+		return pts[a].v < pts[b].v
+	})
+	var out [][]float64
+	for _, p := range pts {
+		if len(out) == k {
+			break
+		}
+		out = append(out, p.x)
+	}
+	return out
+}
+
+// skewness is the sample skewness of y (0 when y is constant).
+// pastLimit is how far past a guardrail's limit its model sees values: a
+// cliff measured at 250× an error-ratio limit says no more about where the
+// limit lies than one at 2×, and left as it is, one such value dominates a
+// stationary process fitted to values near the limit (its signal variance
+// and noise stretch to fit it). The observation keeps the value as
+// measured; only the model clips it.
+const pastLimit = 2.0
+
+// clipPast clips the modeled values ys of guardrail c (already mapped by
+// tf, the model's scale) at pastLimit times its limits: 2·max, max/2 for a
+// positive min (on a linear scale, max + |max| and min − |min|).
+func clipPast(c models.Constraint, ys []float64, tf func(float64) float64) {
+	hi, lo := math.Inf(1), math.Inf(-1)
+	if c.Max != nil {
+		hi = *c.Max + (pastLimit-1)*math.Abs(*c.Max)
+		if *c.Max > 0 {
+			hi = pastLimit * *c.Max
+		}
+		hi = tf(hi)
+	}
+	if c.Min != nil {
+		lo = *c.Min - (pastLimit-1)*math.Abs(*c.Min)
+		if *c.Min > 0 {
+			lo = *c.Min / pastLimit
+		}
+		lo = tf(lo) // positive when tf is the log (see logScaled)
+	}
+	for i, y := range ys {
+		ys[i] = min(max(y, lo), hi)
+	}
+}
+
+// logScaled reports whether guardrail c is modeled on the log scale: its
+// limits and every measured value ys are positive.
+func logScaled(c models.Constraint, ys []float64) bool {
+	if (c.Max != nil && *c.Max <= 0) || (c.Min != nil && *c.Min <= 0) {
+		return false
+	}
+	lo, hi := c.Lines()
+	if (c.Max != nil && hi <= 0) || (c.Min != nil && lo <= 0) {
+		return false
+	}
+	for _, v := range ys {
+		if !(v > 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func skewness(y []float64) float64 {
+	mu, sd := standardize(y)
+	var s float64
+	for _, v := range y {
+		z := (v - mu) / sd
+		s += z * z * z
+	}
+	return s / float64(len(y))
+}
+
+// Restart steps. A noiseless multimodal objective (Hartmann6) often brings the
+// model to a local optimum first; expected improvement then refines that
+// basin for good, because the model, fitted mostly on it, is confident that
+// the rest of the space is worse (it even learns that knobs which do not
+// matter there do not matter anywhere). With Options.Restarts, once the
+// best value has stalled, every other suggestion is a restart step in the
+// manner of TuRBO's
+// restarts: it drops the observations of the incumbent's basin (within
+// restartRadius length scales of the incumbent), models the rest on its own
+// and maximizes expected improvement over the best value outside, away from
+// the basin. A better basin found so becomes the incumbent's and the normal
+// steps take it over.
+const (
+	stallEvals    = 5    // observations without a gain that count as a stall
+	stallGain     = 0.03 // a gain, in standard deviations of the outputs
+	restartRadius = 1.5  // the incumbent's basin, in length scales (at most 1 each)
+	restartAfter  = 30   // observations before the first restart step
+)
+
+// restartStep says whether the suggestion of a model-based ask, the k-th
+// observation, is a restart step: with Options.Restarts, not in safe mode
+// (the trust region is the incumbent's neighbourhood), once something
+// feasible was seen and restartAfter observations (at least twice the
+// initial design) were made, every other suggestion while the best has
+// stalled.
+func (o *Optimizer) restartStep(m *boModel, k int) bool {
+	if !o.opts.Restarts || o.opts.Region != nil || m.obj == nil || !m.feasibleSeen || len(o.obs) < max(restartAfter, 2*o.opts.InitialPoints) || k%2 != 0 {
+		return false
+	}
+	var ys []float64
+	for _, ob := range o.obs {
+		if !ob.Failed {
+			ys = append(ys, m.sign*ob.Objective)
+		}
+	}
+	_, sd := standardize(ys)
+	best, last := math.Inf(1), 0
+	for i, ob := range o.obs {
+		if ob.Failed || !o.problem.Feasible(ob) {
+			continue
+		}
+		v := m.sign * ob.Objective
+		if v < best-stallGain*sd {
+			last = i
+		}
+		best = min(best, v)
+	}
+	return len(o.obs)-1-last >= stallEvals
+}
+
+// restartBasin is the model of a restart step and the basin it avoids.
+type restartBasin struct {
+	model   *boModel
+	centers [][]float64 // the best feasible observations outside the basin
+	inc     []float64   // the incumbent
+	ls      []float64   // the length scales of the basin's metric
+}
+
+// inside says whether x is in the incumbent's basin.
+func (r *restartBasin) inside(x []float64) bool {
+	var s float64
+	for i, l := range r.ls {
+		t := x[i] - r.inc[i]
+		if l == 0 { // categorical
+			continue
+		}
+		s += t * t / (l * l)
+	}
+	return s < restartRadius*restartRadius
+}
+
+// restartModel returns the model of a restart step: the objective's process
+// refitted on the successful observations outside the incumbent's basin
+// (hyperparameters refitted when the main model's are, warm-started),
+// expected improvement measured from the best of them, and the guardrail
+// and failure processes of m. ok is false when too few observations lie
+// outside the basin.
+func (o *Optimizer) restartModel(m *boModel, rng *rand.Rand) (*restartBasin, bool) {
+	d := o.enc.dim()
+	inc := o.centers(m, 1)
+	if len(inc) == 0 {
+		return nil, false
+	}
+	r := &restartBasin{inc: inc[0], ls: make([]float64, d)}
+	for i, l := range m.obj.hyp.ls {
+		if !o.enc.cat[i] {
+			r.ls[i] = min(l, 1)
+		}
+	}
+	type pt struct {
+		x []float64
+		v float64
+	}
+	var x, y []float64
+	var feasible []pt
+	for i, ob := range o.obs {
+		if ob.Failed || r.inside(o.xs[i]) {
+			continue
+		}
+		x = append(x, o.xs[i]...)
+		y = append(y, m.sign*ob.Objective)
+		if o.problem.Feasible(ob) {
+			feasible = append(feasible, pt{o.xs[i], m.sign * ob.Objective})
+		}
+	}
+	if len(feasible) < d+2 {
+		return nil, false
+	}
+	refit := o.warmRestart == nil || o.hyperN == len(o.obs)
+	h := o.hyper(x, y, o.warmRestart, refit, rng)
+	g, err := newGP(o.enc.cat, x, y, nil, h)
+	if err != nil {
+		return nil, false
+	}
+	o.warmRestart = &h
+	sort.SliceStable(feasible, func(a, b int) bool { return feasible[a].v < feasible[b].v })
+	fx := make([]float64, 0, len(feasible)*d)
+	for _, p := range feasible {
+		fx = append(fx, p.x...)
+		if len(r.centers) < 5 {
+			r.centers = append(r.centers, p.x)
+		}
+	}
+	mu, _ := g.predict(fx, len(feasible))
+	rm := *m
+	rm.obj, rm.warp, rm.best = g, false, slices.Min(mu)
+	r.model = &rm
+	return r, true
+}

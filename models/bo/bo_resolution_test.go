@@ -1,0 +1,144 @@
+package bo
+
+import (
+	"errors"
+	"github.com/passflow/passflow/models"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// TestMinGain: once the history is long enough for the model to speak, a
+// flat objective offers nothing worth a canary, and Ask says so.
+func TestMinGain(t *testing.T) {
+	space := models.Space{{Name: "x", Type: models.Float, Min: 0, Max: 1}, {Name: "y", Type: models.Float, Min: 0, Max: 1}}
+	p := models.Problem{Space: space, Objective: "cost"}
+	inc := models.Config{"x": models.Num(0.5), "y": models.Num(0.5)}
+	o, err := New(p, Options{Seed: 1, Region: &models.TrustRegion{Incumbent: inc, MaxStep: 0.2}, MinGain: 0.05})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range minGainFrom(2) + 2 {
+		x, y := 0.4+0.05*float64(i%5), 0.4+0.05*float64(i/5)
+		ob := models.Observation{Config: models.Config{"x": models.Num(x), "y": models.Num(y)}, Objective: 1 + 1e-4*float64(i%3),
+			Uncertainty: map[string]float64{"cost": 1e-4}}
+		if err := o.Tell(ob); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = o.Ask(1)
+	if !errors.Is(err, models.ErrNoGain) {
+		t.Fatalf("got %v, want ErrNoGain on a flat objective", err)
+	}
+}
+
+// TestClipPast: the guardrail models see values at most 2× past a limit,
+// on the scale they model.
+func TestClipPast(t *testing.T) {
+	ident := func(v float64) float64 { return v }
+	tests := []struct {
+		name string
+		c    models.Constraint
+		tf   func(float64) float64
+		in   []float64
+		want []float64
+	}{
+		{"max, log scale", models.Constraint{Max: fptr(0.002)}, math.Log,
+			[]float64{math.Log(0.0002), math.Log(0.003), math.Log(0.5)}, []float64{math.Log(0.0002), math.Log(0.003), math.Log(0.004)}},
+		{"min, log scale", models.Constraint{Min: fptr(0.9)}, math.Log,
+			[]float64{math.Log(0.95), math.Log(0.1)}, []float64{math.Log(0.95), math.Log(0.45)}},
+		{"max at zero, linear", models.Constraint{Max: fptr(0)}, ident, []float64{-1, 5}, []float64{-1, 0}},
+		{"negative max, linear", models.Constraint{Max: fptr(-10)}, ident, []float64{-30, 5}, []float64{-30, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ys := append([]float64(nil), tt.in...)
+			clipPast(tt.c, ys, tt.tf)
+			for i := range ys {
+				if math.Abs(ys[i]-tt.want[i]) > 1e-12 {
+					t.Errorf("clipped %v to %v, want %v", tt.in, ys, tt.want)
+					break
+				}
+			}
+		})
+	}
+}
+
+// TestGainSD: the model's spread of the change from the incumbent to a
+// nearby candidate is well below the candidate's own spread (the two share
+// most of what the model does not know), zero at the incumbent itself, and
+// grows with the distance.
+func TestGainSD(t *testing.T) {
+	space := models.Space{{Name: "x", Type: models.Float, Min: 0, Max: 1}, {Name: "y", Type: models.Float, Min: 0, Max: 1}}
+	p := models.Problem{Space: space, Objective: "cost"}
+	inc := models.Config{"x": models.Num(0.5), "y": models.Num(0.5)}
+	o, err := New(p, Options{Seed: 1, Region: &models.TrustRegion{Incumbent: inc, MaxStep: 0.2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 12 {
+		x, y := 0.3+0.1*float64(i%4), 0.3+0.15*float64(i/4)
+		ob := models.Observation{Config: models.Config{"x": models.Num(x), "y": models.Num(y)}, Objective: 1 + 0.3*(x-0.5)*(x-0.5) + 0.1*y + 0.01*float64(i%3),
+			Uncertainty: map[string]float64{"cost": 0.01}}
+		if err := o.Tell(ob); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := o.buildModel(rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	xi, _ := o.enc.encode(inc)
+	near, _ := o.enc.encode(models.Config{"x": models.Num(0.53), "y": models.Num(0.5)})
+	far, _ := o.enc.encode(models.Config{"x": models.Num(0.7), "y": models.Num(0.5)})
+	if sd := m.gainSD(xi, xi); sd > 1e-9 {
+		t.Errorf("the change from the incumbent to itself has sd %g, want 0", sd)
+	}
+	own, gNear, gFar := m.prediction(near).SD, m.gainSD(near, xi), m.gainSD(far, xi)
+	if !(gNear < 0.75*own) || !(gNear < gFar) {
+		t.Errorf("sd of the change to a near candidate %g, to a far one %g, the near candidate's own sd %g: "+
+			"want the near change under 3/4 of its own sd, and under the far one's", gNear, gFar, own)
+	}
+}
+
+// TestRepair: with an incumbent that breaks its guardrail, every safe
+// candidate costs objective; a plain pass finds nothing worth a canary, a
+// repair proposes the cheapest configuration believed to keep the line.
+func TestRepair(t *testing.T) {
+	space := models.Space{{Name: "x", Type: models.Float, Min: 0, Max: 1}}
+	p := models.Problem{Space: space, Objective: "cost", Constraints: []models.Constraint{{Metric: "latency", Max: fptr(150)}}}
+	inc := models.Config{"x": models.Num(0.45)} // latency 155: over the line
+	var obs []models.Observation
+	for i := range 12 {
+		x := 0.2 + 0.05*float64(i)
+		obs = append(obs, models.Observation{Config: models.Config{"x": models.Num(x)}, Objective: 1 + x,
+			Constraints: map[string]float64{"latency": 200 - 100*x},
+			Uncertainty: map[string]float64{"cost": 0.005, "latency": 1}})
+	}
+	ask := func(repair bool) (models.Suggestion, error) {
+		o, err := New(p, Options{Seed: 1, Region: &models.TrustRegion{Incumbent: inc, MaxStep: 0.2}, MinGain: 0.02, Repair: repair})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Tell(obs...); err != nil {
+			t.Fatal(err)
+		}
+		s, err := o.Ask(1)
+		if err != nil {
+			return models.Suggestion{}, err
+		}
+		return s[0], nil
+	}
+	if s, err := ask(false); !errors.Is(err, models.ErrNoGain) {
+		t.Errorf("a plain pass: %v (%s), want ErrNoGain: every safe step costs objective", err, s.Config)
+	}
+	s, err := ask(true)
+	if err != nil {
+		t.Fatalf("a repair: %v", err)
+	}
+	if x := s.Config["x"].Float(); x < 0.5 || x > 0.62 || s.Prediction.PAllFeasible < 0.95 || !strings.HasPrefix(s.Why, "repair") {
+		t.Errorf("a repair proposed x=%v with P(feasible) %.3f (%s); want the cheapest x believed to keep latency <= 150, just past 0.5",
+			x, s.Prediction.PAllFeasible, s.Why)
+	}
+}
