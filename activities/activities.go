@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"slices"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/models/bo"
 	"github.com/passflow/passflow/models/judge"
@@ -19,53 +19,7 @@ import (
 	"github.com/passflow/passflow/webhook"
 )
 
-// Stable activity names; workflows call activities by these names, never by
-// Go function names, so refactoring cannot break running passes.
-const (
-	AnalyzeName = "passflow.Analyze"
-	ProposeName = "passflow.Propose"
-	ApplyName   = "passflow.ApplyStage"
-	RevertName  = "passflow.RevertStage"
-	CheckName   = "passflow.Check"
-	VerifyName  = "passflow.Verify"
-	PromoteName = "passflow.Promote"
-	RecordName  = "passflow.Record"
-)
-
-// Error types of non-retryable application errors.
-const (
-	// ErrTypeInvalidTarget marks a target that cannot be connected or used.
-	ErrTypeInvalidTarget = "InvalidTarget"
-	// ErrTypeInvalidChange marks a configuration the actuator refuses.
-	ErrTypeInvalidChange = "InvalidChange"
-)
-
-// Verdicts of a canary stage.
-const (
-	VerdictPass     = judge.VerdictPass
-	VerdictMarginal = judge.VerdictMarginal
-	VerdictFail     = judge.VerdictFail
-)
-
-// Summary condenses a metric's samples over a window. N is 0 when there was
-// no data; the other fields are then meaningless (never read them as zeros).
-type Summary struct {
-	N    int     `json:"n"`
-	Mean float64 `json:"mean"`
-	SD   float64 `json:"sd"`
-	P50  float64 `json:"p50"`
-	P95  float64 `json:"p95"`
-}
-
-// SE is the standard error of the mean, 0 with fewer than two samples.
-func (s Summary) SE() float64 {
-	if s.N < 2 {
-		return 0
-	}
-	return s.SD / math.Sqrt(float64(s.N))
-}
-
-func summarize(xs []float64) Summary {
+func summarize(xs []float64) contract.Summary {
 	var clean []float64
 	for _, x := range xs {
 		if !math.IsNaN(x) && !math.IsInf(x, 0) {
@@ -73,7 +27,7 @@ func summarize(xs []float64) Summary {
 		}
 	}
 	if len(clean) == 0 {
-		return Summary{}
+		return contract.Summary{}
 	}
 	sum := 0.0
 	for _, x := range clean {
@@ -88,11 +42,11 @@ func summarize(xs []float64) Summary {
 	if len(clean) > 1 {
 		sd = math.Sqrt(ss / float64(len(clean)-1))
 	}
-	return Summary{N: len(clean), Mean: mean, SD: sd, P50: models.Quantile(0.5, clean), P95: models.Quantile(0.95, clean)}
+	return contract.Summary{N: len(clean), Mean: mean, SD: sd, P50: models.Quantile(0.5, clean), P95: models.Quantile(0.95, clean)}
 }
 
-func summarizeAll(samples map[string][]float64) map[string]Summary {
-	out := make(map[string]Summary, len(samples))
+func summarizeAll(samples map[string][]float64) map[string]contract.Summary {
+	out := make(map[string]contract.Summary, len(samples))
 	for m, xs := range samples {
 		out[m] = summarize(xs)
 	}
@@ -127,7 +81,7 @@ func (a *Activities) connect(spec target.Spec) (TelemetrySource, Actuator, error
 	tel, act, err := a.Connector.Connect(spec)
 	if err != nil {
 		return nil, nil, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("connect target %s: %v", spec.Name, err), ErrTypeInvalidTarget, err)
+			fmt.Sprintf("connect target %s: %v", spec.Name, err), contract.ErrTypeInvalidTarget, err)
 	}
 	return tel, act, nil
 }
@@ -166,7 +120,7 @@ func errorRatio(ctx context.Context, tel TelemetrySource, spec target.Spec, wind
 	ec, ok := tel.(EventCounter)
 	if !ok {
 		return 0, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-			"analyze %s: error budget: bad and total need telemetry that counts events (Prometheus)", spec.Name), ErrTypeInvalidTarget, nil)
+			"analyze %s: error budget: bad and total need telemetry that counts events (Prometheus)", spec.Name), contract.ErrTypeInvalidTarget, nil)
 	}
 	bad, okBad, err := ec.Count(ctx, "error_budget.bad", eb.Bad, window, to)
 	if err != nil {
@@ -196,37 +150,6 @@ func (a *Activities) read(ctx context.Context, tel TelemetrySource, metrics []st
 	return out, nil
 }
 
-// AnalyzeInput asks for the baseline of a target before a pass changes it.
-type AnalyzeInput struct {
-	PassID string      `json:"pass_id"`
-	Target target.Spec `json:"target"`
-}
-
-// AnalyzeResult is the baseline: the configuration the service runs, its SLIs
-// over the look-back window, the error budget, the wait each stage needs, and
-// whether it is safe to change anything.
-type AnalyzeResult struct {
-	Baseline models.Config      `json:"baseline"`
-	From     time.Time          `json:"from"`
-	To       time.Time          `json:"to"`
-	SLIs     map[string]Summary `json:"slis"`
-	// Budget is the error-budget analysis, when the target has a budget.
-	Budget *models.Analysis `json:"budget,omitempty"`
-	// VerifyFor is each stage's wait: canary.verify_for, extended up to
-	// canary.max_verify_for when the baseline's noise needs more samples for
-	// the judge; EnoughSamples is false when the cap cut it short.
-	VerifyFor     time.Duration `json:"verify_for"`
-	SamplesNeeded int           `json:"samples_needed"`
-	EnoughSamples bool          `json:"enough_samples"`
-	Skip          bool          `json:"skip"`
-	Reason        string        `json:"reason,omitempty"`
-	// Breaking lists the guardrails the baseline is over its limit on, with
-	// confidence, over the window read (judge.SLOs), and BreakingWhy
-	// the evidence, one line each: the pass is then a repair.
-	Breaking    []string `json:"breaking,omitempty"`
-	BreakingWhy []string `json:"breaking_why,omitempty"`
-}
-
 // Lookback is how far back Analyze reads the baseline: one verification
 // window, and at least a minute.
 func Lookback(spec target.Spec) time.Duration { return max(spec.VerifyFor(), time.Minute) }
@@ -242,24 +165,24 @@ const (
 // when any metric the pass needs has no data, or when the error budget is
 // spent or burns faster than max_burn_rate over both the 1h and the 6h
 // window. It also sizes the stages' wait from the baseline's noise.
-func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (AnalyzeResult, error) {
+func (a *Activities) Analyze(ctx context.Context, in contract.AnalyzeInput) (contract.AnalyzeResult, error) {
 	spec := in.Target
 	tel, act, err := a.connect(spec)
 	if err != nil {
-		return AnalyzeResult{}, err
+		return contract.AnalyzeResult{}, err
 	}
 	base, err := act.Baseline(ctx)
 	if err != nil {
-		return AnalyzeResult{}, wrap(err, "analyze %s: read baseline configuration", spec.Name)
+		return contract.AnalyzeResult{}, wrap(err, "analyze %s: read baseline configuration", spec.Name)
 	}
 	to := a.now()
 	from := to.Add(-Lookback(spec))
 	metrics := spec.Metrics()
 	samples, err := a.read(ctx, tel, metrics, CohortBaseline, from, to)
 	if err != nil {
-		return AnalyzeResult{}, wrap(err, "analyze %s", spec.Name)
+		return contract.AnalyzeResult{}, wrap(err, "analyze %s", spec.Name)
 	}
-	res := AnalyzeResult{Baseline: base, From: from, To: to, SLIs: summarizeAll(samples),
+	res := contract.AnalyzeResult{Baseline: base, From: from, To: to, SLIs: summarizeAll(samples),
 		VerifyFor: spec.VerifyFor(), EnoughSamples: true}
 	var missing []string
 	for _, m := range metrics {
@@ -277,15 +200,15 @@ func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (AnalyzeResul
 		}
 		short, err := ratio(ShortBurnWindow)
 		if err != nil {
-			return AnalyzeResult{}, err
+			return contract.AnalyzeResult{}, err
 		}
 		long, err := ratio(LongBurnWindow)
 		if err != nil {
-			return AnalyzeResult{}, err
+			return contract.AnalyzeResult{}, err
 		}
 		whole, err := ratio(time.Duration(eb.Window))
 		if err != nil {
-			return AnalyzeResult{}, err
+			return contract.AnalyzeResult{}, err
 		}
 		an := models.Analyze(models.AnalyzeInput{
 			SLO: eb.SLO, MaxBurnRate: eb.MaxBurnRate,
@@ -300,7 +223,7 @@ func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (AnalyzeResul
 		}
 	}
 	if res.Breaking, res.BreakingWhy, err = a.breaking(ctx, tel, spec, to); err != nil {
-		return AnalyzeResult{}, wrap(err, "analyze %s", spec.Name)
+		return contract.AnalyzeResult{}, wrap(err, "analyze %s", spec.Name)
 	}
 	// Size the wait: the samples the judge needs given the baseline's noise,
 	// at the rate the telemetry delivers them.
@@ -372,55 +295,22 @@ func (a *Activities) breaking(ctx context.Context, tel TelemetrySource, spec tar
 	return names, why, nil
 }
 
-// ProposeInput asks for one candidate around the incumbent.
-type ProposeInput struct {
-	PassID    string        `json:"pass_id"`
-	Target    target.Spec   `json:"target"`
-	Incumbent models.Config `json:"incumbent"`
-	// IncumbentSLIs is what Analyze measured of the incumbent; it is told to
-	// the optimizer as one more observation.
-	IncumbentSLIs map[string]Summary `json:"incumbent_slis,omitempty"`
-	// History is the target's observations, oldest first, as its tuner
-	// keeps them.
-	History []models.Observation `json:"history,omitempty"`
-	Seed    uint64               `json:"seed"`
-	// Breaking lists the guardrails Analyze found the incumbent breaking:
-	// when set, the pass is a repair (bo.Options.Repair), and the
-	// incumbent's observation is labeled with them.
-	Breaking []string `json:"breaking,omitempty"`
-}
-
-// ProposeResult is the candidate and how far it moves.
-type ProposeResult struct {
-	Suggestion         models.Suggestion `json:"suggestion"`
-	Optimizer          string            `json:"optimizer"`
-	History            int               `json:"history"`
-	Step               float64           `json:"step"`
-	CategoricalChanges int               `json:"categorical_changes"`
-	// Resolution is what the canary can decide, as the optimizer was told.
-	Resolution *models.Resolution `json:"resolution,omitempty"`
-	// NoSafe is set, with Reason, when no candidate is safe enough to try,
-	// or none is predicted to gain what a canary can show.
-	NoSafe bool   `json:"no_safe,omitempty"`
-	Reason string `json:"reason,omitempty"`
-}
-
 // Propose warm-starts the optimizer with the target's history and asks it for
 // one candidate inside the trust region around the incumbent.
-func (a *Activities) Propose(ctx context.Context, in ProposeInput) (ProposeResult, error) {
+func (a *Activities) Propose(ctx context.Context, in contract.ProposeInput) (contract.ProposeResult, error) {
 	spec := in.Target
 	hist := in.History
 	if err := spec.Params.CheckConfig(in.Incumbent); err != nil {
-		return ProposeResult{}, temporal.NewNonRetryableApplicationError(
+		return contract.ProposeResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("propose for %s: the running configuration does not fit the target's params: %v", spec.Name, err),
-			ErrTypeInvalidTarget, err)
+			contract.ErrTypeInvalidTarget, err)
 	}
 	region := &models.TrustRegion{Incumbent: in.Incumbent, MaxStep: spec.Risk.MaxStep, Delta: spec.Risk.Delta}
 	res := resolution(spec, in.IncumbentSLIs)
 	opt, name, err := newOptimizer(res.Tighten(spec.Problem()), in.Seed^a.SeedSalt, region, res.MinGain, len(in.Breaking) > 0)
 	if err != nil {
-		return ProposeResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("propose for %s: %v", spec.Name, err), ErrTypeInvalidTarget, err)
+		return contract.ProposeResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("propose for %s: %v", spec.Name, err), contract.ErrTypeInvalidTarget, err)
 	}
 	// Values that older passes made up for a broken guardrail are dropped
 	// (the guardrail is labeled violated instead); observations of
@@ -441,16 +331,16 @@ func (a *Activities) Propose(ctx context.Context, in ProposeInput) (ProposeResul
 		usable = append(usable, inc)
 	}
 	if err := opt.Tell(usable...); err != nil {
-		return ProposeResult{}, wrap(err, "propose for %s: tell history", spec.Name)
+		return contract.ProposeResult{}, wrap(err, "propose for %s: tell history", spec.Name)
 	}
-	out := ProposeResult{Optimizer: name, History: len(usable), Resolution: &res}
+	out := contract.ProposeResult{Optimizer: name, History: len(usable), Resolution: &res}
 	sugs, err := opt.Ask(1)
 	if errors.Is(err, models.ErrNoSafeCandidate) || errors.Is(err, models.ErrNoGain) {
 		out.NoSafe, out.Reason = true, err.Error()
 		return out, nil
 	}
 	if err != nil {
-		return ProposeResult{}, wrap(err, "propose for %s", spec.Name)
+		return contract.ProposeResult{}, wrap(err, "propose for %s", spec.Name)
 	}
 	if len(sugs) == 0 {
 		out.NoSafe, out.Reason = true, "the optimizer has no new configuration to try"
@@ -459,7 +349,7 @@ func (a *Activities) Propose(ctx context.Context, in ProposeInput) (ProposeResul
 	out.Suggestion = sugs[0]
 	out.Step, out.CategoricalChanges, err = spec.Params.StepWithin(in.Incumbent, sugs[0].Config, spec.Risk.MaxStep)
 	if err != nil {
-		return ProposeResult{}, wrap(err, "propose for %s", spec.Name)
+		return contract.ProposeResult{}, wrap(err, "propose for %s", spec.Name)
 	}
 	activity.GetLogger(ctx).Info("proposed", "target", spec.Name, "candidate", sugs[0].Config.String(), "why", sugs[0].Why)
 	return out, nil
@@ -467,7 +357,7 @@ func (a *Activities) Propose(ctx context.Context, in ProposeInput) (ProposeResul
 
 // incumbentObservation is the incumbent as Analyze measured it, when every
 // metric the optimizer models has data.
-func incumbentObservation(spec target.Spec, in ProposeInput) (models.Observation, bool) {
+func incumbentObservation(spec target.Spec, in contract.ProposeInput) (models.Observation, bool) {
 	obj, ok := in.IncumbentSLIs[spec.Objective.Metric]
 	if !ok || obj.N == 0 {
 		return models.Observation{}, false
@@ -497,7 +387,7 @@ func newOptimizer(p models.Problem, seed uint64, region *models.TrustRegion, min
 // incumbent's SLIs over the window read before the pass (a stage's length):
 // the optimizer aims inside guardrail lines the first stage can decide, and
 // proposes only gains the deciding stage can show.
-func resolution(spec target.Spec, slis map[string]Summary) models.Resolution {
+func resolution(spec target.Spec, slis map[string]contract.Summary) models.Resolution {
 	se := make(map[string]float64, len(slis))
 	for m, s := range slis {
 		se[m] = s.SE()
@@ -517,37 +407,15 @@ func resolution(spec target.Spec, slis map[string]Summary) models.Resolution {
 	return models.Resolve(spec.Problem(), se, slis[spec.Objective.Metric].Mean, first, deciding, extend)
 }
 
-// ChangeInput is one actuator change of a pass.
-type ChangeInput struct {
-	PassID string      `json:"pass_id"`
-	Target target.Spec `json:"target"`
-	// Key is the idempotency key, "<pass ID>/<step>".
-	Key     string        `json:"key"`
-	Stage   int           `json:"stage"`
-	Config  models.Config `json:"config"`
-	Percent float64       `json:"percent"`
-}
-
-// ChangeResult says when the change took effect and what it replaced.
-type ChangeResult struct {
-	At time.Time `json:"at"`
-	// Replaced is the configuration the changed cohort ran before, and
-	// ReplacedPercent the canary's share of the traffic before an apply or
-	// a revert (see Actuator.Change): a pass records them beside the stage,
-	// and the stage's undo restores them.
-	Replaced        models.Config `json:"replaced,omitempty"`
-	ReplacedPercent float64       `json:"replaced_percent,omitempty"`
-}
-
 // ApplyStage routes the stage's share of the traffic to the candidate.
-func (a *Activities) ApplyStage(ctx context.Context, in ChangeInput) (ChangeResult, error) {
+func (a *Activities) ApplyStage(ctx context.Context, in contract.ChangeInput) (contract.ChangeResult, error) {
 	return a.change(ctx, in, webhook.ActionApply)
 }
 
 // RevertStage undoes a stage: the canary goes back to in.Percent of the
 // traffic running in.Config (what the stage replaced; 0 removes the
 // canary).
-func (a *Activities) RevertStage(ctx context.Context, in ChangeInput) (ChangeResult, error) {
+func (a *Activities) RevertStage(ctx context.Context, in contract.ChangeInput) (contract.ChangeResult, error) {
 	res, err := a.change(ctx, in, webhook.ActionRevert)
 	if err == nil && a.Metrics != nil {
 		a.Metrics.Reverts.Inc()
@@ -556,125 +424,70 @@ func (a *Activities) RevertStage(ctx context.Context, in ChangeInput) (ChangeRes
 }
 
 // Promote makes the candidate the service's baseline.
-func (a *Activities) Promote(ctx context.Context, in ChangeInput) (ChangeResult, error) {
+func (a *Activities) Promote(ctx context.Context, in contract.ChangeInput) (contract.ChangeResult, error) {
 	return a.change(ctx, in, webhook.ActionPromote)
 }
 
 // change asks the target's actuator for in as action.
-func (a *Activities) change(ctx context.Context, in ChangeInput, action string) (ChangeResult, error) {
+func (a *Activities) change(ctx context.Context, in contract.ChangeInput, action string) (contract.ChangeResult, error) {
 	_, act, err := a.connect(in.Target)
 	if err != nil {
-		return ChangeResult{}, err
+		return contract.ChangeResult{}, err
 	}
 	replaced, err := act.Change(ctx, Change{Key: in.Key, PassID: in.PassID, Stage: in.Stage, Action: action,
 		Percent: in.Percent, Config: in.Config})
 	if err != nil {
 		if action == webhook.ActionPromote {
-			return ChangeResult{}, wrap(err, "promote on %s", in.Target.Name)
+			return contract.ChangeResult{}, wrap(err, "promote on %s", in.Target.Name)
 		}
-		return ChangeResult{}, wrap(err, "%s stage %d (%g%%) of %s", action, in.Stage, in.Percent, in.Target.Name)
+		return contract.ChangeResult{}, wrap(err, "%s stage %d (%g%%) of %s", action, in.Stage, in.Percent, in.Target.Name)
 	}
 	if a.Metrics != nil && action == webhook.ActionApply {
 		a.Metrics.Applies.Inc()
 	}
-	return ChangeResult{At: a.now(), Replaced: replaced.Config, ReplacedPercent: replaced.Percent}, nil
-}
-
-// WindowInput names a canary stage and the window to judge it on.
-type WindowInput struct {
-	Target  target.Spec `json:"target"`
-	Stage   int         `json:"stage"`
-	Percent float64     `json:"percent"`
-	From    time.Time   `json:"from"`
-	To      time.Time   `json:"to"`
-	// ReferenceFrom and ReferenceTo are the pre-pass baseline window, used
-	// when the baseline cohort has no traffic (the 100% stage).
-	ReferenceFrom time.Time `json:"reference_from"`
-	ReferenceTo   time.Time `json:"reference_to"`
-	// Repair is set in a repair pass (AnalyzeResult.Breaking): the stage is
-	// judged on the guardrails and the opted-in rules only
-	// (target.Spec.RepairJudge), and the deciding stage asks, instead of a
-	// gain, that the baseline beside the canary is still shown to break a
-	// guardrail.
-	Repair bool `json:"repair,omitempty"`
-}
-
-// Judgement is a stage's verdict with its evidence.
-type Judgement struct {
-	// Verdict is pass, marginal or fail; only pass lets the rollout go on.
-	Verdict  string             `json:"verdict"`
-	Reasons  []string           `json:"reasons,omitempty"`
-	Canary   map[string]Summary `json:"canary"`
-	Baseline map[string]Summary `json:"baseline,omitempty"`
-	// BaselineWindow is "same" when the baseline was read over the stage's
-	// window, "reference" when the pre-pass window stood in for it.
-	BaselineWindow string `json:"baseline_window,omitempty"`
-	// Judge is the relative rules' verdict at the end of the wait (nil when
-	// no rule applied); Sequential the look's evidence during it; SLOs each
-	// guardrail judged against its limit at the end of the wait.
-	Judge      *judge.Verdict          `json:"judge,omitempty"`
-	Sequential *judge.SequentialResult `json:"sequential,omitempty"`
-	SLOs       []judge.SLOVerdict      `json:"slos,omitempty"`
-	// BaselineSLOs, at the deciding stage of a repair, are the guardrails
-	// judged on the baseline beside the canary.
-	BaselineSLOs []judge.SLOVerdict `json:"baseline_slos,omitempty"`
-	// Failed lists the metrics that failed the stage: a guardrail broken or
-	// without data, a relative rule not passed.
-	Failed []string `json:"failed,omitempty"`
-	// Violated lists the guardrails the canary was shown to break: over
-	// the limit with confidence at the end of the wait, or by the
-	// sequential check during it.
-	Violated []string `json:"violated,omitempty"`
-	// Undecided lists what the window could not decide yet, and a longer
-	// wait may: guardrails inside their limit but not shown inside their
-	// margin (or over it but not shown over), and, at the deciding stage,
-	// the objective when its estimate gains but the gain is not shown.
-	Undecided []string `json:"undecided,omitempty"`
-	// ObjectiveWorse is set when the objective was shown worse than the
-	// baseline.
-	ObjectiveWorse bool `json:"objective_worse,omitempty"`
+	return contract.ChangeResult{At: a.now(), Replaced: replaced.Config, ReplacedPercent: replaced.Percent}, nil
 }
 
 // Check is the look during a verification wait: the sequential test of the
 // critical relative rules (the objective's default among them) and of the
 // guardrails' limits on the stage's data so far (judge.CheckSequential).
 // It fails the stage on a breach.
-func (a *Activities) Check(ctx context.Context, in WindowInput) (Judgement, error) {
+func (a *Activities) Check(ctx context.Context, in contract.WindowInput) (contract.Judgement, error) {
 	tel, _, err := a.connect(in.Target)
 	if err != nil {
-		return Judgement{}, err
+		return contract.Judgement{}, err
 	}
 	cfg := checkRules(in)
 	metrics := in.Target.Metrics()
 	canary, err := a.read(ctx, tel, metrics, CohortCanary, in.From, in.To)
 	if err != nil {
-		return Judgement{}, wrap(err, "check stage %d of %s", in.Stage, in.Target.Name)
+		return contract.Judgement{}, wrap(err, "check stage %d of %s", in.Stage, in.Target.Name)
 	}
 	baseline, err := a.read(ctx, tel, metrics, CohortBaseline, in.From, in.To)
 	if err != nil {
-		return Judgement{}, wrap(err, "check stage %d of %s", in.Stage, in.Target.Name)
+		return contract.Judgement{}, wrap(err, "check stage %d of %s", in.Stage, in.Target.Name)
 	}
 	seq, err := judge.CheckSequential(cfg, in.Target.Constraints, baseline, canary)
 	if err != nil {
-		return Judgement{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("check stage %d of %s: %v", in.Stage, in.Target.Name, err), ErrTypeInvalidTarget, err)
+		return contract.Judgement{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("check stage %d of %s: %v", in.Stage, in.Target.Name, err), contract.ErrTypeInvalidTarget, err)
 	}
-	j := Judgement{Verdict: VerdictPass, Canary: summarizeAll(canary), Baseline: summarizeAll(baseline),
+	j := contract.Judgement{Verdict: contract.VerdictPass, Canary: summarizeAll(canary), Baseline: summarizeAll(baseline),
 		BaselineWindow: "same", Sequential: &seq}
 	if seq.Breach {
-		j.Verdict, j.Reasons = VerdictFail, seq.Reasons
+		j.Verdict, j.Reasons = contract.VerdictFail, seq.Reasons
 		for _, e := range seq.Evidence {
 			if !e.Breach {
 				continue
 			}
 			switch {
 			case e.Test == "slo":
-				j.violate(e.Metric)
+				j.Violate(e.Metric)
 			case e.Metric == in.Target.Objective.Metric:
-				j.fail(e.Metric)
+				j.Fail(e.Metric)
 				j.ObjectiveWorse = true
 			default:
-				j.fail(e.Metric)
+				j.Fail(e.Metric)
 			}
 		}
 	}
@@ -685,7 +498,7 @@ func (a *Activities) Check(ctx context.Context, in WindowInput) (Judgement, erro
 // limits: the target's (target.Spec.Judge); in a repair only the opted-in
 // ones (target.Spec.RepairJudge); none at 100%, where no baseline runs
 // beside the canary.
-func checkRules(in WindowInput) judge.Config {
+func checkRules(in contract.WindowInput) judge.Config {
 	switch {
 	case in.Percent >= 100:
 		return judge.Config{}
@@ -706,20 +519,20 @@ func checkRules(in WindowInput) judge.Config {
 // baseline cohort has no traffic (the 100% stage) the pre-pass reference
 // window stands in for it, and only the opted-in rules apply there (see
 // target.Spec.JudgeAgainstReference).
-func (a *Activities) Verify(ctx context.Context, in WindowInput) (Judgement, error) {
+func (a *Activities) Verify(ctx context.Context, in contract.WindowInput) (contract.Judgement, error) {
 	tel, _, err := a.connect(in.Target)
 	if err != nil {
-		return Judgement{}, err
+		return contract.Judgement{}, err
 	}
 	spec := in.Target
 	metrics := spec.Metrics()
 	canary, err := a.read(ctx, tel, metrics, CohortCanary, in.From, in.To)
 	if err != nil {
-		return Judgement{}, wrap(err, "verify stage %d of %s", in.Stage, spec.Name)
+		return contract.Judgement{}, wrap(err, "verify stage %d of %s", in.Stage, spec.Name)
 	}
 	baseline, err := a.read(ctx, tel, metrics, CohortBaseline, in.From, in.To)
 	if err != nil {
-		return Judgement{}, wrap(err, "verify stage %d of %s", in.Stage, spec.Name)
+		return contract.Judgement{}, wrap(err, "verify stage %d of %s", in.Stage, spec.Name)
 	}
 	window, cfg, relative := "same", spec.Judge(), true
 	if in.Repair {
@@ -729,25 +542,25 @@ func (a *Activities) Verify(ctx context.Context, in WindowInput) (Judgement, err
 	// change that landed late) are no baseline to judge against.
 	if (in.Percent >= 100 || noData(baseline)) && !in.ReferenceFrom.IsZero() {
 		if baseline, err = a.read(ctx, tel, metrics, CohortBaseline, in.ReferenceFrom, in.ReferenceTo); err != nil {
-			return Judgement{}, wrap(err, "verify stage %d of %s", in.Stage, spec.Name)
+			return contract.Judgement{}, wrap(err, "verify stage %d of %s", in.Stage, spec.Name)
 		}
 		window = "reference"
 		cfg, relative = spec.JudgeAgainstReference()
 	}
-	j := Judgement{Verdict: VerdictPass, Canary: summarizeAll(canary), Baseline: summarizeAll(baseline),
+	j := contract.Judgement{Verdict: contract.VerdictPass, Canary: summarizeAll(canary), Baseline: summarizeAll(baseline),
 		BaselineWindow: window}
 	if relative {
 		v, err := judge.Judge(cfg, baseline, canary)
 		if err != nil {
-			return Judgement{}, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("verify stage %d of %s: %v", in.Stage, spec.Name, err), ErrTypeInvalidTarget, err)
+			return contract.Judgement{}, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("verify stage %d of %s: %v", in.Stage, spec.Name, err), contract.ErrTypeInvalidTarget, err)
 		}
 		j.Verdict, j.Reasons, j.Judge = v.Verdict, v.Reasons, &v
 		for _, m := range v.Metrics {
 			if m.Class == judge.ClassPass {
 				continue
 			}
-			j.fail(m.Metric)
+			j.Fail(m.Metric)
 			if m.Metric == spec.Objective.Metric && (m.Class == judge.ClassHigh || m.Class == judge.ClassLow) {
 				j.ObjectiveWorse = true
 			}
@@ -760,18 +573,18 @@ func (a *Activities) Verify(ctx context.Context, in WindowInput) (Judgement, err
 		// of a baseline at its limit from buying it.
 		j.BaselineSLOs = judge.SLOs(spec.Constraints, baseline, cfg.WithDefaults().Confidence)
 		if !slices.ContainsFunc(j.BaselineSLOs, func(v judge.SLOVerdict) bool { return v.Class == judge.SLOBroken }) {
-			j.Verdict = VerdictMarginal
+			j.Verdict = contract.VerdictMarginal
 			j.Reasons = append(j.Reasons, "no repair: the baseline beside the canary was not shown to break a guardrail")
 		}
 	}
-	if !in.Repair && relative && window == "same" && in.Stage == spec.DecidingStage() && !j.ObjectiveWorse && j.Verdict == VerdictPass {
+	if !in.Repair && relative && window == "same" && in.Stage == spec.DecidingStage() && !j.ObjectiveWorse && j.Verdict == contract.VerdictPass {
 		shown, leaning, why, err := gainShown(spec, baseline, canary)
 		if err != nil {
-			return Judgement{}, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("verify stage %d of %s: %v", in.Stage, spec.Name, err), ErrTypeInvalidTarget, err)
+			return contract.Judgement{}, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("verify stage %d of %s: %v", in.Stage, spec.Name, err), contract.ErrTypeInvalidTarget, err)
 		}
 		if !shown {
-			j.Verdict = VerdictMarginal
+			j.Verdict = contract.VerdictMarginal
 			j.Reasons = append(j.Reasons, "the deciding stage did not show a gain: "+why)
 			if leaning {
 				// Better by the estimate, not yet shown: more samples may tell.
@@ -783,16 +596,16 @@ func (a *Activities) Verify(ctx context.Context, in WindowInput) (Judgement, err
 	for _, g := range j.SLOs {
 		switch g.Class {
 		case judge.SLOBroken, judge.SLONoData:
-			j.Verdict = VerdictFail
+			j.Verdict = contract.VerdictFail
 			j.Reasons = append(j.Reasons, fmt.Sprintf("guardrail %s: %s", g.Metric, g.Why))
 			if g.Class == judge.SLOBroken {
-				j.violate(g.Metric)
+				j.Violate(g.Metric)
 			} else {
-				j.fail(g.Metric) // no data: failed, not shown broken
+				j.Fail(g.Metric) // no data: failed, not shown broken
 			}
 		case judge.SLOUndecided:
-			if j.Verdict == VerdictPass {
-				j.Verdict = VerdictMarginal
+			if j.Verdict == contract.VerdictPass {
+				j.Verdict = contract.VerdictMarginal
 			}
 			j.Undecided = append(j.Undecided, g.Metric)
 			j.Reasons = append(j.Reasons, fmt.Sprintf("guardrail %s undecided: %s", g.Metric, g.Why))
@@ -847,21 +660,6 @@ func gainShown(spec target.Spec, baseline, canary map[string][]float64) (shown, 
 	return shown, leaning, fmt.Sprintf("%s at %.0f%% one-sided: %s", spec.Objective.Metric, 100*GainConfidence, why), nil
 }
 
-// fail lists metric among those that failed the stage, once.
-func (j *Judgement) fail(metric string) {
-	if !slices.Contains(j.Failed, metric) {
-		j.Failed = append(j.Failed, metric)
-	}
-}
-
-// violate lists guardrail metric as shown broken, and failed, once.
-func (j *Judgement) violate(metric string) {
-	j.fail(metric)
-	if !slices.Contains(j.Violated, metric) {
-		j.Violated = append(j.Violated, metric)
-	}
-}
-
 func noData(m map[string][]float64) bool {
 	for _, xs := range m {
 		if summarize(xs).N > 0 {
@@ -871,17 +669,10 @@ func noData(m map[string][]float64) bool {
 	return true
 }
 
-// RecordInput is what a pass leaves behind: its audit event, and the measured
-// observation for the optimizer's history (nil when nothing was measured).
-type RecordInput struct {
-	Event       AuditEvent          `json:"event"`
-	Observation *models.Observation `json:"observation,omitempty"`
-}
-
 // Record reports a pass's end: it logs the audit event and counts the
 // outcome. The observation and the audit of record go back to the target's
 // tuner in the pass's result; Record keeps nothing, so a retry is harmless.
-func (a *Activities) Record(ctx context.Context, in RecordInput) error {
+func (a *Activities) Record(ctx context.Context, in contract.RecordInput) error {
 	if in.Event.Time.IsZero() {
 		in.Event.Time = a.now()
 	}
@@ -893,12 +684,4 @@ func (a *Activities) Record(ctx context.Context, in RecordInput) error {
 		a.Metrics.LastOutcome.WithLabelValues(in.Event.Target).Set(float64(in.Event.Time.Unix()))
 	}
 	return nil
-}
-
-// Seed derives a pass's optimizer seed from its ID, so a retried propose
-// asks the same question and gets the same answer.
-func Seed(passID string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(passID))
-	return h.Sum64()
 }

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/simulations"
 	"github.com/passflow/passflow/target"
@@ -73,7 +74,7 @@ func TestAnalyzeErrorBudget(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, "telemetry: {simulator: {model: web, seed: 1, noise: 0.05, scrape: 15s}}\n"+tt.budget)
-			res, err := e.acts.Analyze(context.Background(), activities.AnalyzeInput{PassID: "p", Target: e.spec})
+			res, err := e.acts.Analyze(context.Background(), contract.AnalyzeInput{PassID: "p", Target: e.spec})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +112,7 @@ func TestMissingDataSkipsAndNeverPasses(t *testing.T) {
 		return missing{tel, "error_rate"}, act, err
 	})
 	ctx := context.Background()
-	res, err := e.acts.Analyze(ctx, activities.AnalyzeInput{PassID: "p", Target: e.spec})
+	res, err := e.acts.Analyze(ctx, contract.AnalyzeInput{PassID: "p", Target: e.spec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,11 +121,11 @@ func TestMissingDataSkipsAndNeverPasses(t *testing.T) {
 	}
 	from := e.clock.Now()
 	e.clock.Advance(10 * time.Minute)
-	j, err := e.acts.Verify(ctx, activities.WindowInput{Target: e.spec, Stage: 1, Percent: 5, From: from, To: e.clock.Now()})
+	j, err := e.acts.Verify(ctx, contract.WindowInput{Target: e.spec, Stage: 1, Percent: 5, From: from, To: e.clock.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j.Verdict == activities.VerdictPass {
+	if j.Verdict == contract.VerdictPass {
 		t.Fatalf("verdict pass with no error_rate data: %+v", j.Reasons)
 	}
 }
@@ -137,27 +138,27 @@ func TestVerifyAndCheck(t *testing.T) {
 		verdict    string
 		breach     bool
 	}{
-		{"A/A passes", 0, true, activities.VerdictPass, false},
+		{"A/A passes", 0, true, contract.VerdictPass, false},
 		// Guardrails are SLOs: 30% more latency (about 115 ms) keeps the
 		// 250 ms limit, and the objective is unchanged.
-		{"30% latency regression under the limit passes", 0.3, true, activities.VerdictPass, false},
+		{"30% latency regression under the limit passes", 0.3, true, contract.VerdictPass, false},
 		// 3.5× the latency (about 310 ms) breaks it.
-		{"latency past its limit fails", 2.5, true, activities.VerdictFail, true},
+		{"latency past its limit fails", 2.5, true, contract.VerdictFail, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, fmt.Sprintf("telemetry: {simulator: {model: web, seed: 2, noise: 0.05, scrape: 15s, regression: %g}}", tt.regression))
 			ctx := context.Background()
-			an, err := e.acts.Analyze(ctx, activities.AnalyzeInput{PassID: "p", Target: e.spec})
+			an, err := e.acts.Analyze(ctx, contract.AnalyzeInput{PassID: "p", Target: e.spec})
 			if err != nil || an.Skip {
 				t.Fatalf("analyze: %v %+v", err, an)
 			}
-			ch := activities.ChangeInput{PassID: "p", Target: e.spec, Key: "p/stage-1", Stage: 1, Config: an.Baseline, Percent: 25}
+			ch := contract.ChangeInput{PassID: "p", Target: e.spec, Key: "p/stage-1", Stage: 1, Config: an.Baseline, Percent: 25}
 			if _, err := e.acts.ApplyStage(ctx, ch); err != nil {
 				t.Fatal(err)
 			}
 			from := e.clock.Now()
-			w := activities.WindowInput{Target: e.spec, Stage: 1, Percent: 25, From: from,
+			w := contract.WindowInput{Target: e.spec, Stage: 1, Percent: 25, From: from,
 				ReferenceFrom: an.From, ReferenceTo: an.To}
 			breach := false
 			for look := 1; look <= 10; look++ {
@@ -167,7 +168,7 @@ func TestVerifyAndCheck(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if j.Verdict == activities.VerdictFail {
+				if j.Verdict == contract.VerdictFail {
 					breach = true
 					// The injected fault raises latency and error rate.
 					if len(j.Failed) == 0 || slices.ContainsFunc(j.Failed, func(m string) bool {
@@ -205,11 +206,11 @@ func TestReconcileRestoresEveryCohort(t *testing.T) {
 	e := newEnv(t, "telemetry: {simulator: {model: web, seed: 1}}")
 	ctx := context.Background()
 	cand := models.Config{"worker_threads": models.Num(40), "cache_ttl_s": models.Num(60)}
-	if _, err := e.acts.ApplyStage(ctx, activities.ChangeInput{PassID: "p", Target: e.spec, Key: "p/stage-1",
+	if _, err := e.acts.ApplyStage(ctx, contract.ChangeInput{PassID: "p", Target: e.spec, Key: "p/stage-1",
 		Stage: 1, Config: cand, Percent: 25}); err != nil {
 		t.Fatal(err)
 	}
-	in := activities.ReconcileInput{PassID: "p", Target: e.spec, Key: "p/reconcile", Config: e.spec.Params.Current()}
+	in := contract.ReconcileInput{PassID: "p", Target: e.spec, Key: "p/reconcile", Config: e.spec.Params.Current()}
 	for range 2 { // a retried restore changes nothing twice
 		if _, err := e.acts.Reconcile(ctx, in); err != nil {
 			t.Fatal(err)
@@ -227,9 +228,9 @@ func TestReconcileRestoresEveryCohort(t *testing.T) {
 }
 
 // schedules is an in-memory Schedules.
-type schedules map[string]activities.ScheduleInput
+type schedules map[string]contract.ScheduleInput
 
-func (s schedules) Put(_ context.Context, in activities.ScheduleInput) error {
+func (s schedules) Put(_ context.Context, in contract.ScheduleInput) error {
 	s[in.ID] = in
 	return nil
 }
@@ -237,12 +238,12 @@ func (s schedules) Delete(_ context.Context, id string) error { delete(s, id); r
 
 func TestSyncSchedule(t *testing.T) {
 	ctx := context.Background()
-	if err := (&activities.Activities{}).SyncSchedule(ctx, activities.ScheduleInput{ID: "schedule/x"}); err == nil {
+	if err := (&activities.Activities{}).SyncSchedule(ctx, contract.ScheduleInput{ID: "schedule/x"}); err == nil {
 		t.Fatal("a worker without a schedule client must refuse")
 	}
 	s := schedules{}
 	a := &activities.Activities{Schedules: s}
-	in := activities.ScheduleInput{ID: "schedule/x", Target: "x", Cron: "0 2 * * *"}
+	in := contract.ScheduleInput{ID: "schedule/x", Target: "x", Cron: "0 2 * * *"}
 	for range 2 {
 		if err := a.SyncSchedule(ctx, in); err != nil {
 			t.Fatal(err)
@@ -266,7 +267,7 @@ func TestApplyIsIdempotentPerKey(t *testing.T) {
 	e := newEnv(t, "telemetry: {simulator: {model: web, seed: 1}}")
 	ctx := context.Background()
 	cfg := models.Config{"worker_threads": models.Num(40), "cache_ttl_s": models.Num(60)}
-	ch := activities.ChangeInput{PassID: "p", Target: e.spec, Key: "p/stage-1", Stage: 1, Config: cfg, Percent: 5}
+	ch := contract.ChangeInput{PassID: "p", Target: e.spec, Key: "p/stage-1", Stage: 1, Config: cfg, Percent: 5}
 	for range 3 {
 		if _, err := e.acts.ApplyStage(ctx, ch); err != nil {
 			t.Fatal(err)
@@ -297,30 +298,30 @@ func TestRepair(t *testing.T) {
 		breaking bool
 		verdict  string
 	}{
-		{"a broken baseline is repaired", 80, true, activities.VerdictPass},
-		{"a healthy baseline needs no repair", 250, false, activities.VerdictMarginal},
+		{"a broken baseline is repaired", 80, true, contract.VerdictPass},
+		{"a healthy baseline needs no repair", 250, false, contract.VerdictMarginal},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, "telemetry: {simulator: {model: web, seed: 3, noise: 0.05, scrape: 15s}}")
 			e.spec.Constraints[0].Max = &tt.limit
 			ctx := context.Background()
-			an, err := e.acts.Analyze(ctx, activities.AnalyzeInput{PassID: "p", Target: e.spec})
+			an, err := e.acts.Analyze(ctx, contract.AnalyzeInput{PassID: "p", Target: e.spec})
 			if err != nil || an.Skip {
 				t.Fatalf("analyze: %v %+v", err, an)
 			}
 			if got := slices.Equal(an.Breaking, []string{"latency_p95_ms"}); got != tt.breaking || len(an.BreakingWhy) != len(an.Breaking) {
 				t.Fatalf("breaking %v (%v), want latency_p95_ms named: %v", an.Breaking, an.BreakingWhy, tt.breaking)
 			}
-			ch := activities.ChangeInput{PassID: "p", Target: e.spec, Key: "p/stage-2", Stage: 2, Config: canary, Percent: 25}
+			ch := contract.ChangeInput{PassID: "p", Target: e.spec, Key: "p/stage-2", Stage: 2, Config: canary, Percent: 25}
 			if _, err := e.acts.ApplyStage(ctx, ch); err != nil {
 				t.Fatal(err)
 			}
 			from := e.clock.Now()
 			e.clock.Advance(10 * time.Minute)
-			w := activities.WindowInput{Target: e.spec, Stage: 2, Percent: 25, From: from, To: e.clock.Now(),
+			w := contract.WindowInput{Target: e.spec, Stage: 2, Percent: 25, From: from, To: e.clock.Now(),
 				ReferenceFrom: an.From, ReferenceTo: an.To, Repair: true}
-			if j, err := e.acts.Check(ctx, w); err != nil || j.Verdict != activities.VerdictPass {
+			if j, err := e.acts.Check(ctx, w); err != nil || j.Verdict != contract.VerdictPass {
 				t.Fatalf("look: %v %+v, want a pass", err, j.Reasons)
 			}
 			j, err := e.acts.Verify(ctx, w)
@@ -370,7 +371,7 @@ func TestAnalyzeFindsTheDaysPeak(t *testing.T) {
 		tel, act, err := sims.Connect(s)
 		return peak{tel, peakFrom}, act, err
 	})
-	res, err := e.acts.Analyze(context.Background(), activities.AnalyzeInput{PassID: "p", Target: e.spec})
+	res, err := e.acts.Analyze(context.Background(), contract.AnalyzeInput{PassID: "p", Target: e.spec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,7 +435,7 @@ func TestErrorBudgetFromCountedEvents(t *testing.T) {
 			c.TelemetrySource = tel
 			return c, act, err
 		})
-		res, err := e.acts.Analyze(context.Background(), activities.AnalyzeInput{PassID: "p", Target: e.spec})
+		res, err := e.acts.Analyze(context.Background(), contract.AnalyzeInput{PassID: "p", Target: e.spec})
 		if err != nil {
 			t.Fatal(err)
 		}

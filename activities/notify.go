@@ -13,44 +13,10 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/webhook"
 )
-
-// NotifyName is the notification activity's stable name.
-const NotifyName = "passflow.Notify"
-
-// ErrTypeNotifyRefused is the type of a delivery the receiver refused for
-// good (a 4xx other than 408 and 429), or that cannot be signed.
-const ErrTypeNotifyRefused = "NotifyRefused"
-
-// Notification is what a target's receivers are told: an event of a pass.
-type Notification struct {
-	Event  string    `json:"event"`
-	Target string    `json:"target"`
-	PassID string    `json:"pass_id"`
-	Time   time.Time `json:"time"`
-	// Summary is one line for a human, e.g. "pass/x/3 waits for 1 approval
-	// from alice, bob: worker_threads=40 (risk high …)".
-	Summary   string `json:"summary"`
-	Candidate string `json:"candidate,omitempty"`
-	Baseline  string `json:"baseline,omitempty"`
-	RiskBand  string `json:"risk_band,omitempty"`
-	Outcome   string `json:"outcome,omitempty"`
-	Reason    string `json:"reason,omitempty"`
-	// Approvers, Quorum and Expires are set on approval_requested.
-	Approvers []string  `json:"approvers,omitempty"`
-	Quorum    int       `json:"quorum,omitempty"`
-	Expires   time.Time `json:"expires,omitzero"`
-}
-
-// NotifyInput is one delivery: a notification to one receiver, under an
-// idempotency key the receiver may deduplicate on.
-type NotifyInput struct {
-	Key          string        `json:"key"`
-	Receiver     target.Notify `json:"receiver"`
-	Notification Notification  `json:"notification"`
-}
 
 // notifyTimeout bounds one delivery attempt.
 const notifyTimeout = 10 * time.Second
@@ -60,17 +26,17 @@ const notifyTimeout = 10 * time.Second
 // secret. A refusal for good is a non-retryable error; anything else worth
 // another try is a retryable one. Each attempt is counted in /metrics by
 // result. Idempotent: the receiver gets the same key on every attempt.
-func (a *Activities) Notify(ctx context.Context, in NotifyInput) error {
+func (a *Activities) Notify(ctx context.Context, in contract.NotifyInput) error {
 	body, err := notificationBody(in.Receiver.Format, in.Notification)
 	if err != nil {
-		return a.notified("failed", temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeNotifyRefused, nil))
+		return a.notified("failed", temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeNotifyRefused, nil))
 	}
 	var secret []byte
 	if env := in.Receiver.SecretEnv; env != "" {
 		if secret = []byte(os.Getenv(env)); len(secret) == 0 {
 			return a.notified("failed", temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("notify %s: the secret's environment variable %s is empty on this worker", webhook.Redact(in.Receiver.URL), env),
-				ErrTypeNotifyRefused, nil))
+				contract.ErrTypeNotifyRefused, nil))
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, notifyTimeout)
@@ -81,7 +47,7 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) error {
 	case err == nil:
 		return a.notified("sent", nil)
 	case errors.As(err, &we) && !we.Retry:
-		return a.notified("failed", temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeNotifyRefused, nil))
+		return a.notified("failed", temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeNotifyRefused, nil))
 	}
 	result := "retried"
 	if info := activity.GetInfo(ctx); info.RetryPolicy != nil && info.RetryPolicy.MaximumAttempts > 0 && info.Attempt >= info.RetryPolicy.MaximumAttempts {
@@ -99,7 +65,7 @@ func (a *Activities) notified(result string, err error) error {
 }
 
 // notificationBody is the body a receiver of format gets.
-func notificationBody(format string, n Notification) ([]byte, error) {
+func notificationBody(format string, n contract.Notification) ([]byte, error) {
 	switch format {
 	case "", target.NotifyJSON:
 		return json.Marshal(n)

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/webhook"
 )
@@ -47,16 +48,16 @@ func TestNotifyDeliversSignedBodies(t *testing.T) {
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestActivityEnvironment()
 	env.RegisterActivity(acts.Notify)
-	n := activities.Notification{Event: target.EventPromoted, Target: "svc", PassID: "pass/svc/1", Summary: "pass/svc/1 promoted"}
+	n := contract.Notification{Event: target.EventPromoted, Target: "svc", PassID: "pass/svc/1", Summary: "pass/svc/1 promoted"}
 	run := func(r target.Notify) error {
-		_, err := env.ExecuteActivity(acts.Notify, activities.NotifyInput{Key: "notify/pass/svc/1/promoted/0", Receiver: r, Notification: n})
+		_, err := env.ExecuteActivity(acts.Notify, contract.NotifyInput{Key: "notify/pass/svc/1/promoted/0", Receiver: r, Notification: n})
 		return err
 	}
 
 	if err := run(target.Notify{URL: srv.URL, Format: target.NotifyJSON, SecretEnv: "NOTIFY_SECRET"}); err != nil {
 		t.Fatal(err)
 	}
-	var back activities.Notification
+	var back contract.Notification
 	h := received[0].header
 	if err := webhook.Verify([]byte("s3cret"), h.Get(webhook.HeaderTimestamp), h.Get(webhook.HeaderSignature), received[0].body, now, time.Minute); err != nil ||
 		json.Unmarshal(received[0].body, &back) != nil || back.PassID != n.PassID || h.Get(webhook.HeaderIdempotency) != "notify/pass/svc/1/promoted/0" {
@@ -76,11 +77,11 @@ func TestNotifyDeliversSignedBodies(t *testing.T) {
 		t.Errorf("503: %v, want a retryable error", err)
 	}
 	status = http.StatusBadRequest
-	if err := run(target.Notify{URL: srv.URL, Format: target.NotifyJSON}); !errors.As(err, &ae) || ae.Type() != activities.ErrTypeNotifyRefused {
+	if err := run(target.Notify{URL: srv.URL, Format: target.NotifyJSON}); !errors.As(err, &ae) || ae.Type() != contract.ErrTypeNotifyRefused {
 		t.Errorf("400: %v, want a refusal for good", err)
 	}
 	if err := run(target.Notify{URL: srv.URL, Format: target.NotifyJSON, SecretEnv: "NO_SUCH_SECRET"}); !errors.As(err, &ae) ||
-		ae.Type() != activities.ErrTypeNotifyRefused || !strings.Contains(err.Error(), "NO_SUCH_SECRET is empty") {
+		ae.Type() != contract.ErrTypeNotifyRefused || !strings.Contains(err.Error(), "NO_SUCH_SECRET is empty") {
 		t.Errorf("missing secret: %v, want a refusal naming the variable", err)
 	}
 	for result, want := range map[string]float64{"sent": 2, "retried": 1, "failed": 2} {

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/examples"
 	"github.com/passflow/passflow/simulations"
 	"github.com/passflow/passflow/target"
@@ -54,12 +55,12 @@ func BenchmarkPropose(b *testing.B) {
 			suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 			env := suite.NewTestActivityEnvironment()
 			a := &activities.Activities{Connector: simulations.NewConnector(simulations.Options{StateDir: b.TempDir()}, nil)}
-			env.RegisterActivityWithOptions(a.Propose, activity.RegisterOptions{Name: activities.ProposeName})
+			env.RegisterActivityWithOptions(a.Propose, activity.RegisterOptions{Name: contract.ProposeName})
 
-			var res activities.ProposeResult
+			var res contract.ProposeResult
 			b.ResetTimer()
 			for b.Loop() {
-				v, err := env.ExecuteActivity(activities.ProposeName, in)
+				v, err := env.ExecuteActivity(contract.ProposeName, in)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -81,7 +82,7 @@ func BenchmarkPropose(b *testing.B) {
 
 // proposeInput is the propose step's input for spec after n passes: the
 // history synthesized from the simulator's response surface for spec.
-func proposeInput(tb testing.TB, spec target.Spec, n int) activities.ProposeInput {
+func proposeInput(tb testing.TB, spec target.Spec, n int) contract.ProposeInput {
 	tb.Helper()
 	const passID = "pass/demo-checkout/501"
 	// 5% noise over a 16-sample canary window: a relative standard error of 1.25%.
@@ -89,15 +90,15 @@ func proposeInput(tb testing.TB, spec target.Spec, n int) activities.ProposeInpu
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return activities.ProposeInput{
+	return contract.ProposeInput{
 		PassID: passID, Target: spec, Incumbent: spec.Params.Current(), IncumbentSLIs: incumbentSLIs(tb, spec),
-		History: hist, Seed: activities.Seed(passID),
+		History: hist, Seed: contract.Seed(passID),
 	}
 }
 
 // incumbentSLIs is the incumbent as Analyze measures it: the simulator's
 // true values with 5% noise over 240 samples.
-func incumbentSLIs(tb testing.TB, spec target.Spec) map[string]activities.Summary {
+func incumbentSLIs(tb testing.TB, spec target.Spec) map[string]contract.Summary {
 	tb.Helper()
 	model, err := simulations.NewModel(spec.Telemetry.Simulator.Model, spec.Params, spec.Telemetry.Simulator.Seed)
 	if err != nil {
@@ -108,10 +109,10 @@ func incumbentSLIs(tb testing.TB, spec target.Spec) map[string]activities.Summar
 	if err != nil {
 		tb.Fatal(err)
 	}
-	slis := map[string]activities.Summary{}
+	slis := map[string]contract.Summary{}
 	for _, m := range spec.Metrics() {
 		v := truth[m]
-		slis[m] = activities.Summary{N: 240, Mean: v, SD: v * noise, P50: v, P95: v * (1 + 1.645*noise)}
+		slis[m] = contract.Summary{N: 240, Mean: v, SD: v * noise, P50: v, P95: v * (1 + 1.645*noise)}
 	}
 	return slis
 }

@@ -11,53 +11,24 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/passflow/passflow/models"
-	"github.com/passflow/passflow/target"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/webhook"
 )
-
-// Stable names of the tuner's activities.
-const (
-	SyncScheduleName = "passflow.SyncSchedule"
-	ReconcileName    = "passflow.Reconcile"
-)
-
-// ErrTypeNoSchedules marks a worker that cannot manage schedules.
-const ErrTypeNoSchedules = "NoSchedules"
-
-// ScheduleInput is the state a target's Temporal Schedule must have.
-type ScheduleInput struct {
-	ID     string `json:"id"`
-	Target string `json:"target"`
-	// Cron is the schedule's cron expression; Timezone its IANA time zone
-	// (UTC when empty); Jitter the random delay of each run.
-	Cron     string        `json:"cron,omitempty"`
-	Timezone string        `json:"timezone,omitempty"`
-	Jitter   time.Duration `json:"jitter,omitempty"`
-	// Workflow and TaskQueue are what each run starts, with the input
-	// {"target": Target}.
-	Workflow  string `json:"workflow"`
-	TaskQueue string `json:"task_queue"`
-	Paused    bool   `json:"paused"`
-	Note      string `json:"note,omitempty"`
-	// Delete removes the schedule (absent is fine).
-	Delete bool `json:"delete,omitempty"`
-}
 
 // Schedules keeps Temporal Schedules in a given state. Both calls are
 // idempotent.
 type Schedules interface {
 	// Put creates the schedule, or updates it to in.
-	Put(ctx context.Context, in ScheduleInput) error
+	Put(ctx context.Context, in contract.ScheduleInput) error
 	// Delete removes the schedule; a missing one is no error.
 	Delete(ctx context.Context, id string) error
 }
 
 // SyncSchedule puts a target's schedule in the state in asks for, or
 // deletes it.
-func (a *Activities) SyncSchedule(ctx context.Context, in ScheduleInput) error {
+func (a *Activities) SyncSchedule(ctx context.Context, in contract.ScheduleInput) error {
 	if a.Schedules == nil {
-		return temporal.NewNonRetryableApplicationError("this worker has no schedule client", ErrTypeNoSchedules, nil)
+		return temporal.NewNonRetryableApplicationError("this worker has no schedule client", contract.ErrTypeNoSchedules, nil)
 	}
 	if in.Delete {
 		return a.Schedules.Delete(ctx, in.ID)
@@ -74,7 +45,7 @@ const CatchupWindow = time.Hour
 
 // Put implements Schedules. Runs that would overlap a running one are
 // skipped: the tuner queues passes itself.
-func (s TemporalSchedules) Put(ctx context.Context, in ScheduleInput) error {
+func (s TemporalSchedules) Put(ctx context.Context, in contract.ScheduleInput) error {
 	spec := client.ScheduleSpec{CronExpressions: []string{in.Cron}, Jitter: in.Jitter, TimeZoneName: in.Timezone}
 	action := &client.ScheduleWorkflowAction{
 		ID: in.ID + "/run", Workflow: in.Workflow, TaskQueue: in.TaskQueue,
@@ -121,30 +92,19 @@ func (s TemporalSchedules) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
-// ReconcileInput asks to restore a target after a pass that ended without
-// its own cleanup.
-type ReconcileInput struct {
-	PassID string      `json:"pass_id"`
-	Target target.Spec `json:"target"`
-	// Key is the idempotency key, "<pass ID>/reconcile".
-	Key string `json:"key"`
-	// Config is the last promoted configuration.
-	Config models.Config `json:"config"`
-}
-
 // Reconcile restores config on every cohort: it becomes the baseline for
 // all traffic and any canary is removed.
-func (a *Activities) Reconcile(ctx context.Context, in ReconcileInput) (ChangeResult, error) {
+func (a *Activities) Reconcile(ctx context.Context, in contract.ReconcileInput) (contract.ChangeResult, error) {
 	_, act, err := a.connect(in.Target)
 	if err != nil {
-		return ChangeResult{}, err
+		return contract.ChangeResult{}, err
 	}
 	replaced, err := act.Change(ctx, Change{Key: in.Key, PassID: in.PassID, Action: webhook.ActionPromote, Config: in.Config})
 	if err != nil {
-		return ChangeResult{}, wrap(err, "restore %s on %s after %s", in.Config, in.Target.Name, in.PassID)
+		return contract.ChangeResult{}, wrap(err, "restore %s on %s after %s", in.Config, in.Target.Name, in.PassID)
 	}
 	if a.Metrics != nil {
 		a.Metrics.Reverts.Inc()
 	}
-	return ChangeResult{At: a.now(), Replaced: replaced.Config}, nil
+	return contract.ChangeResult{At: a.now(), Replaced: replaced.Config}, nil
 }

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/webhook"
@@ -102,7 +103,7 @@ func (c *Command) Change(ctx context.Context, ch activities.Change) (activities.
 	what := fmt.Sprintf("command %s of %s", ch.Action, c.target)
 	body, err := changeBody(c.target, ch)
 	if err != nil {
-		return activities.Replaced{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", what, err), activities.ErrTypeInvalidChange, nil)
+		return activities.Replaced{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", what, err), contract.ErrTypeInvalidChange, nil)
 	}
 	out, err := c.prog.run(ctx, body)
 	if err != nil {
@@ -116,11 +117,11 @@ func (c *Command) Change(ctx context.Context, ch activities.Change) (activities.
 		// The program did exit 0: run again, it would print the same.
 		return activities.Replaced{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 			"%s: %s exited 0, but its standard output is neither empty nor a {\"replaced\": {...}, \"percent\": N} object (logs belong on standard error): %v",
-			what, c.prog.name(), err), activities.ErrTypeInvalidChange, nil)
+			what, c.prog.name(), err), contract.ErrTypeInvalidChange, nil)
 	}
 	replaced, err := c.knobs.replaced(r)
 	if err != nil {
-		return activities.Replaced{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: the answer of %s: %v", what, c.prog.name(), err), activities.ErrTypeInvalidChange, nil)
+		return activities.Replaced{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: the answer of %s: %v", what, c.prog.name(), err), contract.ErrTypeInvalidChange, nil)
 	}
 	return replaced, nil
 }

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/webhook"
@@ -57,7 +58,7 @@ func retryable(err error) bool {
 // refused reports whether err is a non-retryable InvalidChange error.
 func refused(err error) bool {
 	var ae *temporal.ApplicationError
-	return errors.As(err, &ae) && ae.NonRetryable() && ae.Type() == activities.ErrTypeInvalidChange
+	return errors.As(err, &ae) && ae.NonRetryable() && ae.Type() == contract.ErrTypeInvalidChange
 }
 
 func TestCommandChange(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/webhook"
 )
@@ -124,7 +125,7 @@ func value(raw any) (models.Value, bool) {
 func classify(what string, err error) error {
 	var r interface{ Retryable() bool }
 	if errors.As(err, &r) && !r.Retryable() {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", what, err), activities.ErrTypeInvalidChange, nil)
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", what, err), contract.ErrTypeInvalidChange, nil)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

@@ -23,6 +23,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/webhook"
@@ -242,7 +243,7 @@ func (f *File) Baseline(ctx context.Context) (models.Config, error) {
 func (f *File) answer(what string, e keyEntry) (activities.Replaced, error) {
 	c, err := f.knobs.config(e.Replaced, false)
 	if err != nil {
-		return activities.Replaced{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", what, err), activities.ErrTypeInvalidChange, nil)
+		return activities.Replaced{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", what, err), contract.ErrTypeInvalidChange, nil)
 	}
 	return activities.Replaced{Config: c, Percent: e.ReplacedPercent}, nil
 }

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/webhook"
@@ -65,7 +66,7 @@ func NewWebhook(spec target.Spec) (*Webhook, error) {
 func (w *Webhook) Change(ctx context.Context, ch activities.Change) (activities.Replaced, error) {
 	body, err := changeBody(w.target, ch)
 	if err != nil {
-		return activities.Replaced{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("webhook %s of %s: %v", ch.Action, w.target, err), activities.ErrTypeInvalidChange, nil)
+		return activities.Replaced{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("webhook %s of %s: %v", ch.Action, w.target, err), contract.ErrTypeInvalidChange, nil)
 	}
 	reply, err := webhook.Do(ctx, w.hc, http.MethodPost, w.url, ch.Key, w.secret, body, w.now())
 	if err != nil {
@@ -79,7 +80,7 @@ func (w *Webhook) Change(ctx context.Context, ch activities.Change) (activities.
 	}
 	replaced, err := w.knobs.replaced(r)
 	if err != nil {
-		return activities.Replaced{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("webhook %s of %s: the answer: %v", ch.Action, w.target, err), activities.ErrTypeInvalidChange, nil)
+		return activities.Replaced{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("webhook %s of %s: the answer: %v", ch.Action, w.target, err), contract.ErrTypeInvalidChange, nil)
 	}
 	return replaced, nil
 }

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/webhook"
@@ -154,7 +155,7 @@ func TestWebhookActuator(t *testing.T) {
 	bad := apply
 	bad.Key, bad.Config = "pass/svc/2/stage-1", models.Config{"worker_threads": models.Num(2000)}
 	var ae *temporal.ApplicationError
-	if _, err := w.Change(ctx, bad); !errors.As(err, &ae) || !ae.NonRetryable() || ae.Type() != activities.ErrTypeInvalidChange ||
+	if _, err := w.Change(ctx, bad); !errors.As(err, &ae) || !ae.NonRetryable() || ae.Type() != contract.ErrTypeInvalidChange ||
 		!strings.Contains(err.Error(), "worker_threads: expected at most 1024") {
 		t.Errorf("a refused change: %v, want a non-retryable InvalidChange with the receiver's message", err)
 	}

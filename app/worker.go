@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/workers"
 	"github.com/passflow/passflow/workflows"
 )
@@ -55,7 +56,7 @@ func Worker(ctx context.Context, opts WorkerOptions, out io.Writer) error {
 	}
 	defer rt.stop()
 	fmt.Fprintf(out, "passflow worker on task queue %s at %s (namespace %s); HTTP API http://%s\n",
-		workers.TaskQueue, opts.Conn.Address, opts.Conn.Namespace, ln.Addr())
+		contract.TaskQueue, opts.Conn.Address, opts.Conn.Namespace, ln.Addr())
 	<-ctx.Done()
 	return nil
 }

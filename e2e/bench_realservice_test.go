@@ -14,6 +14,7 @@ import (
 	"github.com/passflow/passflow/activities"
 	"github.com/passflow/passflow/actuators"
 	"github.com/passflow/passflow/app"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/webhook"
@@ -43,7 +44,7 @@ func BenchmarkRealService(b *testing.B) {
 
 	b.Run("judge-look", func(b *testing.B) {
 		from := time.Now().Add(-20 * time.Second)
-		in := activities.WindowInput{Target: spec, Stage: 1, Percent: 50, From: from, To: time.Now()}
+		in := contract.WindowInput{Target: spec, Stage: 1, Percent: 50, From: from, To: time.Now()}
 		lat := measure(b, func() error {
 			in.To = time.Now()
 			_, err := env.ExecuteActivity(acts.Check, in)

@@ -19,8 +19,8 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/converter"
 
-	"github.com/passflow/passflow/activities"
 	"github.com/passflow/passflow/app"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/devserver"
 	"github.com/passflow/passflow/operator"
 	"github.com/passflow/passflow/simulations"
@@ -305,7 +305,7 @@ func TestTwoWorkersShareATarget(t *testing.T) {
 				identities[a.GetIdentity()] = true
 			}
 			if a := ev.GetActivityTaskCompletedEventAttributes(); a != nil {
-				var res activities.ProposeResult
+				var res contract.ProposeResult
 				if converter.GetDefaultDataConverter().FromPayloads(a.GetResult(), &res) == nil && res.Optimizer != "" {
 					proposed = res.History
 				}

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/operator"
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/webhook"
@@ -28,12 +28,12 @@ func TestNotificationsReachReceiversWithoutDelayingThePass(t *testing.T) {
 	const name = "e2e-notify"
 	t.Setenv("E2E_NOTIFY_SECRET", "e2e-s3cret")
 	var mu sync.Mutex
-	var got []activities.Notification
+	var got []contract.Notification
 	var verr []error
 	good := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		err := webhook.Verify([]byte("e2e-s3cret"), r.Header.Get(webhook.HeaderTimestamp), r.Header.Get(webhook.HeaderSignature), b, time.Now(), time.Minute)
-		var n activities.Notification
+		var n contract.Notification
 		if err == nil {
 			err = json.Unmarshal(b, &n)
 		}

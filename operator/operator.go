@@ -24,7 +24,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/passflow/passflow/workers"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/workflows"
 )
 
@@ -235,8 +235,8 @@ func Follow(ctx context.Context, c client.Client, id string, w io.Writer, every 
 		// polls: the pass waits for one.
 		if !warned && prev.Baseline == nil && time.Since(began) > noProgressWarning {
 			warned = true
-			if d, err := c.DescribeTaskQueue(ctx, workers.TaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW); err == nil && len(d.GetPollers()) == 0 {
-				fmt.Fprintf(w, "  warning     no worker polls task queue %q: the pass waits until `passflow dev` or `passflow worker` runs\n", workers.TaskQueue)
+			if d, err := c.DescribeTaskQueue(ctx, contract.TaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW); err == nil && len(d.GetPollers()) == 0 {
+				fmt.Fprintf(w, "  warning     no worker polls task queue %q: the pass waits until `passflow dev` or `passflow worker` runs\n", contract.TaskQueue)
 			}
 		}
 		select {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/workflows"
 )
@@ -19,16 +19,16 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 func snapshots() []workflows.PassStatus {
 	base := models.Config{"threads": models.Num(32)}
 	cand := models.Config{"threads": models.Num(40)}
-	judged := func(v string, latency float64) *activities.Judgement {
-		return &activities.Judgement{Verdict: v,
-			Canary:   map[string]activities.Summary{"latency": {N: 60, Mean: latency}},
-			Baseline: map[string]activities.Summary{"latency": {N: 60, Mean: 100}}}
+	judged := func(v string, latency float64) *contract.Judgement {
+		return &contract.Judgement{Verdict: v,
+			Canary:   map[string]contract.Summary{"latency": {N: 60, Mean: latency}},
+			Baseline: map[string]contract.Summary{"latency": {N: 60, Mean: 100}}}
 	}
 	s0 := workflows.PassStatus{ID: "p1", Target: "svc", Step: workflows.StepAnalyze,
 		Stages: []workflows.StageStatus{{Index: 1, Percent: 5}, {Index: 2, Percent: 100}}}
 	s1 := s0
 	s1.Step, s1.Baseline = workflows.StepCanary, base
-	s1.SLIs = map[string]activities.Summary{"latency": {N: 60, Mean: 100}}
+	s1.SLIs = map[string]contract.Summary{"latency": {N: 60, Mean: 100}}
 	s1.Candidate, s1.Why = cand, "initial design"
 	s1.Risk = &models.Risk{Band: models.BandMedium, Reasons: []string{"step 0.1"}}
 	s1.Stages = []workflows.StageStatus{{Index: 1, Percent: 5, Applied: true}, {Index: 2, Percent: 100}}

@@ -15,8 +15,8 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/target"
-	"github.com/passflow/passflow/workers"
 	"github.com/passflow/passflow/workflows"
 )
 
@@ -76,7 +76,7 @@ func Request(ctx context.Context, c client.Client, name string, r workflows.Pass
 func updateWithStart(ctx context.Context, c client.Client, name, update string, arg, out any) error {
 	start := c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       workflows.TunerID(name),
-		TaskQueue:                workers.TaskQueue,
+		TaskQueue:                contract.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.TargetKey.ValueSet(name)),

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/models"
 )
 
@@ -417,7 +418,7 @@ func TestScenarioServiceInvalid(t *testing.T) {
 	if _, err := svc.Samples(ctx, activities.Query{Metric: "nope", Cohort: base, From: t0, To: t0.Add(time.Minute)}); appErrType(err) != ErrTypeInvalidQuery {
 		t.Errorf("unknown metric: %v", err)
 	}
-	if err := svc.SetCanary(ctx, "k", models.Config{"threads": models.Num(1000)}, 5); appErrType(err) != ErrTypeInvalidChange {
+	if err := svc.SetCanary(ctx, "k", models.Config{"threads": models.Num(1000)}, 5); appErrType(err) != contract.ErrTypeInvalidChange {
 		t.Errorf("invalid config: %v", err)
 	}
 	if got := svc.Metrics(); !slices.Equal(got, []string{"cost", "latency_ms"}) {

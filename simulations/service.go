@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/webhook"
@@ -35,11 +36,10 @@ const (
 	MaxNoiseScale = 5.0
 )
 
-// The types of the non-retryable application errors a Service returns.
+// The types of the non-retryable application errors a Service returns,
+// besides contract.ErrTypeInvalidChange for a change that can never be
+// applied (an invalid configuration or percent, or an empty key).
 const (
-	// ErrTypeInvalidChange marks a change that can never be applied: an
-	// invalid configuration or percent, or an empty key.
-	ErrTypeInvalidChange = "InvalidChange"
 	// ErrTypeKeyReused marks a change whose idempotency key was already used
 	// for a different change.
 	ErrTypeKeyReused = "IdempotencyKeyReused"
@@ -583,7 +583,7 @@ func (s *Service) refreshLocked() error {
 
 // invalidChange returns err as a non-retryable InvalidChange error of op.
 func invalidChange(op string, err error) error {
-	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", op, err), ErrTypeInvalidChange, nil)
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", op, err), contract.ErrTypeInvalidChange, nil)
 }
 
 // Samples returns the metric of the cohort at every sample time in

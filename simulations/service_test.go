@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/webhook"
@@ -249,8 +250,8 @@ func TestInvalidChange(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.apply()
-			if appErrType(err) != ErrTypeInvalidChange {
-				t.Fatalf("got %v, want a non-retryable %s error", err, ErrTypeInvalidChange)
+			if appErrType(err) != contract.ErrTypeInvalidChange {
+				t.Fatalf("got %v, want a non-retryable %s error", err, contract.ErrTypeInvalidChange)
 			}
 			if msg := err.Error(); !strings.Contains(msg, "checkout-api") || !strings.Contains(msg, tt.wantMsg) {
 				t.Errorf("error %q: want it to name the target and %q", msg, tt.wantMsg)

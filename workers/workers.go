@@ -12,11 +12,9 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/workflows"
 )
-
-// TaskQueue is the task queue passes run on.
-const TaskQueue = "passflow"
 
 // RegisterWorkflows registers every workflow under its stable name with a
 // worker, a replayer or a test environment.
@@ -34,18 +32,18 @@ func RegisterActivities(r interface {
 	RegisterActivityWithOptions(a any, options activity.RegisterOptions)
 }, a *activities.Activities) {
 	for name, fn := range map[string]any{
-		activities.AnalyzeName: a.Analyze,
-		activities.ProposeName: a.Propose,
-		activities.NotifyName:  a.Notify,
-		activities.ApplyName:   a.ApplyStage,
-		activities.RevertName:  a.RevertStage,
-		activities.CheckName:   a.Check,
-		activities.VerifyName:  a.Verify,
-		activities.PromoteName: a.Promote,
-		activities.RecordName:  a.Record,
+		contract.AnalyzeName: a.Analyze,
+		contract.ProposeName: a.Propose,
+		contract.NotifyName:  a.Notify,
+		contract.ApplyName:   a.ApplyStage,
+		contract.RevertName:  a.RevertStage,
+		contract.CheckName:   a.Check,
+		contract.VerifyName:  a.Verify,
+		contract.PromoteName: a.Promote,
+		contract.RecordName:  a.Record,
 
-		activities.SyncScheduleName: a.SyncSchedule,
-		activities.ReconcileName:    a.Reconcile,
+		contract.SyncScheduleName: a.SyncSchedule,
+		contract.ReconcileName:    a.Reconcile,
 	} {
 		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
@@ -53,7 +51,7 @@ func RegisterActivities(r interface {
 
 // Options tune a worker.
 type Options struct {
-	// TaskQueue defaults to TaskQueue.
+	// TaskQueue defaults to contract.TaskQueue.
 	TaskQueue string
 	// MaxConcurrentActivities and MaxConcurrentWorkflowTasks default to the SDK's.
 	MaxConcurrentActivities    int
@@ -64,7 +62,7 @@ type Options struct {
 func New(c client.Client, a *activities.Activities, opts Options) worker.Worker {
 	tq := opts.TaskQueue
 	if tq == "" {
-		tq = TaskQueue
+		tq = contract.TaskQueue
 	}
 	w := worker.New(c, tq, worker.Options{
 		MaxConcurrentActivityExecutionSize:     opts.MaxConcurrentActivities,

@@ -9,7 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/target"
 )
 
@@ -21,19 +21,19 @@ const NotifyWorkflowName = "passflow.Notify"
 // 1 minute apart, six attempts; a refusal for good is not retried.
 var notifyRetry = &temporal.RetryPolicy{
 	InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 6,
-	NonRetryableErrorTypes: []string{activities.ErrTypeNotifyRefused},
+	NonRetryableErrorTypes: []string{contract.ErrTypeNotifyRefused},
 }
 
 // Notify delivers one notification, retried. A pass starts it as a child it
 // does not wait for (its parent close policy abandons it), so a receiver
 // that fails never delays a pass; the failure is the activity's log and
 // the passflow_notifications_total{result="failed"} count.
-func Notify(ctx workflow.Context, in activities.NotifyInput) error {
+func Notify(ctx workflow.Context, in contract.NotifyInput) error {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 15 * time.Second, RetryPolicy: notifyRetry,
 		Summary: fmt.Sprintf("notify %s of %s", in.Receiver.Format, in.Notification.Event),
 	})
-	return workflow.ExecuteActivity(actx, activities.NotifyName, in).Get(ctx, nil)
+	return workflow.ExecuteActivity(actx, contract.NotifyName, in).Get(ctx, nil)
 }
 
 // notify tells the target's receivers that want event, each through its own
@@ -59,7 +59,7 @@ func (p *pass) notify(ctx workflow.Context, event string) {
 			ParentClosePolicy:  enumspb.PARENT_CLOSE_POLICY_ABANDON,
 			StaticSummary:      fmt.Sprintf("notify receiver %d of %s: %s", i+1, p.in.Target.Name, event),
 		})
-		started = append(started, workflow.ExecuteChildWorkflow(cctx, NotifyWorkflowName, activities.NotifyInput{
+		started = append(started, workflow.ExecuteChildWorkflow(cctx, NotifyWorkflowName, contract.NotifyInput{
 			Key: key, Receiver: p.in.Target.Notify[i], Notification: n,
 		}).GetChildWorkflowExecution())
 	}
@@ -71,9 +71,9 @@ func (p *pass) notify(ctx workflow.Context, event string) {
 }
 
 // notification describes the pass for event.
-func (p *pass) notification(ctx workflow.Context, event string) activities.Notification {
+func (p *pass) notification(ctx workflow.Context, event string) contract.Notification {
 	st := &p.st
-	n := activities.Notification{Event: event, Target: st.Target, PassID: st.ID, Time: workflow.Now(ctx),
+	n := contract.Notification{Event: event, Target: st.Target, PassID: st.ID, Time: workflow.Now(ctx),
 		Candidate: st.Candidate.String(), Baseline: st.Baseline.String(), Outcome: string(st.Outcome), Reason: st.Reason}
 	risk := ""
 	if st.Risk != nil {

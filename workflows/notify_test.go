@@ -10,7 +10,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/workflows"
 )
@@ -25,7 +25,7 @@ func TestPassNotifiesWithoutWaiting(t *testing.T) {
 		env := newEnv(t, f)
 		var mu sync.Mutex
 		var sent []string
-		env.RegisterActivityWithOptions(func(ctx context.Context, in activities.NotifyInput) error {
+		env.RegisterActivityWithOptions(func(ctx context.Context, in contract.NotifyInput) error {
 			mu.Lock()
 			sent = append(sent, in.Notification.Event+" "+in.Receiver.URL)
 			mu.Unlock()
@@ -33,7 +33,7 @@ func TestPassNotifiesWithoutWaiting(t *testing.T) {
 				return temporal.NewApplicationError("503 from the receiver", "webhook")
 			}
 			return nil
-		}, activity.RegisterOptions{Name: activities.NotifyName})
+		}, activity.RegisterOptions{Name: contract.NotifyName})
 		env.RegisterDelayedCallback(func() {
 			env.UpdateWorkflowNoRejection(workflows.ApprovalUpdate, "1", t, workflows.Approval{Approver: "alice", Approved: true})
 		}, time.Hour)

@@ -7,10 +7,10 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 )
 
-var nonRetryable = []string{activities.ErrTypeInvalidTarget, activities.ErrTypeInvalidChange}
+var nonRetryable = []string{contract.ErrTypeInvalidTarget, contract.ErrTypeInvalidChange}
 
 // readCtx is for telemetry reads and checks, retried a few times. An
 // attempt may make dozens of reads (analyze looks at each hour of a day per
@@ -59,7 +59,7 @@ func undoCtx(ctx workflow.Context, summary string) workflow.Context {
 		Summary:                summary,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-			NonRetryableErrorTypes: []string{activities.ErrTypeInvalidTarget},
+			NonRetryableErrorTypes: []string{contract.ErrTypeInvalidTarget},
 		},
 	})
 }

@@ -10,7 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/target"
 )
@@ -105,12 +105,12 @@ type StageStatus struct {
 	Replaced        models.Config `json:"replaced,omitempty"`
 	ReplacedPercent float64       `json:"replaced_percent,omitempty"`
 	// Checks counts the periodic guardrail checks made during the wait.
-	Checks    int                   `json:"checks"`
-	Verdict   string                `json:"verdict,omitempty"`
-	Reasons   []string              `json:"reasons,omitempty"`
-	Judgement *activities.Judgement `json:"judgement,omitempty"`
-	From      time.Time             `json:"from,omitzero"`
-	To        time.Time             `json:"to,omitzero"`
+	Checks    int                 `json:"checks"`
+	Verdict   string              `json:"verdict,omitempty"`
+	Reasons   []string            `json:"reasons,omitempty"`
+	Judgement *contract.Judgement `json:"judgement,omitempty"`
+	From      time.Time           `json:"from,omitzero"`
+	To        time.Time           `json:"to,omitzero"`
 }
 
 // Compensation is one undo the pass ran.
@@ -131,19 +131,19 @@ type Compensation struct {
 // PassStatus is everything a pass has decided so far; the status query
 // returns it and the workflow returns it when it ends.
 type PassStatus struct {
-	ID          string                        `json:"id"`
-	Target      string                        `json:"target"`
-	Trigger     Trigger                       `json:"trigger"`
-	RequestedBy string                        `json:"requested_by,omitempty"`
-	Step        Step                          `json:"step"`
-	Started     time.Time                     `json:"started"`
-	Baseline    models.Config                 `json:"baseline,omitempty"`
-	SLIs        map[string]activities.Summary `json:"slis,omitempty"`
-	Candidate   models.Config                 `json:"candidate,omitempty"`
-	Optimizer   string                        `json:"optimizer,omitempty"`
-	Prediction  *models.Prediction            `json:"prediction,omitempty"`
-	Why         string                        `json:"why,omitempty"`
-	Risk        *models.Risk                  `json:"risk,omitempty"`
+	ID          string                      `json:"id"`
+	Target      string                      `json:"target"`
+	Trigger     Trigger                     `json:"trigger"`
+	RequestedBy string                      `json:"requested_by,omitempty"`
+	Step        Step                        `json:"step"`
+	Started     time.Time                   `json:"started"`
+	Baseline    models.Config               `json:"baseline,omitempty"`
+	SLIs        map[string]contract.Summary `json:"slis,omitempty"`
+	Candidate   models.Config               `json:"candidate,omitempty"`
+	Optimizer   string                      `json:"optimizer,omitempty"`
+	Prediction  *models.Prediction          `json:"prediction,omitempty"`
+	Why         string                      `json:"why,omitempty"`
+	Risk        *models.Risk                `json:"risk,omitempty"`
 	// ApprovalRequest is set once the pass asks for an approval.
 	ApprovalRequest *ApprovalRequest `json:"approval_request,omitempty"`
 	// Approvals are the answers the pass took, in order.
@@ -201,7 +201,7 @@ type pass struct {
 	in     PassInput
 	st     PassStatus
 	undo   []Compensation // the compensation stack, last applied last
-	ref    activities.AnalyzeResult
+	ref    contract.AnalyzeResult
 	alerts workflow.ReceiveChannel
 	// breaking lists the guardrails the baseline broke at analyze: the pass
 	// is a repair when it is not empty.
@@ -279,9 +279,9 @@ func (p *pass) run(ctx workflow.Context) error {
 	spec := p.in.Target
 
 	p.setStep(ctx, StepAnalyze)
-	var an activities.AnalyzeResult
-	if err := workflow.ExecuteActivity(readCtx(ctx, "analyze "+spec.Name), activities.AnalyzeName,
-		activities.AnalyzeInput{PassID: p.in.PassID, Target: spec}).Get(ctx, &an); err != nil {
+	var an contract.AnalyzeResult
+	if err := workflow.ExecuteActivity(readCtx(ctx, "analyze "+spec.Name), contract.AnalyzeName,
+		contract.AnalyzeInput{PassID: p.in.PassID, Target: spec}).Get(ctx, &an); err != nil {
 		return fmt.Errorf("analyze: %w", err)
 	}
 	p.ref, p.st.Baseline, p.st.SLIs = an, an.Baseline, an.SLIs
@@ -299,10 +299,10 @@ func (p *pass) run(ctx workflow.Context) error {
 	}
 
 	p.setStep(ctx, StepPropose)
-	var pr activities.ProposeResult
-	if err := workflow.ExecuteActivity(proposeCtx(ctx), activities.ProposeName, activities.ProposeInput{
+	var pr contract.ProposeResult
+	if err := workflow.ExecuteActivity(proposeCtx(ctx), contract.ProposeName, contract.ProposeInput{
 		PassID: p.in.PassID, Target: spec, Incumbent: an.Baseline, IncumbentSLIs: an.SLIs,
-		History: p.in.History, Seed: activities.Seed(p.in.PassID), Breaking: p.breaking,
+		History: p.in.History, Seed: contract.Seed(p.in.PassID), Breaking: p.breaking,
 	}).Get(ctx, &pr); err != nil {
 		return fmt.Errorf("propose: %w", err)
 	}
@@ -359,7 +359,7 @@ func (p *pass) run(ctx workflow.Context) error {
 	}
 
 	p.setStep(ctx, StepPromote)
-	if err := workflow.ExecuteActivity(writeCtx(ctx, "promote "+cand.String()), activities.PromoteName, activities.ChangeInput{
+	if err := workflow.ExecuteActivity(writeCtx(ctx, "promote "+cand.String()), contract.PromoteName, contract.ChangeInput{
 		PassID: p.in.PassID, Target: spec, Key: p.in.PassID + "/promote", Config: cand, Percent: 100,
 	}).Get(ctx, nil); err != nil {
 		return fmt.Errorf("promote: %w", err)
@@ -379,7 +379,7 @@ func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool,
 	spec := p.in.Target
 	s := &p.st.Stages[i]
 	key := fmt.Sprintf("%s/stage-%d", p.in.PassID, s.Index)
-	change := activities.ChangeInput{
+	change := contract.ChangeInput{
 		PassID: p.in.PassID, Target: spec, Key: key, Stage: s.Index,
 		Config: p.st.Candidate, Percent: s.Percent,
 	}
@@ -391,9 +391,9 @@ func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool,
 		Stage: s.Index, FromPercent: s.Percent, ToPercent: prevPercent,
 		Key: fmt.Sprintf("%s/undo-stage-%d", p.in.PassID, s.Index),
 	})
-	var applied activities.ChangeResult
+	var applied contract.ChangeResult
 	if err := workflow.ExecuteActivity(writeCtx(ctx, fmt.Sprintf("apply stage %d: %g%%", s.Index, s.Percent)),
-		activities.ApplyName, change).Get(ctx, &applied); err != nil {
+		contract.ApplyName, change).Get(ctx, &applied); err != nil {
 		return false, fmt.Errorf("apply stage %d: %w", s.Index, err)
 	}
 	s.Applied, s.Replaced, s.ReplacedPercent = true, applied.Replaced, applied.ReplacedPercent
@@ -414,7 +414,7 @@ func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool,
 		p.tellTuner(ctx, s.From)
 	}
 
-	window := activities.WindowInput{
+	window := contract.WindowInput{
 		Target: spec, Stage: s.Index, Percent: s.Percent, From: s.From,
 		ReferenceFrom: p.ref.From, ReferenceTo: p.ref.To, Repair: len(p.breaking) > 0,
 	}
@@ -432,9 +432,9 @@ func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool,
 	// A guardrail the window could not decide gets more time, up to
 	// canary.max_verify_for: a longer window narrows its interval. Passes
 	// recorded before the SLO judge never had an undecided guardrail.
-	if len(j.Undecided) > 0 && j.Verdict == activities.VerdictMarginal &&
+	if len(j.Undecided) > 0 && j.Verdict == contract.VerdictMarginal &&
 		workflow.GetVersion(ctx, "slo-extend", workflow.DefaultVersion, 1) == 1 {
-		for limit := max(spec.MaxVerifyFor(), verifyFor); len(j.Undecided) > 0 && j.Verdict == activities.VerdictMarginal; {
+		for limit := max(spec.MaxVerifyFor(), verifyFor); len(j.Undecided) > 0 && j.Verdict == contract.VerdictMarginal; {
 			elapsed := workflow.Now(ctx).Sub(s.From)
 			if elapsed >= limit {
 				j.Reasons = append(j.Reasons, fmt.Sprintf("still undecided after the longest wait, max_verify_for %s", limit))
@@ -463,13 +463,13 @@ func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool,
 	}
 	// Only a pass goes on: a marginal stage is not evidence enough to put
 	// more traffic on the candidate.
-	return j.Verdict == activities.VerdictPass, nil
+	return j.Verdict == contract.VerdictPass, nil
 }
 
 // wait waits d on stage s with a guardrail look every `every` (the last
 // look is the verification that follows the wait). ok is false when the
 // stage failed during the wait: a look aborted it, or an alert did.
-func (p *pass) wait(ctx workflow.Context, s *StageStatus, window *activities.WindowInput, d, every time.Duration) (ok bool, err error) {
+func (p *pass) wait(ctx workflow.Context, s *StageStatus, window *contract.WindowInput, d, every time.Duration) (ok bool, err error) {
 	looks := int((d + every - 1) / every)
 	for elapsed, look := time.Duration(0), 1; elapsed < d; look++ {
 		step := min(every, d-elapsed)
@@ -486,14 +486,14 @@ func (p *pass) wait(ctx workflow.Context, s *StageStatus, window *activities.Win
 			break // the verification looks at everything
 		}
 		window.To = workflow.Now(ctx)
-		var j activities.Judgement
+		var j contract.Judgement
 		if err := workflow.ExecuteActivity(readCtx(ctx, fmt.Sprintf("check stage %d", s.Index)),
-			activities.CheckName, *window).Get(ctx, &j); err != nil {
+			contract.CheckName, *window).Get(ctx, &j); err != nil {
 			return false, fmt.Errorf("check stage %d: %w", s.Index, err)
 		}
 		s.Checks++
-		if j.Verdict == activities.VerdictFail {
-			s.Verdict, s.Reasons, s.Judgement, s.To = activities.VerdictFail, append([]string{"aborted early"}, j.Reasons...), &j, window.To
+		if j.Verdict == contract.VerdictFail {
+			s.Verdict, s.Reasons, s.Judgement, s.To = contract.VerdictFail, append([]string{"aborted early"}, j.Reasons...), &j, window.To
 			p.observe(j, s)
 			return false, nil
 		}
@@ -502,12 +502,12 @@ func (p *pass) wait(ctx workflow.Context, s *StageStatus, window *activities.Win
 }
 
 // verify judges stage s on its window up to now and keeps the judgement.
-func (p *pass) verify(ctx workflow.Context, s *StageStatus, window *activities.WindowInput) (activities.Judgement, error) {
+func (p *pass) verify(ctx workflow.Context, s *StageStatus, window *contract.WindowInput) (contract.Judgement, error) {
 	window.To = workflow.Now(ctx)
 	s.To = window.To
-	var j activities.Judgement
+	var j contract.Judgement
 	if err := workflow.ExecuteActivity(readCtx(ctx, fmt.Sprintf("verify stage %d", s.Index)),
-		activities.VerifyName, *window).Get(ctx, &j); err != nil {
+		contract.VerifyName, *window).Get(ctx, &j); err != nil {
 		return j, fmt.Errorf("verify stage %d: %w", s.Index, err)
 	}
 	s.Verdict, s.Reasons, s.Judgement = j.Verdict, j.Reasons, &j
@@ -589,7 +589,7 @@ func (p *pass) aborts(ctx workflow.Context, a Alert) bool {
 
 // alertFails fails stage s on an alert.
 func (p *pass) alertFails(ctx workflow.Context, s *StageStatus, a Alert) {
-	s.Verdict, s.To = activities.VerdictFail, workflow.Now(ctx)
+	s.Verdict, s.To = contract.VerdictFail, workflow.Now(ctx)
 	s.Reasons = []string{a.String() + " during the stage"}
 }
 
@@ -638,7 +638,7 @@ func (p *pass) freezeGate(ctx workflow.Context, i int) (ok bool, err error) {
 // in the day than every other pass's measured stages, and a service's
 // metrics follow its load through the day, so its means would not compare
 // with the rest of the history. A failure there is in the labels.
-func (p *pass) observe(j activities.Judgement, s *StageStatus) {
+func (p *pass) observe(j contract.Judgement, s *StageStatus) {
 	spec := p.in.Target
 	o := models.Observation{Config: p.st.Candidate, Constraints: map[string]float64{},
 		Uncertainty: map[string]float64{}, Source: p.in.PassID,
@@ -702,7 +702,7 @@ func (p *pass) compensate(ctx workflow.Context) {
 			config, what = c.Restore, fmt.Sprintf("undo stage %d: %g%% → %g%% on the canary it replaced", c.Stage, c.FromPercent, c.ToPercent)
 		}
 		err := workflow.ExecuteActivity(undoCtx(ctx, what),
-			activities.RevertName, activities.ChangeInput{
+			contract.RevertName, contract.ChangeInput{
 				PassID: p.in.PassID, Target: p.in.Target, Key: c.Key, Stage: c.Stage,
 				Config: config, Percent: c.ToPercent,
 			}).Get(ctx, nil)
@@ -721,7 +721,7 @@ func (p *pass) record(ctx workflow.Context) {
 	p.setStep(ctx, StepRecord)
 	passed, reverted := 0, 0
 	for _, s := range p.st.Stages {
-		if s.Verdict == activities.VerdictPass {
+		if s.Verdict == contract.VerdictPass {
 			passed++
 		}
 	}
@@ -730,7 +730,7 @@ func (p *pass) record(ctx workflow.Context) {
 			reverted++
 		}
 	}
-	ev := activities.AuditEvent{
+	ev := contract.AuditEvent{
 		Time: workflow.Now(ctx), PassID: p.in.PassID, Target: p.in.Target.Name, Trigger: string(p.in.Trigger),
 		Outcome: string(p.st.Outcome), Reason: p.st.Reason, Baseline: p.st.Baseline,
 		Candidate: p.st.Candidate, Stages: passed, Reverted: reverted,
@@ -741,8 +741,8 @@ func (p *pass) record(ctx workflow.Context) {
 	if p.st.Change != nil {
 		ev.Measured = map[string]any{"objective_change": *p.st.Change}
 	}
-	err := workflow.ExecuteActivity(writeCtx(ctx, "record "+string(p.st.Outcome)), activities.RecordName,
-		activities.RecordInput{Event: ev, Observation: p.st.Observation}).Get(ctx, nil)
+	err := workflow.ExecuteActivity(writeCtx(ctx, "record "+string(p.st.Outcome)), contract.RecordName,
+		contract.RecordInput{Event: ev, Observation: p.st.Observation}).Get(ctx, nil)
 	if err != nil {
 		workflow.GetLogger(ctx).Error("record failed", "pass", p.in.PassID, "error", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/simulations"
 	"github.com/passflow/passflow/target"
@@ -63,7 +64,7 @@ func TestSequentialEarlyAbortOnSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	s1 := st.Stages[0]
-	if st.Outcome != workflows.OutcomeRolledBack || s1.Verdict != activities.VerdictFail {
+	if st.Outcome != workflows.OutcomeRolledBack || s1.Verdict != contract.VerdictFail {
 		t.Fatalf("outcome %s, stage 1 %s (%v): want rolled back on stage 1", st.Outcome, s1.Verdict, s1.Reasons)
 	}
 	// The 5% canary is noisy (σ ≈ 0.22 a sample); BENCHMARKS.md measures how
@@ -84,9 +85,9 @@ func TestSequentialEarlyAbortOnSimulator(t *testing.T) {
 func TestPromotionOnSimulator(t *testing.T) {
 	env := simEnv(t)
 	cand := models.Config{"worker_threads": models.Num(20), "cache_ttl_s": models.Num(60)}
-	env.RegisterActivityWithOptions(func(context.Context, activities.ProposeInput) (activities.ProposeResult, error) {
-		return activities.ProposeResult{Suggestion: models.Suggestion{Config: cand, Why: "test"}, Optimizer: "test", Step: 0.01}, nil
-	}, activity.RegisterOptions{Name: activities.ProposeName})
+	env.RegisterActivityWithOptions(func(context.Context, contract.ProposeInput) (contract.ProposeResult, error) {
+		return contract.ProposeResult{Suggestion: models.Suggestion{Config: cand, Why: "test"}, Optimizer: "test", Step: 0.01}, nil
+	}, activity.RegisterOptions{Name: contract.ProposeName})
 	st, err := run(t, env, simSpec(t, 0))
 	if err != nil {
 		t.Fatal(err)

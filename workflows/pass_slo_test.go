@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/webhook"
@@ -122,9 +123,9 @@ func runTwoConfigs(t *testing.T, spec target.Spec, latency float64) (workflows.P
 		Connector: activities.ConnectorFunc(func(target.Spec) (activities.TelemetrySource, activities.Actuator, error) {
 			return svc, svc, nil
 		})})
-	env.RegisterActivityWithOptions(func(context.Context, activities.ProposeInput) (activities.ProposeResult, error) {
-		return activities.ProposeResult{Suggestion: models.Suggestion{Config: cand, Why: "test"}, Optimizer: "test", Step: 0.05}, nil
-	}, activity.RegisterOptions{Name: activities.ProposeName})
+	env.RegisterActivityWithOptions(func(context.Context, contract.ProposeInput) (contract.ProposeResult, error) {
+		return contract.ProposeResult{Suggestion: models.Suggestion{Config: cand, Why: "test"}, Optimizer: "test", Step: 0.05}, nil
+	}, activity.RegisterOptions{Name: contract.ProposeName})
 	st, err := run(t, env, spec)
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +146,7 @@ func TestGuardrailsAreSLOs(t *testing.T) {
 			t.Fatalf("outcome %s (%s), want promoted", st.Outcome, st.Reason)
 		}
 		o := st.Observation
-		if o == nil || math.Abs(o.Constraints["latency_p95_ms"]/94-1) > 0.05 || len(o.Violated) > 0 || o.Verdict != activities.VerdictPass {
+		if o == nil || math.Abs(o.Constraints["latency_p95_ms"]/94-1) > 0.05 || len(o.Violated) > 0 || o.Verdict != contract.VerdictPass {
 			t.Errorf("observation %+v: want the measured latency near 94 ms and no violation", o)
 		}
 	})
@@ -176,10 +177,10 @@ func TestUndecidedGuardrailWaitsLonger(t *testing.T) {
 	}
 	s1 := st.Stages[0]
 	waited := s1.To.Sub(s1.From)
-	if s1.Verdict != activities.VerdictMarginal || waited < 59*time.Minute || waited > 61*time.Minute {
+	if s1.Verdict != contract.VerdictMarginal || waited < 59*time.Minute || waited > 61*time.Minute {
 		t.Errorf("stage 1: %s after %s (%v): want marginal after the longest wait, 60m", s1.Verdict, waited, s1.Reasons)
 	}
-	if st.Observation == nil || len(st.Observation.Violated) > 0 || st.Observation.Verdict != activities.VerdictMarginal {
+	if st.Observation == nil || len(st.Observation.Violated) > 0 || st.Observation.Verdict != contract.VerdictMarginal {
 		t.Errorf("observation %+v: want a marginal verdict and no violation label", st.Observation)
 	}
 	t.Log(fmt.Sprint(s1.Reasons))

@@ -15,7 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/workers"
@@ -61,9 +61,9 @@ type fakes struct {
 	priorPercent float64
 	// unsaid: the actuator names what it replaced but not the share.
 	unsaid   bool
-	record   *activities.RecordInput
-	proposed activities.ProposeInput
-	windows  []activities.WindowInput // every check's and verification's input
+	record   *contract.RecordInput
+	proposed contract.ProposeInput
+	windows  []contract.WindowInput // every check's and verification's input
 }
 
 func (f *fakes) log(s string) {
@@ -79,79 +79,79 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 	reg := func(name string, fn any) {
 		env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
-	reg(activities.AnalyzeName, func(ctx context.Context, in activities.AnalyzeInput) (activities.AnalyzeResult, error) {
-		return activities.AnalyzeResult{Baseline: incumbent, Skip: f.skip != "", Reason: f.skip,
-			SLIs: map[string]activities.Summary{"cost": {N: 60, Mean: 1}}, Breaking: f.breaking}, nil
+	reg(contract.AnalyzeName, func(ctx context.Context, in contract.AnalyzeInput) (contract.AnalyzeResult, error) {
+		return contract.AnalyzeResult{Baseline: incumbent, Skip: f.skip != "", Reason: f.skip,
+			SLIs: map[string]contract.Summary{"cost": {N: 60, Mean: 1}}, Breaking: f.breaking}, nil
 	})
-	reg(activities.ProposeName, func(ctx context.Context, in activities.ProposeInput) (activities.ProposeResult, error) {
+	reg(contract.ProposeName, func(ctx context.Context, in contract.ProposeInput) (contract.ProposeResult, error) {
 		f.mu.Lock()
 		f.proposed = in
 		f.mu.Unlock()
-		return activities.ProposeResult{Suggestion: models.Suggestion{Config: candidate, Why: "fake"},
+		return contract.ProposeResult{Suggestion: models.Suggestion{Config: candidate, Why: "fake"},
 			Optimizer: "fake", Step: f.step}, nil
 	})
-	reg(activities.ApplyName, func(ctx context.Context, in activities.ChangeInput) (activities.ChangeResult, error) {
+	reg(contract.ApplyName, func(ctx context.Context, in contract.ChangeInput) (contract.ChangeResult, error) {
 		if in.Stage == f.applyErr {
-			return activities.ChangeResult{}, temporal.NewNonRetryableApplicationError("actuator refused", activities.ErrTypeInvalidChange, nil)
+			return contract.ChangeResult{}, temporal.NewNonRetryableApplicationError("actuator refused", contract.ErrTypeInvalidChange, nil)
 		}
 		f.log("apply " + in.Key)
 		switch {
 		case in.Stage == 1:
-			return activities.ChangeResult{Replaced: f.prior, ReplacedPercent: f.priorPercent}, nil
+			return contract.ChangeResult{Replaced: f.prior, ReplacedPercent: f.priorPercent}, nil
 		case f.unsaid:
-			return activities.ChangeResult{Replaced: candidate}, nil
+			return contract.ChangeResult{Replaced: candidate}, nil
 		}
-		return activities.ChangeResult{Replaced: candidate, ReplacedPercent: in.Target.Canary.Stages[in.Stage-2]}, nil
+		return contract.ChangeResult{Replaced: candidate, ReplacedPercent: in.Target.Canary.Stages[in.Stage-2]}, nil
 	})
-	reg(activities.RevertName, func(ctx context.Context, in activities.ChangeInput) (activities.ChangeResult, error) {
+	reg(contract.RevertName, func(ctx context.Context, in contract.ChangeInput) (contract.ChangeResult, error) {
 		if in.Config.String() != candidate.String() {
 			f.log(fmt.Sprintf("revert %s to %g%% on %s", in.Key, in.Percent, in.Config))
 		} else {
 			f.log(fmt.Sprintf("revert %s to %g%%", in.Key, in.Percent))
 		}
-		return activities.ChangeResult{}, nil
+		return contract.ChangeResult{}, nil
 	})
-	reg(activities.PromoteName, func(ctx context.Context, in activities.ChangeInput) (activities.ChangeResult, error) {
+	reg(contract.PromoteName, func(ctx context.Context, in contract.ChangeInput) (contract.ChangeResult, error) {
 		f.log("promote " + in.Key)
-		return activities.ChangeResult{}, nil
+		return contract.ChangeResult{}, nil
 	})
-	judgement := func(verdict string) activities.Judgement {
-		return activities.Judgement{Verdict: verdict,
-			Canary:   map[string]activities.Summary{"cost": {N: 60, Mean: 0.9}, "latency": {N: 60, Mean: 150}},
-			Baseline: map[string]activities.Summary{"cost": {N: 60, Mean: 1}, "latency": {N: 60, Mean: 140}}}
+	judgement := func(verdict string) contract.Judgement {
+		return contract.Judgement{Verdict: verdict,
+			Canary:   map[string]contract.Summary{"cost": {N: 60, Mean: 0.9}, "latency": {N: 60, Mean: 150}},
+			Baseline: map[string]contract.Summary{"cost": {N: 60, Mean: 1}, "latency": {N: 60, Mean: 140}}}
 	}
-	reg(activities.CheckName, func(ctx context.Context, in activities.WindowInput) (activities.Judgement, error) {
+	reg(contract.CheckName, func(ctx context.Context, in contract.WindowInput) (contract.Judgement, error) {
 		f.mu.Lock()
 		f.windows = append(f.windows, in)
 		looks[in.Stage]++
 		n := looks[in.Stage]
 		f.mu.Unlock()
 		if in.Stage == f.abortAt[0] && n >= f.abortAt[1] {
-			return judgement(activities.VerdictFail), nil
+			return judgement(contract.VerdictFail), nil
 		}
-		return judgement(activities.VerdictPass), nil
+		return judgement(contract.VerdictPass), nil
 	})
 	// The 100% stage runs later in the day, at another load: its means
 	// differ, and the observation must not take them.
-	verdict := func(in activities.WindowInput, v string) activities.Judgement {
+	verdict := func(in contract.WindowInput, v string) contract.Judgement {
 		j := judgement(v)
 		if in.Stage == 3 {
-			j.Canary = map[string]activities.Summary{"cost": {N: 60, Mean: 1.2}, "latency": {N: 60, Mean: 300}}
+			j.Canary = map[string]contract.Summary{"cost": {N: 60, Mean: 1.2}, "latency": {N: 60, Mean: 300}}
 		}
 		return j
 	}
-	reg(activities.VerifyName, func(ctx context.Context, in activities.WindowInput) (activities.Judgement, error) {
+	reg(contract.VerifyName, func(ctx context.Context, in contract.WindowInput) (contract.Judgement, error) {
 		f.mu.Lock()
 		f.windows = append(f.windows, in)
 		f.mu.Unlock()
 		if in.Stage == f.failStage {
-			j := verdict(in, activities.VerdictFail)
+			j := verdict(in, contract.VerdictFail)
 			j.Reasons, j.Failed, j.Violated = []string{"latency too high"}, []string{"latency"}, []string{"latency"}
 			return j, nil
 		}
-		return verdict(in, activities.VerdictPass), nil
+		return verdict(in, contract.VerdictPass), nil
 	})
-	reg(activities.RecordName, func(ctx context.Context, in activities.RecordInput) error {
+	reg(contract.RecordName, func(ctx context.Context, in contract.RecordInput) error {
 		f.mu.Lock()
 		f.record = &in
 		f.mu.Unlock()
@@ -203,7 +203,7 @@ func TestPassPromotes(t *testing.T) {
 		t.Errorf("calls\n got %q\nwant %q", f.calls, want)
 	}
 	for _, s := range st.Stages {
-		if s.Verdict != activities.VerdictPass || s.Checks != 2 {
+		if s.Verdict != contract.VerdictPass || s.Checks != 2 {
 			t.Errorf("stage %d: verdict %q after %d checks, want pass after 2", s.Index, s.Verdict, s.Checks)
 		}
 	}
@@ -213,7 +213,7 @@ func TestPassPromotes(t *testing.T) {
 	// The deciding stage's values (25%, beside the baseline), the 100%
 	// stage's verdict.
 	if o := f.record.Observation; o == nil || o.Objective != 0.9 || o.Constraints["latency"] != 150 || o.Failed ||
-		o.Stage != 3 || o.Verdict != activities.VerdictPass {
+		o.Stage != 3 || o.Verdict != contract.VerdictPass {
 		t.Errorf("recorded observation %+v, want the deciding stage's objective 0.9 and latency 150, stage 3's verdict pass", f.record)
 	}
 }
@@ -281,7 +281,7 @@ func TestPassFailingStageCompensatesInReverse(t *testing.T) {
 			// Observations are measurements: the values as measured (latency
 			// 150, objective 0.9), and apart, the label of the broken guardrail.
 			if o := f.record.Observation; o == nil || o.Failed || o.Constraints["latency"] != 150 || o.Objective != 0.9 ||
-				!slices.Equal(o.Violated, []string{"latency"}) || o.Verdict != activities.VerdictFail || o.Stage != stage {
+				!slices.Equal(o.Violated, []string{"latency"}) || o.Verdict != contract.VerdictFail || o.Stage != stage {
 				t.Errorf("a candidate rolled back on latency must be recorded with its measured latency 150 and objective 0.9, "+
 					"latency labeled violated at stage %d, got %+v", stage, o)
 			}
@@ -337,7 +337,7 @@ func TestPassEarlyAbortOnCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Outcome != workflows.OutcomeRolledBack || st.Stages[1].Checks != 1 || st.Stages[1].Verdict != activities.VerdictFail {
+	if st.Outcome != workflows.OutcomeRolledBack || st.Stages[1].Checks != 1 || st.Stages[1].Verdict != contract.VerdictFail {
 		t.Fatalf("outcome %q, stage 2 %+v; want rolled back after one look", st.Outcome, st.Stages[1])
 	}
 	want := []string{"apply p1/stage-1", "apply p1/stage-2", "revert p1/undo-stage-2 to 5%", "revert p1/undo-stage-1 to 0%", "record rolled_back"}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/examples"
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/simulations"
@@ -50,8 +50,8 @@ func BenchmarkPayloads(b *testing.B) {
 		}{
 			{"pass-input", workflows.PassInput{PassID: passID, Target: spec, Trigger: req.Trigger,
 				RequestedBy: req.RequestedBy, History: hist, Requests: []workflows.PassRequest{req}}},
-			{"propose-input", activities.ProposeInput{PassID: passID, Target: spec, Incumbent: spec.Params.Current(),
-				IncumbentSLIs: incumbentSLIs(spec), History: hist, Seed: activities.Seed(passID)}},
+			{"propose-input", contract.ProposeInput{PassID: passID, Target: spec, Incumbent: spec.Params.Current(),
+				IncumbentSLIs: incumbentSLIs(spec), History: hist, Seed: contract.Seed(passID)}},
 			{"tuner-continue-as-new", workflows.TunerInput{Name: spec.Name, State: fullTunerState(spec, hist)}},
 		}
 		for _, p := range payloads {
@@ -112,11 +112,11 @@ func fullTrail(at time.Time) []workflows.AuditEntry {
 }
 
 // incumbentSLIs is what Analyze measures of the incumbent.
-func incumbentSLIs(spec target.Spec) map[string]activities.Summary {
-	out := map[string]activities.Summary{}
+func incumbentSLIs(spec target.Spec) map[string]contract.Summary {
+	out := map[string]contract.Summary{}
 	for i, m := range spec.Metrics() {
 		v := 1.0 + float64(i)/3
-		out[m] = activities.Summary{N: 240, Mean: v, SD: v * 0.05, P50: v, P95: v * 1.08}
+		out[m] = contract.Summary{N: 240, Mean: v, SD: v * 0.05, P50: v, P95: v * 1.08}
 	}
 	return out
 }

@@ -14,7 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/target"
 )
@@ -295,7 +295,7 @@ func SpecHash(spec target.Spec) (string, error) {
 // syncSchedule makes the target's Temporal Schedule match the spec and
 // pause state of st, or deletes it.
 func (t *tuner) syncSchedule(ctx workflow.Context, st TunerState, remove bool) error {
-	in := activities.ScheduleInput{
+	in := contract.ScheduleInput{
 		ID: ScheduleID(st.Name), Target: st.Name, Workflow: ScheduledRequestWorkflowName,
 		TaskQueue: workflow.GetInfo(ctx).TaskQueueName, Paused: st.Paused, Delete: remove,
 	}
@@ -314,7 +314,7 @@ func (t *tuner) syncSchedule(ctx workflow.Context, st TunerState, remove bool) e
 	if in.Delete {
 		summary = "delete schedule " + in.ID
 	}
-	if err := workflow.ExecuteActivity(writeCtx(ctx, summary), activities.SyncScheduleName, in).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(writeCtx(ctx, summary), contract.SyncScheduleName, in).Get(ctx, nil); err != nil {
 		return fmt.Errorf("%s: %w", summary, err)
 	}
 	return nil
@@ -650,9 +650,9 @@ func (t *tuner) reconcile(ctx workflow.Context, q *PassRef, spec target.Spec, er
 		how = fmt.Sprintf("failed (%v)", err)
 	}
 	cfg := t.st.LastPromoted
-	in := activities.ReconcileInput{PassID: q.ID, Target: spec, Key: q.ID + "/reconcile", Config: cfg}
+	in := contract.ReconcileInput{PassID: q.ID, Target: spec, Key: q.ID + "/reconcile", Config: cfg}
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	rerr := workflow.ExecuteActivity(undoCtx(dctx, "restore "+cfg.String()+" after "+q.ID), activities.ReconcileName, in).Get(dctx, nil)
+	rerr := workflow.ExecuteActivity(undoCtx(dctx, "restore "+cfg.String()+" after "+q.ID), contract.ReconcileName, in).Get(dctx, nil)
 	if rerr != nil {
 		rec.Reason = fmt.Sprintf("the pass %s without its own cleanup; restoring %s FAILED: %v; target paused", how, cfg, rerr)
 		t.st.Paused, t.st.PausedBy, t.st.PauseReason = true, "passflow", "restore after "+q.ID+" failed: "+rerr.Error()

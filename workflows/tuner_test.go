@@ -17,7 +17,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/workflows"
@@ -27,9 +27,9 @@ import (
 type tunerFakes struct {
 	fakes
 	tmu        sync.Mutex
-	schedules  []activities.ScheduleInput
+	schedules  []contract.ScheduleInput
 	failPut    bool // SyncSchedule refuses puts, for good
-	reconciled []activities.ReconcileInput
+	reconciled []contract.ReconcileInput
 	histories  []int // the history length each propose was given
 }
 
@@ -38,7 +38,7 @@ func (f *tunerFakes) register(env *testsuite.TestWorkflowEnvironment) {
 	reg := func(name string, fn any) {
 		env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
-	reg(activities.SyncScheduleName, func(ctx context.Context, in activities.ScheduleInput) error {
+	reg(contract.SyncScheduleName, func(ctx context.Context, in contract.ScheduleInput) error {
 		f.tmu.Lock()
 		defer f.tmu.Unlock()
 		if f.failPut && !in.Delete {
@@ -47,12 +47,12 @@ func (f *tunerFakes) register(env *testsuite.TestWorkflowEnvironment) {
 		f.schedules = append(f.schedules, in)
 		return nil
 	})
-	reg(activities.ReconcileName, func(ctx context.Context, in activities.ReconcileInput) (activities.ChangeResult, error) {
+	reg(contract.ReconcileName, func(ctx context.Context, in contract.ReconcileInput) (contract.ChangeResult, error) {
 		f.tmu.Lock()
 		defer f.tmu.Unlock()
 		f.reconciled = append(f.reconciled, in)
 		f.log("reconcile " + in.Key + " " + in.Config.String())
-		return activities.ChangeResult{}, nil
+		return contract.ChangeResult{}, nil
 	})
 }
 
@@ -69,14 +69,14 @@ func newTunerEnv(t *testing.T, f *tunerFakes, pass any) *testsuite.TestWorkflowE
 	env.RegisterWorkflowWithOptions(workflows.TargetTuner, workflow.RegisterOptions{Name: workflows.TunerWorkflowName})
 	f.register(env)
 	// The fakes' propose records the history it was given.
-	env.RegisterActivityWithOptions(func(ctx context.Context, in activities.ProposeInput) (activities.ProposeResult, error) {
+	env.RegisterActivityWithOptions(func(ctx context.Context, in contract.ProposeInput) (contract.ProposeResult, error) {
 		f.tmu.Lock()
 		f.histories = append(f.histories, len(in.History))
 		f.tmu.Unlock()
-		return activities.ProposeResult{Suggestion: models.Suggestion{
+		return contract.ProposeResult{Suggestion: models.Suggestion{
 			Config: models.Config{"threads": models.Num(40), "gc": models.Str("a")}, Why: "fake"},
 			Optimizer: "fake", Step: f.step}, nil
-	}, activity.RegisterOptions{Name: activities.ProposeName})
+	}, activity.RegisterOptions{Name: contract.ProposeName})
 	return env
 }
 

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/simulations"
 	"github.com/passflow/passflow/target"
@@ -310,7 +311,7 @@ func (c *campaign) fail(err error) {
 // activityDone is the operator's cue: once a pass has proposed, it may be
 // waiting for an approval.
 func (c *campaign) activityDone(info *activity.Info, _ converter.EncodedValue, err error) {
-	if err != nil || info.ActivityType.Name != activities.ProposeName {
+	if err != nil || info.ActivityType.Name != contract.ProposeName {
 		return
 	}
 	id := info.WorkflowExecution.ID
@@ -404,7 +405,7 @@ func passStatus(result converter.EncodedValue, err error) workflows.PassStatus {
 // absent one.
 type noSchedules struct{}
 
-func (noSchedules) Put(ctx context.Context, in activities.ScheduleInput) error {
+func (noSchedules) Put(ctx context.Context, in contract.ScheduleInput) error {
 	return fmt.Errorf("campaign: no Temporal Schedules in a simulated campaign (asked to put %s)", in.ID)
 }
 

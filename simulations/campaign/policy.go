@@ -10,7 +10,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/passflow/passflow/activities"
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/models"
 )
 
@@ -37,7 +37,7 @@ type proposeSwap struct {
 }
 
 func (r proposeSwap) RegisterActivityWithOptions(a any, options activity.RegisterOptions) {
-	if options.Name == activities.ProposeName && r.propose != nil {
+	if options.Name == contract.ProposeName && r.propose != nil {
 		a = r.propose
 	}
 	r.activityRegistry.RegisterActivityWithOptions(a, options)
@@ -49,12 +49,12 @@ func (r proposeSwap) RegisterActivityWithOptions(a any, options activity.Registe
 func proposeOf(p Policy, salt uint64) any {
 	switch p {
 	case PolicyRandom:
-		return func(ctx context.Context, in activities.ProposeInput) (activities.ProposeResult, error) {
+		return func(ctx context.Context, in contract.ProposeInput) (contract.ProposeResult, error) {
 			return proposeRandom(in, salt)
 		}
 	case PolicyHold:
-		return func(ctx context.Context, in activities.ProposeInput) (activities.ProposeResult, error) {
-			return activities.ProposeResult{Optimizer: string(PolicyHold), NoSafe: true, Reason: HoldReason}, nil
+		return func(ctx context.Context, in contract.ProposeInput) (contract.ProposeResult, error) {
+			return contract.ProposeResult{Optimizer: string(PolicyHold), NoSafe: true, Reason: HoldReason}, nil
 		}
 	}
 	return nil
@@ -62,21 +62,21 @@ func proposeOf(p Policy, salt uint64) any {
 
 // proposeRandom is the random policy's Propose: a configuration drawn
 // uniformly from the trust region around the incumbent, seeded by the pass.
-func proposeRandom(in activities.ProposeInput, salt uint64) (activities.ProposeResult, error) {
+func proposeRandom(in contract.ProposeInput, salt uint64) (contract.ProposeResult, error) {
 	spec := in.Target
 	if err := spec.Params.CheckConfig(in.Incumbent); err != nil {
-		return activities.ProposeResult{}, temporal.NewNonRetryableApplicationError(
+		return contract.ProposeResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("propose for %s: the running configuration does not fit the target's params: %v", spec.Name, err),
-			activities.ErrTypeInvalidTarget, err)
+			contract.ErrTypeInvalidTarget, err)
 	}
 	seed := in.Seed ^ salt
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	cfg := RandomInRegion(spec.Params, in.Incumbent, spec.Risk.MaxStep, rng)
 	step, cats, err := spec.Params.StepWithin(in.Incumbent, cfg, spec.Risk.MaxStep)
 	if err != nil {
-		return activities.ProposeResult{}, fmt.Errorf("propose for %s: %w", spec.Name, err)
+		return contract.ProposeResult{}, fmt.Errorf("propose for %s: %w", spec.Name, err)
 	}
-	return activities.ProposeResult{
+	return contract.ProposeResult{
 		Suggestion: models.Suggestion{Config: cfg, Why: "random policy: uniform in the trust region"},
 		Optimizer:  string(PolicyRandom), Step: step, CategoricalChanges: cats,
 	}, nil
