@@ -42,8 +42,9 @@ type SpaceFile struct {
 	Params models.Space `yaml:"params" json:"params"`
 	// Objective says which way the value should go.
 	Objective SpaceObjective `yaml:"objective" json:"objective"`
-	// Constraints bound metrics that each answer reports by name.
-	Constraints []SpaceConstraint `yaml:"constraints,omitempty" json:"constraints,omitempty"`
+	// Constraints bound metrics that each answer reports by name, in the
+	// schema of a target's constraints ({metric, max, min, margin}).
+	Constraints []models.Constraint `yaml:"constraints,omitempty" json:"constraints,omitempty"`
 }
 
 // SpaceObjective is the goal of a space file.
@@ -53,20 +54,9 @@ type SpaceObjective struct {
 	Metric string `yaml:"metric,omitempty" json:"metric,omitempty"`
 }
 
-// SpaceConstraint bounds one metric reported with each answer.
-type SpaceConstraint struct {
-	Name string   `yaml:"name" json:"name"`
-	Max  *float64 `yaml:"max,omitempty" json:"max,omitempty"`
-	Min  *float64 `yaml:"min,omitempty" json:"min,omitempty"`
-}
-
 // Problem returns the optimization problem of s.
 func (s SpaceFile) Problem() models.Problem {
-	p := models.Problem{Space: s.Params, Goal: s.Objective.Goal}
-	for _, c := range s.Constraints {
-		p.Constraints = append(p.Constraints, models.Constraint{Metric: c.Name, Max: c.Max, Min: c.Min})
-	}
-	return p
+	return models.Problem{Space: s.Params, Goal: s.Objective.Goal, Constraints: s.Constraints}
 }
 
 // ParseSpace reads a space file strictly (unknown fields are errors) and
@@ -81,33 +71,21 @@ func ParseSpace(name string, data []byte) (SpaceFile, error) {
 		}
 		return s, fmt.Errorf("%s: %w", name, err)
 	}
+	return s, s.Validate(name)
+}
+
+// Validate returns every problem with s, each naming the file and the
+// field: the problem's (models.Problem.Validate), and a goal, which a space
+// file must state.
+func (s SpaceFile) Validate(name string) error {
 	var errs []error
-	for _, e := range s.Params.Validate("params") {
+	if s.Objective.Goal == "" {
+		errs = append(errs, fmt.Errorf("%s: objective.goal: expected minimize or maximize", name))
+	}
+	for _, e := range s.Problem().Validate() {
 		errs = append(errs, fmt.Errorf("%s: %s", name, e))
 	}
-	switch s.Objective.Goal {
-	case models.Minimize, models.Maximize:
-	case "":
-		errs = append(errs, fmt.Errorf("%s: objective.goal: expected minimize or maximize", name))
-	default:
-		errs = append(errs, fmt.Errorf("%s: objective.goal: expected minimize or maximize, got %q", name, s.Objective.Goal))
-	}
-	for i, c := range s.Constraints {
-		field := fmt.Sprintf("%s: constraints[%d]", name, i)
-		switch {
-		case c.Name == "":
-			errs = append(errs, fmt.Errorf("%s.name: expected a non-empty name", field))
-		case slices.ContainsFunc(s.Constraints[:i], func(d SpaceConstraint) bool { return d.Name == c.Name }):
-			errs = append(errs, fmt.Errorf("%s.name: duplicate constraint %q", field, c.Name))
-		}
-		switch {
-		case c.Max == nil && c.Min == nil:
-			errs = append(errs, fmt.Errorf("%s: expected max or min", field))
-		case c.Max != nil && c.Min != nil && *c.Min > *c.Max:
-			errs = append(errs, fmt.Errorf("%s.min: expected min <= max, got min %v and max %v", field, *c.Min, *c.Max))
-		}
-	}
-	return s, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // trialLine is one trial written to the caller.

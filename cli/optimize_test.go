@@ -11,6 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/passflow/passflow/models"
+	"github.com/passflow/passflow/models/validatetest"
 )
 
 func branin(x1, x2 float64) float64 {
@@ -248,7 +251,7 @@ func TestParseSpace(t *testing.T) {
 		want       []string // substrings of the error; none means valid
 	}{
 		{"valid yaml", "params: [{name: a, type: float, min: 0, max: 1}]\nobjective: {goal: maximize}\n", nil},
-		{"valid json", `{"params": [{"name": "a", "type": "int", "min": 1, "max": 9}], "objective": {"goal": "minimize"}, "constraints": [{"name": "c", "min": 0.5}]}`, nil},
+		{"valid json", `{"params": [{"name": "a", "type": "int", "min": 1, "max": 9}], "objective": {"goal": "minimize"}, "constraints": [{"metric": "c", "min": 0.5}]}`, nil},
 		{"unknown field", "params: [{name: a, type: float, min: 0, max: 1, step: 2}]\nobjective: {goal: minimize}\n", []string{"space.yaml", "step"}},
 		{"unknown top field", "params: [{name: a, type: float, min: 0, max: 1}]\nobjective: {goal: minimize}\nbudget: 3\n", []string{"space.yaml", "budget"}},
 		{"min >= max", "params: [{name: a, type: float, min: 1, max: 1}]\nobjective: {goal: minimize}\n", []string{"space.yaml", "params[0].max", "max > min"}},
@@ -256,9 +259,9 @@ func TestParseSpace(t *testing.T) {
 		{"empty space", "params: []\nobjective: {goal: minimize}\n", []string{"params", "at least one parameter"}},
 		{"no goal", "params: [{name: a, type: float, min: 0, max: 1}]\n", []string{"objective.goal"}},
 		{"bad goal", "params: [{name: a, type: float, min: 0, max: 1}]\nobjective: {goal: up}\n", []string{"objective.goal", `"up"`}},
-		{"constraint without bound", "params: [{name: a, type: float, min: 0, max: 1}]\nobjective: {goal: minimize}\nconstraints: [{name: c}]\n", []string{"constraints[0]", "max or min"}},
-		{"constraint without name", "params: [{name: a, type: float, min: 0, max: 1}]\nobjective: {goal: minimize}\nconstraints: [{max: 1}]\n", []string{"constraints[0].name"}},
-		{"constraint metric key", "params: [{name: a, type: float, min: 0, max: 1}]\nobjective: {goal: minimize}\nconstraints: [{metric: c, max: 1}]\n", []string{"metric"}},
+		{"constraint without bound", "params: [{name: a, type: float, min: 0, max: 1}]\nobjective: {goal: minimize}\nconstraints: [{metric: c}]\n", []string{"space.yaml: constraints[0]: expected a bound"}},
+		{"constraint without metric", "params: [{name: a, type: float, min: 0, max: 1}]\nobjective: {goal: minimize}\nconstraints: [{max: 1}]\n", []string{"constraints[0].metric"}},
+		{"constraint name key, as before the target's schema", "params: [{name: a, type: float, min: 0, max: 1}]\nobjective: {goal: minimize}\nconstraints: [{name: c, max: 1}]\n", []string{"space.yaml", "name"}},
 		{"empty file", "", []string{"space.yaml", "empty"}},
 		{"not yaml", "params: [", []string{"space.yaml"}},
 	}
@@ -283,6 +286,25 @@ func TestParseSpace(t *testing.T) {
 	}
 }
 
+// TestSpaceFileConstraints runs the constraint validator's shared cases
+// through a space file.
+func TestSpaceFileConstraints(t *testing.T) {
+	params := models.Space{{Name: "a", Type: models.Float, Min: 0, Max: 1}}
+	for _, tt := range validatetest.Constraints {
+		t.Run(tt.Name, func(t *testing.T) {
+			s := SpaceFile{Params: params, Objective: SpaceObjective{Goal: models.Minimize}, Constraints: tt.Constraints}
+			err := s.Validate("space.yaml")
+			if err == nil || !strings.Contains(err.Error(), "space.yaml: "+tt.Field+": ") || !strings.Contains(err.Error(), tt.Want) {
+				t.Errorf("got %v, want space.yaml: %s: …%s", err, tt.Field, tt.Want)
+			}
+		})
+	}
+	s := SpaceFile{Params: params, Objective: SpaceObjective{Goal: models.Minimize}, Constraints: validatetest.ValidConstraints}
+	if err := s.Validate("space.yaml"); err != nil {
+		t.Errorf("valid constraints: %v", err)
+	}
+}
+
 func TestOptimizeBadSpaceFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bad.yaml")
 	if err := os.WriteFile(path, []byte("params: [{name: a, type: float, min: 2, max: 1}]\nobjective: {goal: minimize}\n"), 0o644); err != nil {
@@ -294,7 +316,7 @@ func TestOptimizeBadSpaceFile(t *testing.T) {
 	}
 }
 
-// ExampleRun tunes one knob for a single trial: the first trial is the
+// ExampleOptimize tunes one knob for a single trial: the first trial is the
 // incumbent, the knob's current value.
 func ExampleOptimize() {
 	dir, _ := os.MkdirTemp("", "passflow")

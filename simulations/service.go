@@ -23,10 +23,11 @@ import (
 // Defaults of a simulator spec's zero fields, and the sampling limits.
 const (
 	// DefaultNoise is the relative standard deviation of one sample at full
-	// traffic when the spec sets none.
-	DefaultNoise = 0.05
-	// DefaultScrape is the interval between two samples when the spec sets none.
-	DefaultScrape = time.Second
+	// traffic when the spec sets none: the target schema's default.
+	DefaultNoise = target.DefaultSimulatorNoise
+	// DefaultScrape is the interval between two samples when the spec sets
+	// none: the target schema's default.
+	DefaultScrape = time.Duration(target.DefaultSimulatorScrape)
 	// MaxSamples is the most samples one query returns: a longer window is
 	// sampled at a wider step, a multiple of the scrape interval.
 	MaxSamples = 2000

@@ -11,10 +11,12 @@ import (
 	"sort"
 
 	"github.com/passflow/passflow/models"
+	"github.com/passflow/passflow/target"
 )
 
-// DefaultModel is the response surface a simulator uses when its spec names none.
-const DefaultModel = "web"
+// DefaultModel is the response surface a simulator uses when its spec names
+// none: the target schema's default.
+const DefaultModel = target.DefaultSimulatorModel
 
 // The metrics of the "web" model.
 const (
@@ -46,6 +48,21 @@ type surface interface {
 // builtins are the response surfaces by model name.
 var builtins = map[string]func(space models.Space, seed uint64) surface{
 	"web": newWebSurface,
+}
+
+// The built-in surfaces are models a target may name: each is registered
+// with package target, which validates a target's metrics against it, from
+// the one list of its metrics (its metrics method).
+func init() {
+	for name, surface := range builtins {
+		var metrics []string
+		for _, m := range surface(nil, 0).metrics() {
+			metrics = append(metrics, m.name)
+		}
+		if err := target.RegisterSimulatorModel(name, metrics); err != nil {
+			panic(err) // a built-in surface without a name or metrics: a bug here
+		}
+	}
 }
 
 // Models returns the names of the built-in response surfaces, sorted.

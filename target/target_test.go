@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/common/config"
 
 	"github.com/passflow/passflow/models"
+	"github.com/passflow/passflow/models/validatetest"
 )
 
 func TestGoodFiles(t *testing.T) {
@@ -750,5 +752,40 @@ func TestValidateFiles(t *testing.T) {
 
 	if code := ValidateFiles(nil, &stdout, &stderr); code != 2 {
 		t.Errorf("ValidateFiles(nil) = %d, want 2", code)
+	}
+}
+
+// TestValidateSharedCases runs the shared cases of the constraint and
+// trust-region validators (package models/validatetest) through a target.
+func TestValidateSharedCases(t *testing.T) {
+	spec := func() Spec {
+		return Spec{
+			Name:      "demo",
+			Params:    models.Space{{Name: "x", Type: models.Float, Min: 0, Max: 1}},
+			Objective: Objective{Metric: "cost_per_request", Goal: models.Minimize},
+			Telemetry: Telemetry{Simulator: &Simulator{}},
+			Actuator:  Actuator{Simulator: &Simulator{}},
+		}
+	}
+	has := func(probs []Problem, field, want string) bool {
+		return slices.ContainsFunc(probs, func(p Problem) bool { return p.Field == field && strings.Contains(p.Msg, want) })
+	}
+	for _, tt := range validatetest.Constraints {
+		t.Run(tt.Name, func(t *testing.T) {
+			s := spec()
+			s.Constraints = tt.Constraints
+			if probs := Validate(&s); !has(probs, tt.Field, tt.Want) {
+				t.Errorf("got %v, want a problem at %s mentioning %q", probs, tt.Field, tt.Want)
+			}
+		})
+	}
+	for _, tt := range validatetest.Regions {
+		t.Run(tt.Name, func(t *testing.T) {
+			s := spec()
+			s.Risk.MaxStep, s.Risk.Delta = tt.MaxStep, tt.Delta
+			if probs := Validate(&s); !has(probs, "risk."+tt.Field, tt.Want) {
+				t.Errorf("got %v, want a problem at risk.%s mentioning %q", probs, tt.Field, tt.Want)
+			}
+		})
 	}
 }

@@ -64,27 +64,25 @@ type simulatorModel struct {
 }
 
 // knownSimulatorModels are the simulator models a target may name, sorted
-// by name: the built-in "web" model and those registered with
-// RegisterSimulatorModel. Guarded by simulatorModelsMu.
+// by name, as registered with RegisterSimulatorModel: package simulations
+// registers its built-in surfaces (DefaultSimulatorModel among them) when
+// it is linked, and each scenario it parses. Guarded by simulatorModelsMu.
 var (
 	simulatorModelsMu    sync.RWMutex
-	knownSimulatorModels = []simulatorModel{
-		{Name: "web", Metrics: []string{"latency_p95_ms", "latency_p99_ms", "error_rate", "cost_per_request", "throughput_rps"}},
-	}
+	knownSimulatorModels []simulatorModel
 )
 
 // RegisterSimulatorModel makes the simulator model name, producing metrics,
 // known to Validate, so that a target whose telemetry names it
 // (telemetry: {simulator: {model: name}}) validates like any other. Package
-// simulations registers each scenario it parses under the scenario's name.
-// Registering a name again replaces its metrics; the built-in "web" model
+// simulations registers its built-in surfaces when it is linked, and each
+// scenario it parses under the scenario's name. Registering a name again
+// replaces its metrics, except DefaultSimulatorModel's: once registered, it
 // cannot be replaced. It is safe for concurrent use.
 func RegisterSimulatorModel(name string, metrics []string) error {
 	switch {
 	case name == "":
 		return errors.New("target: register simulator model: expected a name")
-	case name == DefaultSimulatorModel:
-		return fmt.Errorf("target: register simulator model: %q is built in and cannot be replaced", name)
 	case len(metrics) == 0:
 		return fmt.Errorf("target: register simulator model %s: expected at least one metric", name)
 	}
@@ -94,9 +92,12 @@ func RegisterSimulatorModel(name string, metrics []string) error {
 	i, found := slices.BinarySearchFunc(knownSimulatorModels, name, func(m simulatorModel, name string) int {
 		return strings.Compare(m.Name, name)
 	})
-	if found {
+	switch {
+	case found && name == DefaultSimulatorModel:
+		return fmt.Errorf("target: register simulator model: %q is built in and cannot be replaced", name)
+	case found:
 		knownSimulatorModels[i] = m
-	} else {
+	default:
 		knownSimulatorModels = slices.Insert(knownSimulatorModels, i, m)
 	}
 	return nil
@@ -357,36 +358,8 @@ func (v *validator) objective(o Objective) {
 }
 
 func (v *validator) constraints(cs []models.Constraint) {
-	seen := map[string]int{}
-	for i, c := range cs {
-		at := fmt.Sprintf("constraints[%d]", i)
-		switch j, dup := seen[c.Metric]; {
-		case strings.TrimSpace(c.Metric) == "":
-			v.add(at+".metric", "expected a metric name")
-		case dup:
-			v.add(at+".metric", "duplicate metric %q (also constraints[%d]); put both bounds in one constraint", c.Metric, j)
-		default:
-			seen[c.Metric] = i
-		}
-		if c.Max == nil && c.Min == nil {
-			v.add(at, "expected a bound: max, min or both")
-			continue
-		}
-		ok := true
-		if c.Max != nil && !finite(*c.Max) {
-			v.add(at+".max", "expected a finite number, got %v", *c.Max)
-			ok = false
-		}
-		if c.Min != nil && !finite(*c.Min) {
-			v.add(at+".min", "expected a finite number, got %v", *c.Min)
-			ok = false
-		}
-		if ok && c.Max != nil && c.Min != nil && *c.Min >= *c.Max {
-			v.add(at+".max", "expected max > min, got min %v and max %v", *c.Min, *c.Max)
-		}
-		if m := float64(c.Margin); !between(m, 0, 1, false, true) {
-			v.add(at+".margin", "expected a margin in [0%%, 100%%), like 10%%, got %v", c.Margin)
-		}
+	for _, e := range models.ValidateConstraints("constraints", cs) {
+		v.add(e.Field, "%s", e.Msg)
 	}
 }
 
@@ -677,11 +650,8 @@ func (v *validator) risk(r Risk) {
 	if r.ApprovalTimeout <= 0 {
 		v.add("risk.approval_timeout", "expected a duration > 0, got %v", r.ApprovalTimeout)
 	}
-	if !between(r.MaxStep, 0, 1, true, false) {
-		v.add("risk.max_step", "expected max_step in (0, 1], got %v", r.MaxStep)
-	}
-	if !between(r.Delta, 0, 0.5, true, false) {
-		v.add("risk.delta", "expected delta in (0, 0.5], got %v", r.Delta)
+	for _, e := range (models.TrustRegion{MaxStep: r.MaxStep, Delta: r.Delta}).Validate() {
+		v.add("risk."+e.Field, "%s", e.Msg)
 	}
 }
 

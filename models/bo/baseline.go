@@ -1,9 +1,11 @@
 package bo
 
 import (
+	"errors"
 	"fmt"
-	"github.com/passflow/passflow/models"
 	"math/rand/v2"
+
+	"github.com/passflow/passflow/models"
 )
 
 // RandomSearch is the baseline proposer: uniform random points of the unit
@@ -19,15 +21,12 @@ type RandomSearch struct {
 
 // NewRandomSearch returns the baseline proposer for p, seeded; region may be nil.
 func NewRandomSearch(p models.Problem, seed uint64, region *models.TrustRegion) (*RandomSearch, error) {
-	if errs := p.Space.Validate("params"); len(errs) > 0 {
-		return nil, fmt.Errorf("models: invalid space: %v", errs[0])
+	if errs := p.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("bo: invalid problem: %w", errors.Join(fieldErrs(errs)...))
 	}
 	if region != nil {
-		if err := p.Space.CheckConfig(region.Incumbent); err != nil {
-			return nil, fmt.Errorf("models: trust region incumbent: %w", err)
-		}
-		if region.MaxStep <= 0 || region.MaxStep > 1 {
-			return nil, fmt.Errorf("models: trust region max step must be in (0, 1], got %v", region.MaxStep)
+		if err := checkRegion(p.Space, *region); err != nil {
+			return nil, err
 		}
 	}
 	r := &RandomSearch{
@@ -67,7 +66,7 @@ func (r *RandomSearch) Ask(n int) ([]models.Suggestion, error) {
 			if r.region != nil && len(out) == 0 {
 				return nil, fmt.Errorf("%w: every configuration within max_step %g of the incumbent has been tried", models.ErrNoSafeCandidate, r.region.MaxStep)
 			}
-			return out, fmt.Errorf("models: random search found only %d new configurations of %d asked", len(out), n)
+			return out, fmt.Errorf("bo: random search found only %d new configurations of %d asked", len(out), n)
 		}
 		u := make([]float64, len(r.problem.Space))
 		for i, p := range r.problem.Space {

@@ -2,8 +2,11 @@ package bo
 
 import (
 	"errors"
-	"github.com/passflow/passflow/models"
+	"strings"
 	"testing"
+
+	"github.com/passflow/passflow/models"
+	"github.com/passflow/passflow/models/validatetest"
 )
 
 func TestRandomSearchStaysInTheTrustRegion(t *testing.T) {
@@ -49,5 +52,44 @@ func baselineSpace() models.Space {
 		{Name: "threads", Type: models.Int, Min: 4, Max: 256, Log: true, Current: current(models.Num(32))},
 		{Name: "ttl", Type: models.Float, Min: 0, Max: 10, Current: current(models.Num(5))},
 		{Name: "gc", Type: models.Categorical, Choices: []string{"a", "b", "c"}, Current: current(models.Str("b"))},
+	}
+}
+
+// TestProblemAndRegionValidation runs the shared cases of the constraint
+// and trust-region validators through both proposers' constructors.
+func TestProblemAndRegionValidation(t *testing.T) {
+	space := models.Space{{Name: "x", Type: models.Float, Min: 0, Max: 1}}
+	inc := models.Config{"x": models.Num(0.5)}
+	ctors := map[string]func(models.Problem, *models.TrustRegion) error{
+		"optimizer": func(p models.Problem, r *models.TrustRegion) error {
+			_, err := New(p, Options{Region: r})
+			return err
+		},
+		"random search": func(p models.Problem, r *models.TrustRegion) error {
+			_, err := NewRandomSearch(p, 1, r)
+			return err
+		},
+	}
+	for name, ctor := range ctors {
+		for _, tt := range validatetest.Constraints {
+			t.Run(name+"/"+tt.Name, func(t *testing.T) {
+				err := ctor(models.Problem{Space: space, Constraints: tt.Constraints}, nil)
+				if err == nil || !strings.HasPrefix(err.Error(), "bo: ") || !strings.Contains(err.Error(), tt.Field+": ") || !strings.Contains(err.Error(), tt.Want) {
+					t.Errorf("got %v, want a bo: error at %s mentioning %q", err, tt.Field, tt.Want)
+				}
+			})
+		}
+		for _, tt := range validatetest.Regions {
+			t.Run(name+"/"+tt.Name, func(t *testing.T) {
+				err := ctor(models.Problem{Space: space}, &models.TrustRegion{Incumbent: inc, MaxStep: tt.MaxStep, Delta: tt.Delta})
+				if err == nil || !strings.Contains(err.Error(), tt.Field+": ") || !strings.Contains(err.Error(), tt.Want) {
+					t.Errorf("got %v, want an error at %s mentioning %q", err, tt.Field, tt.Want)
+				}
+			})
+		}
+		if err := ctor(models.Problem{Space: space, Constraints: validatetest.ValidConstraints},
+			&models.TrustRegion{Incumbent: inc, MaxStep: 0.25, Delta: 0.05}); err != nil {
+			t.Errorf("%s: valid problem and region: %v", name, err)
+		}
 	}
 }

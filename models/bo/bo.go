@@ -3,11 +3,12 @@ package bo
 import (
 	"errors"
 	"fmt"
-	"github.com/passflow/passflow/models"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
+
+	"github.com/passflow/passflow/models"
 )
 
 // Options configure an Optimizer. The zero value is usable.
@@ -114,39 +115,17 @@ type Optimizer struct {
 // goal minimize or maximize (empty means minimize), and the trust region, if
 // any, must hold a valid incumbent and a max step in (0, 1].
 func New(p models.Problem, opts Options) (*Optimizer, error) {
-	if errs := p.Space.Validate("params"); len(errs) > 0 {
-		return nil, fmt.Errorf("models: invalid space: %v", errors.Join(fieldErrs(errs)...))
+	if errs := p.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("bo: invalid problem: %w", errors.Join(fieldErrs(errs)...))
 	}
-	switch p.Goal {
-	case "":
+	if p.Goal == "" {
 		p.Goal = models.Minimize
-	case models.Minimize, models.Maximize:
-	default:
-		return nil, fmt.Errorf("models: goal must be minimize or maximize, got %q", p.Goal)
-	}
-	for i, c := range p.Constraints {
-		switch {
-		case c.Metric == "":
-			return nil, fmt.Errorf("models: constraint %d: expected a metric name", i)
-		case c.Max == nil && c.Min == nil:
-			return nil, fmt.Errorf("models: constraint %s: expected max or min", c.Metric)
-		case c.Max != nil && (math.IsNaN(*c.Max) || math.IsInf(*c.Max, 0)),
-			c.Min != nil && (math.IsNaN(*c.Min) || math.IsInf(*c.Min, 0)):
-			return nil, fmt.Errorf("models: constraint %s: bounds must be finite", c.Metric)
-		case c.Max != nil && c.Min != nil && *c.Min > *c.Max:
-			return nil, fmt.Errorf("models: constraint %s: min %v > max %v", c.Metric, *c.Min, *c.Max)
-		}
-		for _, d := range p.Constraints[:i] {
-			if d.Metric == c.Metric {
-				return nil, fmt.Errorf("models: constraint %s appears twice", c.Metric)
-			}
-		}
 	}
 	if opts.InitialPoints < 0 {
-		return nil, fmt.Errorf("models: initial points must be >= 0, got %d", opts.InitialPoints)
+		return nil, fmt.Errorf("bo: initial points must be >= 0, got %d", opts.InitialPoints)
 	}
 	if opts.Candidates < 0 {
-		return nil, fmt.Errorf("models: candidates must be >= 0, got %d", opts.Candidates)
+		return nil, fmt.Errorf("bo: candidates must be >= 0, got %d", opts.Candidates)
 	}
 	o := &Optimizer{
 		problem:  p,
@@ -169,14 +148,8 @@ func New(p models.Problem, opts Options) (*Optimizer, error) {
 	}
 	o.incCfg = p.Space.Current()
 	if r := opts.Region; r != nil {
-		if err := p.Space.CheckConfig(r.Incumbent); err != nil {
-			return nil, fmt.Errorf("models: trust region incumbent: %w", err)
-		}
-		if !(r.MaxStep > 0 && r.MaxStep <= 1) {
-			return nil, fmt.Errorf("models: trust region max step must be in (0, 1], got %v", r.MaxStep)
-		}
-		if !(r.Delta >= 0 && r.Delta < 1) {
-			return nil, fmt.Errorf("models: trust region delta must be in [0, 1), got %v", r.Delta)
+		if err := checkRegion(p.Space, *r); err != nil {
+			return nil, err
 		}
 		o.delta = r.Delta
 		if o.delta == 0 {
@@ -190,6 +163,18 @@ func New(p models.Problem, opts Options) (*Optimizer, error) {
 	}
 	o.inc = inc
 	return o, nil
+}
+
+// checkRegion reports what is wrong with r as the trust region of a space:
+// an incumbent outside the space, or a radius or confidence out of range.
+func checkRegion(s models.Space, r models.TrustRegion) error {
+	if err := s.CheckConfig(r.Incumbent); err != nil {
+		return fmt.Errorf("bo: trust region incumbent: %w", err)
+	}
+	if errs := r.Validate(); len(errs) > 0 {
+		return fmt.Errorf("bo: trust region: %w", errors.Join(fieldErrs(errs)...))
+	}
+	return nil
 }
 
 func fieldErrs(errs []models.FieldError) []error {
@@ -208,11 +193,11 @@ func (o *Optimizer) Tell(obs ...models.Observation) error {
 	clean := make([]models.Observation, len(obs))
 	for i, ob := range obs {
 		if err := o.problem.Space.CheckConfig(ob.Config); err != nil {
-			return fmt.Errorf("models: tell: observation %d: %w", i, err)
+			return fmt.Errorf("bo: tell: observation %d: %w", i, err)
 		}
 		x, err := o.enc.encode(ob.Config)
 		if err != nil {
-			return fmt.Errorf("models: tell: observation %d: %w", i, err)
+			return fmt.Errorf("bo: tell: observation %d: %w", i, err)
 		}
 		xs[i] = x
 		ob.Config = ob.Config.Clone()
@@ -255,7 +240,7 @@ func (o *Optimizer) History() []models.Observation { return slices.Clone(o.obs) 
 // more candidates qualify.
 func (o *Optimizer) Ask(n int) ([]models.Suggestion, error) {
 	if n < 1 {
-		return nil, fmt.Errorf("models: ask for at least one suggestion, got %d", n)
+		return nil, fmt.Errorf("bo: ask for at least one suggestion, got %d", n)
 	}
 	rng := rand.New(rand.NewPCG(o.opts.Seed, uint64(len(o.obs))<<16|uint64(o.asksSince)))
 	o.asksSince++
@@ -285,7 +270,7 @@ func (o *Optimizer) Ask(n int) ([]models.Suggestion, error) {
 	}
 	if len(o.obs) == 0 {
 		// Nothing to model and the design is exhausted.
-		return out, fmt.Errorf("models: no new configuration left in the initial design")
+		return out, fmt.Errorf("bo: no new configuration left in the initial design")
 	}
 	m, err := o.fit(rng)
 	if err != nil {
@@ -855,7 +840,7 @@ func (o *Optimizer) propose(m *boModel, rng *rand.Rand, explore bool) (models.Su
 		return models.Suggestion{}, nil, fmt.Errorf("%w: the most likely safe candidate within max_step %.3g has P(all guardrails hold) %.3f < %.3f",
 			models.ErrNoSafeCandidate, o.opts.Region.MaxStep, bestP, 1-o.delta)
 	}
-	return models.Suggestion{}, nil, errors.New("models: every candidate configuration was already evaluated")
+	return models.Suggestion{}, nil, errors.New("bo: every candidate configuration was already evaluated")
 }
 
 // withinRegion reports whether c is a step the trust region allows from

@@ -2,9 +2,10 @@ package bo
 
 import (
 	"fmt"
-	"github.com/passflow/passflow/models"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/passflow/passflow/models"
 )
 
 // benchHistory returns n observations of Hartmann6 shaped like a late

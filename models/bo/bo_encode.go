@@ -2,9 +2,10 @@ package bo
 
 import (
 	"fmt"
-	"github.com/passflow/passflow/models"
 	"math"
 	"slices"
+
+	"github.com/passflow/passflow/models"
 )
 
 // encoding maps configurations of a space to points the surrogate works on:
@@ -32,12 +33,12 @@ func (e *encoding) encode(c models.Config) ([]float64, error) {
 	for i, p := range e.space {
 		v, ok := c[p.Name]
 		if !ok {
-			return nil, fmt.Errorf("models: configuration has no value for parameter %s", p.Name)
+			return nil, fmt.Errorf("bo: configuration has no value for parameter %s", p.Name)
 		}
 		if p.Type == models.Categorical {
 			j := slices.Index(p.Choices, v.String())
 			if j < 0 {
-				return nil, fmt.Errorf("models: parameter %s: %q is not one of %v", p.Name, v.String(), p.Choices)
+				return nil, fmt.Errorf("bo: parameter %s: %q is not one of %v", p.Name, v.String(), p.Choices)
 			}
 			u[i] = float64(j)
 			continue

@@ -1,9 +1,10 @@
 package bo
 
 import (
-	"github.com/passflow/passflow/models"
 	"math"
 	"slices"
+
+	"github.com/passflow/passflow/models"
 )
 
 // boModel is the fitted surrogate of one Ask: the objective's process (nil

@@ -2,11 +2,12 @@ package bo
 
 import (
 	"errors"
-	"github.com/passflow/passflow/models"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/passflow/passflow/models"
 )
 
 // TestMinGain: once the history is long enough for the model to speak, a

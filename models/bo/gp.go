@@ -134,7 +134,7 @@ func newGP(cat []bool, x, y, se []float64, h gpHyper) (*gp, error) {
 }
 
 // errNotPD reports a kernel matrix that stays indefinite after every jitter.
-var errNotPD = errors.New("models: kernel matrix is not positive definite even with jitter")
+var errNotPD = errors.New("bo: kernel matrix is not positive definite even with jitter")
 
 // buildKernel writes K = sf2·M + noise·I of points x under h into the upper
 // triangle of k (row-major n×n) and, when pre is not nil, the Matérn

@@ -2,7 +2,6 @@ package bo
 
 import (
 	"fmt"
-	"github.com/passflow/passflow/models"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/passflow/passflow/models"
 )
 
 // regretCheckpoints are the evaluation counts the regret report shows.

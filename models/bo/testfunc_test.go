@@ -2,8 +2,9 @@ package bo
 
 import (
 	"fmt"
-	"github.com/passflow/passflow/models"
 	"math"
+
+	"github.com/passflow/passflow/models"
 )
 
 // testFunc is a standard optimization test function on a box, minimized.

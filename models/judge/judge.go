@@ -177,7 +177,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("models: invalid judge config: %w", errors.Join(errs...))
+		return fmt.Errorf("judge: invalid judge config: %w", errors.Join(errs...))
 	}
 	return nil
 }

@@ -186,7 +186,7 @@ func TestJudgeConfigValidate(t *testing.T) {
 			switch {
 			case tt.want == "" && err != nil:
 				t.Errorf("unexpected error %v", err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "models: ")):
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "judge: ")):
 				t.Errorf("error %v, want one containing %q", err, tt.want)
 			}
 			if tt.want != "" {
