@@ -64,8 +64,10 @@ type Options struct {
 }
 
 // warpDelta sets how strongly the log warp of a noiseless objective expands
-// the values near the best seen, as a share of their median distance.
-var warpDelta = 0.01
+// the values near the best seen, as a share of their median distance: 1%
+// resolves the last decades of improvement near an optimum without letting
+// the warp's curvature dominate far from it.
+const warpDelta = 0.01
 
 // defaultDelta is the guardrail risk accepted in safe mode when the trust
 // region does not set one.
@@ -487,24 +489,54 @@ func (o *Optimizer) fit(rng *rand.Rand) (*boModel, error) {
 	return m, nil
 }
 
-// The cold fit of a long history: starts on coldSubset points, the best
-// refined on all of them for at most coldRefineEvals evaluations.
-var coldSubset, coldRefineEvals = 50, 10
+// The work a hyperparameter fit gets as the history grows. A fit costs many
+// Cholesky factorizations of the kernel matrix; conditioning on new data with
+// the last fit's hyperparameters costs one. The figures keep a suggestion
+// within BENCHMARKS.md's budgets (50 ms at 100 observations in 6-D, 300 ms at
+// 500) while the fit stays as good as a full multi-start fit's on the
+// benchmark functions.
+const (
+	// refitAlwaysUpTo: up to this many observations every new one refits
+	// the hyperparameters; a short history's fit moves with each point.
+	refitAlwaysUpTo = 60
+	// refitDivisor: beyond refitAlwaysUpTo, a refit waits for n/refitDivisor
+	// new observations (5% of the history), which keeps the mean cost of a
+	// suggestion near the cost of conditioning.
+	refitDivisor = 20
+	// warmStartsUpTo, warmStartEvery: a warm refit adds one random start
+	// while the history is short (the likelihood surface still changes
+	// shape), and every warmStartEvery-th fit after that (a chance to leave
+	// a local optimum of the likelihood the warm start sits in).
+	warmStartsUpTo, warmStartEvery = 40, 5
+	// coldStarts is the random starts of a cold fit (besides the default
+	// hyperparameters): each live pass starts cold on its whole history.
+	coldStarts = 2
+	// coldSubset, coldRefineEvals: a cold fit runs its starts on a subset
+	// of coldSubset points and refines the winner on all of them for at most
+	// coldRefineEvals evaluations; on 100–500 observations its likelihood
+	// was within ~1 nat of the full fit's (BENCHMARKS.md, Optimizer).
+	coldSubset, coldRefineEvals = 50, 10
+	// fitEvals, fitEvalsLong: likelihood evaluations per start, fewer
+	// beyond longHistory observations, where each costs an O(n³)
+	// factorization.
+	fitEvals, fitEvalsLong, longHistory = 80, 40, 100
+	// fitPoints caps the points a fit sees (a subset spread over the
+	// space), so that a fit's cost stops growing with the history.
+	fitPoints = 200
+)
 
 // fitFor chooses the work of a fit on n points.
 func (o *Optimizer) fitFor(n int, warm bool) fitSettings {
-	s := fitSettings{deterministic: o.opts.Deterministic, maxEvals: 80, maxPoints: 200}
+	s := fitSettings{deterministic: o.opts.Deterministic, maxEvals: fitEvals, maxPoints: fitPoints}
 	switch {
 	case !warm:
-		s.starts = 2
-		// A cold fit on a long history (each live pass starts one): the
-		// starts run on a subset, the winner is refined on everything.
+		s.starts = coldStarts
 		s.subset, s.refineEvals = coldSubset, coldRefineEvals
-	case n <= 40 || o.fits%5 == 0:
+	case n <= warmStartsUpTo || o.fits%warmStartEvery == 0:
 		s.starts = 1
 	}
-	if n > 100 {
-		s.maxEvals = 40
+	if n > longHistory {
+		s.maxEvals = fitEvalsLong
 	}
 	return s
 }
@@ -518,25 +550,44 @@ func (o *Optimizer) hyper(x, y []float64, warm *gpHyper, refit bool, rng *rand.R
 	return fitHyper(o.enc.cat, x, y, warm, o.fitFor(len(y), warm != nil), rng)
 }
 
+// buildModel fits the model of the whole history: the objective's process,
+// one per guardrail, and, once something failed, the failure indicator's.
+// The hyperparameters are refitted on every new observation while the
+// history is short, then every n/refitDivisor new observations (fitFor).
 func (o *Optimizer) buildModel(rng *rand.Rand) (*boModel, error) {
-	d := o.enc.dim()
-	// Refit the hyperparameters on every new observation while the history
-	// is short, then every n/20 new observations: a fit costs many Cholesky
-	// factorizations, conditioning on new data with the last fit only one.
 	n := len(o.obs)
-	refit := n <= 60 || n-o.hyperN >= n/20
+	refit := n <= refitAlwaysUpTo || n-o.hyperN >= n/refitDivisor
 	if refit {
 		o.hyperN = n
 	}
-	m := &boModel{enc: o.enc, problem: o.problem, best: math.Inf(1)}
-	sign := 1.0
+	m := &boModel{enc: o.enc, problem: o.problem, best: math.Inf(1), sign: 1}
 	if o.problem.Goal == models.Maximize {
-		sign = -1
+		m.sign = -1
 	}
-	m.sign = sign
+	if err := o.objectiveModel(m, refit, rng); err != nil {
+		return nil, err
+	}
+	for _, c := range o.problem.Constraints {
+		cm, err := o.guardrailModel(c, refit, rng)
+		if err != nil {
+			return nil, err
+		}
+		m.cons = append(m.cons, cm)
+	}
+	cm, ok, err := o.failureModel(refit, rng)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		m.cons = append(m.cons, cm)
+	}
+	return m, nil
+}
 
-	// Objective: every successful observation, each with its measurement's
-	// standard error when known (per-point noise).
+// objectiveModel fits m's objective on every successful observation, each
+// with its measurement's standard error when known (per-point noise), and
+// sets the best predicted value among the feasible ones.
+func (o *Optimizer) objectiveModel(m *boModel, refit bool, rng *rand.Rand) error {
 	var xo, yo, seo []float64
 	var feasibleX []float64
 	nf := 0
@@ -545,232 +596,168 @@ func (o *Optimizer) buildModel(rng *rand.Rand) (*boModel, error) {
 			continue
 		}
 		xo = append(xo, o.xs[i]...)
-		yo = append(yo, sign*ob.Objective)
+		yo = append(yo, m.sign*ob.Objective)
 		seo = append(seo, ob.Uncertainty[o.problem.Objective])
 		if o.problem.Feasible(ob) {
 			feasibleX = append(feasibleX, o.xs[i]...)
 			nf++
 		}
 	}
-	if len(yo) > 0 {
-		if o.opts.Deterministic && len(yo) > 2 {
-			// Model log(y - min + δ): noiseless objectives often span orders
-			// of magnitude, and the log scale resolves the basin near the
-			// best value instead of the far-away peaks.
-			// Only when that makes the values less skewed (a right-skewed
-			// objective like Branin's, not a left-skewed one like
-			// Hartmann6's), a one-parameter Box–Cox choice.
-			srt := slices.Sorted(slices.Values(yo))
-			lo, med := srt[0], srt[len(srt)/2]
-			delta := max(warpDelta*(med-lo), 1e-12*(1+math.Abs(lo)))
-			wy := make([]float64, len(yo))
-			for i, v := range yo {
-				wy[i] = math.Log(v - lo + delta)
-			}
-			if math.Abs(skewness(wy)) < math.Abs(skewness(yo)) {
-				m.warp, m.wMin, m.wDelta = true, lo, delta
-				yo = wy
-			}
+	if len(yo) == 0 {
+		return nil
+	}
+	if o.opts.Deterministic && len(yo) > 2 {
+		// Model log(y - min + δ): noiseless objectives often span orders
+		// of magnitude, and the log scale resolves the basin near the
+		// best value instead of the far-away peaks.
+		// Only when that makes the values less skewed (a right-skewed
+		// objective like Branin's, not a left-skewed one like
+		// Hartmann6's), a one-parameter Box–Cox choice.
+		srt := slices.Sorted(slices.Values(yo))
+		lo, med := srt[0], srt[len(srt)/2]
+		delta := max(warpDelta*(med-lo), 1e-12*(1+math.Abs(lo)))
+		wy := make([]float64, len(yo))
+		for i, v := range yo {
+			wy[i] = math.Log(v - lo + delta)
 		}
-		h := o.hyper(xo, yo, o.warmObj, refit, rng)
-		var se []float64
-		if !m.warp {
-			se = seo
-		}
-		g, err := newGP(o.enc.cat, xo, yo, se, h)
-		if err != nil {
-			return nil, err
-		}
-		m.obj = g
-		o.warmObj = &h
-		if nf > 0 {
-			mu, _ := g.predict(feasibleX, nf)
-			m.best = slices.Min(mu)
-			m.feasibleSeen = true
+		if math.Abs(skewness(wy)) < math.Abs(skewness(yo)) {
+			m.warp, m.wMin, m.wDelta = true, lo, delta
+			yo = wy
 		}
 	}
-
-	// Guardrails: every observation that measured the metric, with its
-	// standard error. A guardrail whose values and limits are all positive
-	// (latency, error ratio, cost) is modeled on the log scale, where knees
-	// and cliffs are gentler and noise is closer to constant. The lines are
-	// the limits pulled in by the constraint's margin: the optimizer aims
-	// at candidates a canary can promote.
-	for _, c := range o.problem.Constraints {
-		var xc, yc, sec []float64
-		for i, ob := range o.obs {
-			if v, ok := ob.Constraints[c.Metric]; ok {
-				xc = append(xc, o.xs[i]...)
-				yc = append(yc, v)
-				sec = append(sec, ob.Uncertainty[c.Metric])
-			}
-		}
-		cm := conModel{name: c.Metric, lo: math.Inf(-1), hi: math.Inf(1)}
-		if len(yc) > 0 {
-			lineLo, lineHi := c.Lines()
-			tf := func(v float64) float64 { return v }
-			if logScaled(c, yc) {
-				tf = math.Log
-				for i, v := range yc {
-					sec[i] /= v // the standard error of log v, to first order
-					yc[i] = math.Log(v)
-				}
-			}
-			clipPast(c, yc, tf)
-			h := o.hyper(xc, yc, o.warmCons[c.Metric], refit, rng)
-			g, err := newGP(o.enc.cat, xc, yc, sec, h)
-			if err != nil {
-				return nil, err
-			}
-			o.warmCons[c.Metric] = &h
-			cm.g = g
-			if c.Max != nil {
-				cm.hi = (tf(lineHi) - g.ymu) / g.ysd
-			}
-			if c.Min != nil {
-				cm.lo = (tf(lineLo) - g.ymu) / g.ysd
-			}
-		}
-		m.cons = append(m.cons, cm)
+	h := o.hyper(xo, yo, o.warmObj, refit, rng)
+	var se []float64
+	if !m.warp {
+		se = seo
 	}
-
-	// Failures: a model of the failure indicator, once something failed:
-	// an evaluation that could not be measured, or a canary the judge
-	// showed to break a guardrail (a label, whatever the means say).
-	failed := 0
-	for _, ob := range o.obs {
-		if ob.LabeledInfeasible() {
-			failed++
-		}
+	g, err := newGP(o.enc.cat, xo, yo, se, h)
+	if err != nil {
+		return err
 	}
-	if failed > 0 {
-		xf := make([]float64, 0, len(o.obs)*d)
-		yf := make([]float64, 0, len(o.obs))
-		for i, ob := range o.obs {
-			xf = append(xf, o.xs[i]...)
-			if ob.LabeledInfeasible() {
-				yf = append(yf, 1)
-			} else {
-				yf = append(yf, 0)
-			}
-		}
-		h := o.hyper(xf, yf, o.warmCons[""], refit, rng)
-		g, err := newGP(o.enc.cat, xf, yf, nil, h)
-		if err != nil {
-			return nil, err
-		}
-		o.warmCons[""] = &h
-		m.cons = append(m.cons, conModel{g: g, lo: math.Inf(-1), hi: (0.5 - g.ymu) / g.ysd})
+	m.obj = g
+	o.warmObj = &h
+	if nf > 0 {
+		mu, _ := g.predict(feasibleX, nf)
+		m.best = slices.Min(mu)
+		m.feasibleSeen = true
 	}
-	return m, nil
+	return nil
 }
+
+// guardrailModel fits c's process on every observation that measured its
+// metric, with its standard error. A guardrail whose values and limits are
+// all positive (latency, error ratio, cost) is modeled on the log scale,
+// where knees and cliffs are gentler and noise is closer to constant. The
+// lines are the limits pulled in by the constraint's margin: the optimizer
+// aims at candidates a canary can promote.
+func (o *Optimizer) guardrailModel(c models.Constraint, refit bool, rng *rand.Rand) (conModel, error) {
+	cm := conModel{name: c.Metric, lo: math.Inf(-1), hi: math.Inf(1)}
+	var xc, yc, sec []float64
+	for i, ob := range o.obs {
+		if v, ok := ob.Constraints[c.Metric]; ok {
+			xc = append(xc, o.xs[i]...)
+			yc = append(yc, v)
+			sec = append(sec, ob.Uncertainty[c.Metric])
+		}
+	}
+	if len(yc) == 0 {
+		return cm, nil
+	}
+	lineLo, lineHi := c.Lines()
+	tf := func(v float64) float64 { return v }
+	if logScaled(c, yc) {
+		tf = math.Log
+		for i, v := range yc {
+			sec[i] /= v // the standard error of log v, to first order
+			yc[i] = math.Log(v)
+		}
+	}
+	clipPast(c, yc, tf)
+	h := o.hyper(xc, yc, o.warmCons[c.Metric], refit, rng)
+	g, err := newGP(o.enc.cat, xc, yc, sec, h)
+	if err != nil {
+		return cm, err
+	}
+	o.warmCons[c.Metric] = &h
+	cm.g = g
+	if c.Max != nil {
+		cm.hi = (tf(lineHi) - g.ymu) / g.ysd
+	}
+	if c.Min != nil {
+		cm.lo = (tf(lineLo) - g.ymu) / g.ysd
+	}
+	return cm, nil
+}
+
+// failureModel fits the failure indicator, once something failed: an
+// evaluation that could not be measured, or a canary the judge showed to
+// break a guardrail (a label, whatever the means say). ok is false when
+// nothing failed.
+func (o *Optimizer) failureModel(refit bool, rng *rand.Rand) (cm conModel, ok bool, err error) {
+	if !slices.ContainsFunc(o.obs, models.Observation.LabeledInfeasible) {
+		return conModel{}, false, nil
+	}
+	d := o.enc.dim()
+	xf := make([]float64, 0, len(o.obs)*d)
+	yf := make([]float64, 0, len(o.obs))
+	for i, ob := range o.obs {
+		xf = append(xf, o.xs[i]...)
+		if ob.LabeledInfeasible() {
+			yf = append(yf, 1)
+		} else {
+			yf = append(yf, 0)
+		}
+	}
+	h := o.hyper(xf, yf, o.warmCons[""], refit, rng)
+	g, err := newGP(o.enc.cat, xf, yf, nil, h)
+	if err != nil {
+		return conModel{}, false, err
+	}
+	o.warmCons[""] = &h
+	// Believed to fail where the indicator's mean passes one half.
+	return conModel{g: g, lo: math.Inf(-1), hi: (0.5 - g.ymu) / g.ysd}, true, nil
+}
+
+// Scoring a candidate costs O(n²) against n observations (the posterior
+// variance), so the candidates shrink as the history grows: at most
+// candidateWork/n² of them (all 2048 by default up to ~350 observations,
+// 1000 at 500), and never fewer than minCandidates, which still cover a
+// trust region's box densely.
+const (
+	candidateWork = 2.5e8
+	minCandidates = 256
+)
 
 // propose picks the next suggestion from the model: the best of many
 // quasi-random and local candidates by the acquisition, the best few refined
 // by projected gradient ascent, none already seen, and in safe mode only
 // those inside the trust region believed safe.
 func (o *Optimizer) propose(m *boModel, rng *rand.Rand, explore bool) (models.Suggestion, []float64, error) {
-	d := o.enc.dim()
-	b := o.searchBox()
-	n := len(o.obs)
-	nc := o.opts.Candidates
-	if n > 0 {
-		nc = min(nc, max(256, int(2.5e8/float64(n*n))))
-	}
-	am, centers := m, o.centers(m, 5)
+	am, centers := m, o.centers(m, localCenters)
 	var basin *restartBasin
 	if explore {
 		if r, ok := o.restartModel(m, rng); ok {
 			am, centers, basin = r.model, r.centers, r
 		}
 	}
-	cands := o.candidates(rng, b, nc, centers)
-	if o.opts.Region != nil {
-		cands = append(cands, o.loneMoves()...)
-	}
-	if basin != nil {
-		cands = slices.DeleteFunc(cands, basin.inside)
-	}
-	flat := make([]float64, 0, len(cands)*d)
-	for _, c := range cands {
-		flat = append(flat, c...)
-	}
-	acq, pall := am.acquisition(flat, len(cands))
-
-	// Refine the best few distinct starts.
-	order := make([]int, len(cands))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool { return acq[order[a]] > acq[order[b]] })
-	const refine = 8
-	var refined [][]float64
-	for _, i := range order {
-		if len(refined) == refine {
-			break
-		}
-		if math.IsInf(acq[i], -1) {
-			break
-		}
-		if o.opts.Region != nil && pall[i] < 1-o.delta {
-			continue
-		}
-		x := am.refine(cands[i], b)
-		o.enc.snap(x, b)
-		refined = append(refined, x)
-	}
-	if len(refined) > 0 {
-		rf := make([]float64, 0, len(refined)*d)
-		for _, x := range refined {
-			rf = append(rf, x...)
-		}
-		ra, rp := am.acquisition(rf, len(refined))
-		cands = append(cands, refined...)
-		acq = append(acq, ra...)
-		pall = append(pall, rp...)
-		order = order[:0]
-		for i := range cands {
-			order = append(order, i)
-		}
-		sort.SliceStable(order, func(a, b int) bool { return acq[order[a]] > acq[order[b]] })
-	}
-
+	pool := o.scoredPool(am, rng, centers, basin)
 	if o.opts.Repair && o.opts.Region != nil && m.obj != nil {
-		// A repair takes the best predicted objective among the candidates
-		// believed safe; the rest by their chance of keeping every guardrail.
-		// The objective's process models sign·objective (on a log scale
-		// when warped), increasing in it: its latent means, in one batch,
-		// order the candidates as the objective does.
-		all := make([]float64, 0, len(cands)*d)
-		for _, c := range cands {
-			all = append(all, c...)
-		}
-		mean, _ := m.obj.predict(all, len(cands))
-		safe := func(i int) bool { return pall[i] >= 1-o.delta }
-		sort.SliceStable(order, func(a, b int) bool {
-			ia, ib := order[a], order[b]
-			switch {
-			case safe(ia) != safe(ib):
-				return safe(ia)
-			case safe(ia):
-				return mean[ia] < mean[ib]
-			}
-			return pall[ia] > pall[ib]
-		})
+		o.repairOrder(m, &pool)
 	}
+	cands, pall := pool.cands, pool.pall
 
 	bestP, bestGain := 0.0, math.Inf(-1)
 	var incMean float64
 	// A model of a few points is too sure of itself to stand between the
 	// loop and its next measurement; the gain it predicts counts once the
 	// history could fill a design twice over.
-	minGain := o.opts.Region != nil && o.opts.MinGain > 0 && m.obj != nil && len(o.obs) >= minGainFrom(d) && !o.opts.Repair
+	minGain := o.opts.Region != nil && o.opts.MinGain > 0 && m.obj != nil && len(o.obs) >= minGainFrom(o.enc.dim()) && !o.opts.Repair
 	if minGain {
 		incMean = m.prediction(o.inc).Mean
 	}
 	safeSeen := false
 	likeliest := -1 // in a repair, the candidate most likely to keep every guardrail
-	for _, i := range order {
+	for _, i := range pool.order {
 		c := o.enc.decode(cands[i])
 		if o.seen[c.String()] {
 			continue
@@ -793,17 +780,7 @@ func (o *Optimizer) propose(m *boModel, rng *rand.Rand, explore bool) (models.Su
 			Prediction: m.prediction(x),
 		}
 		if minGain {
-			// The gain one standard deviation up: a candidate the model is
-			// unsure of may still be worth a canary (the deciding stage shows
-			// whether it gained), one it is sure gains little is not. The
-			// spread is the change's, not the candidate's value's: near
-			// the incumbent, the two share most of what the model does not
-			// know.
-			gain := (incMean - s.Prediction.Mean) / math.Max(math.Abs(incMean), 1e-12)
-			if o.problem.Goal == models.Maximize {
-				gain = -gain
-			}
-			gain += m.gainSD(x, o.inc) / math.Max(math.Abs(incMean), 1e-12)
+			gain := o.upperGain(m, x, s.Prediction.Mean, incMean)
 			bestGain = max(bestGain, gain)
 			if gain < o.opts.MinGain {
 				continue
@@ -841,6 +818,106 @@ func (o *Optimizer) propose(m *boModel, rng *rand.Rand, explore bool) (models.Su
 			models.ErrNoSafeCandidate, o.opts.Region.MaxStep, bestP, 1-o.delta)
 	}
 	return models.Suggestion{}, nil, errors.New("bo: every candidate configuration was already evaluated")
+}
+
+// How propose searches the acquisition: localCenters points of the history
+// seed the local candidates (the best ones, see centers), and the
+// refineStarts best candidates are refined by gradient ascent; a refinement
+// costs tens of acquisition gradients, so only a few of the best get one.
+const localCenters, refineStarts = 5, 8
+
+// pool is propose's candidates with their acquisition values, their
+// probabilities of keeping every guardrail, and the order to try them in.
+type pool struct {
+	cands     [][]float64
+	acq, pall []float64
+	order     []int
+}
+
+// scoredPool draws the candidates (quasi-random over the search box, local
+// around centers, and in safe mode the lone moves), scores them with am's
+// acquisition, refines the best few, and orders them all by acquisition.
+// A restart's basin is left out.
+func (o *Optimizer) scoredPool(am *boModel, rng *rand.Rand, centers [][]float64, basin *restartBasin) pool {
+	b := o.searchBox()
+	nc := o.opts.Candidates
+	if n := len(o.obs); n > 0 {
+		nc = min(nc, max(minCandidates, int(candidateWork/float64(n*n))))
+	}
+	cands := o.candidates(rng, b, nc, centers)
+	if o.opts.Region != nil {
+		cands = append(cands, o.loneMoves()...)
+	}
+	if basin != nil {
+		cands = slices.DeleteFunc(cands, basin.inside)
+	}
+	acq, pall := am.acquisition(slices.Concat(cands...), len(cands))
+	p := pool{cands: cands, acq: acq, pall: pall, order: byAcquisition(acq)}
+
+	var refined [][]float64
+	for _, i := range p.order {
+		if len(refined) == refineStarts || math.IsInf(acq[i], -1) {
+			break
+		}
+		if o.opts.Region != nil && pall[i] < 1-o.delta {
+			continue
+		}
+		x := am.refine(cands[i], b)
+		o.enc.snap(x, b)
+		refined = append(refined, x)
+	}
+	if len(refined) > 0 {
+		ra, rp := am.acquisition(slices.Concat(refined...), len(refined))
+		p.cands = append(p.cands, refined...)
+		p.acq = append(p.acq, ra...)
+		p.pall = append(p.pall, rp...)
+		p.order = byAcquisition(p.acq)
+	}
+	return p
+}
+
+// byAcquisition returns the indices of acq, highest first, ties in order.
+func byAcquisition(acq []float64) []int {
+	order := make([]int, len(acq))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return acq[order[a]] > acq[order[b]] })
+	return order
+}
+
+// repairOrder reorders p for a repair: the best predicted objective among
+// the candidates believed safe first, the rest by their chance of keeping
+// every guardrail. The objective's process models sign·objective (on a log
+// scale when warped), increasing in it: its latent means, in one batch,
+// order the candidates as the objective does.
+func (o *Optimizer) repairOrder(m *boModel, p *pool) {
+	mean, _ := m.obj.predict(slices.Concat(p.cands...), len(p.cands))
+	safe := func(i int) bool { return p.pall[i] >= 1-o.delta }
+	sort.SliceStable(p.order, func(a, b int) bool {
+		ia, ib := p.order[a], p.order[b]
+		switch {
+		case safe(ia) != safe(ib):
+			return safe(ia)
+		case safe(ia):
+			return mean[ia] < mean[ib]
+		}
+		return p.pall[ia] > p.pall[ib]
+	})
+}
+
+// upperGain is the relative gain of x over the incumbent one standard
+// deviation up: a candidate the model is unsure of may still be worth a
+// canary (the deciding stage shows whether it gained), one it is sure gains
+// little is not. The spread is the change's, not the candidate's value's:
+// near the incumbent, the two share most of what the model does not know.
+func (o *Optimizer) upperGain(m *boModel, x []float64, mean, incMean float64) float64 {
+	scale := math.Max(math.Abs(incMean), 1e-12) // a relative gain of an objective at 0 is its absolute one
+	gain := (incMean - mean) / scale
+	if o.problem.Goal == models.Maximize {
+		gain = -gain
+	}
+	return gain + m.gainSD(x, o.inc)/scale
 }
 
 // withinRegion reports whether c is a step the trust region allows from
