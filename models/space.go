@@ -174,13 +174,7 @@ func (e FieldError) Error() string { return e.Field + ": " + e.Msg }
 // relative to prefix (e.g. "params"). A nil result means the space is usable.
 func (s Space) Validate(prefix string) []FieldError {
 	var errs []FieldError
-	add := func(i int, field, format string, args ...any) {
-		f := fmt.Sprintf("%s[%d]", prefix, i)
-		if field != "" {
-			f += "." + field
-		}
-		errs = append(errs, FieldError{Field: f, Msg: fmt.Sprintf(format, args...)})
-	}
+	add := listErrors(prefix, &errs)
 	if len(s) == 0 {
 		return []FieldError{{Field: prefix, Msg: "expected at least one parameter"}}
 	}

@@ -12,13 +12,7 @@ import (
 // files and the optimizer all validate constraints with it.
 func ValidateConstraints(prefix string, cs []Constraint) []FieldError {
 	var errs []FieldError
-	add := func(i int, field, format string, args ...any) {
-		f := fmt.Sprintf("%s[%d]", prefix, i)
-		if field != "" {
-			f += "." + field
-		}
-		errs = append(errs, FieldError{Field: f, Msg: fmt.Sprintf(format, args...)})
-	}
+	add := listErrors(prefix, &errs)
 	seen := map[string]int{}
 	for i, c := range cs {
 		switch j, dup := seen[c.Metric]; {
@@ -81,4 +75,17 @@ func (p Problem) Validate() []FieldError {
 		errs = append(errs, FieldError{Field: "objective.goal", Msg: fmt.Sprintf("expected minimize or maximize, got %q", p.Goal)})
 	}
 	return append(errs, ValidateConstraints("constraints", p.Constraints)...)
+}
+
+// listErrors returns a function that appends to errs a problem with the
+// field of a list's element i, prefix[i].field (prefix[i] when field is
+// empty).
+func listErrors(prefix string, errs *[]FieldError) func(i int, field, format string, args ...any) {
+	return func(i int, field, format string, args ...any) {
+		f := fmt.Sprintf("%s[%d]", prefix, i)
+		if field != "" {
+			f += "." + field
+		}
+		*errs = append(*errs, FieldError{Field: f, Msg: fmt.Sprintf(format, args...)})
+	}
 }
