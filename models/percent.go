@@ -49,7 +49,7 @@ func (p *Percent) UnmarshalYAML(unmarshal func(any) error) error {
 		}
 		*p = v
 	default:
-		return &PercentError{fmt.Sprint(raw)}
+		return &PercentError{yamlKind(raw)}
 	}
 	return nil
 }

@@ -96,9 +96,27 @@ func (v *Value) UnmarshalYAML(unmarshal func(any) error) error {
 	case bool:
 		*v = Str(strconv.FormatBool(x))
 	default:
-		return fmt.Errorf("expected a number or a string, got %T", raw)
+		return &ValueError{yamlKind(raw)}
 	}
 	return nil
+}
+
+// ValueError reports a YAML value that is no parameter value: neither a
+// number nor a string.
+type ValueError struct{ got string }
+
+func (e *ValueError) Error() string { return "expected a number or a string, got " + e.got }
+
+// yamlKind names what a YAML value decoded into an any is: "a list", "a
+// mapping", or else the value itself.
+func yamlKind(raw any) string {
+	switch raw.(type) {
+	case []any:
+		return "a list"
+	case map[string]any, map[any]any:
+		return "a mapping"
+	}
+	return fmt.Sprint(raw)
 }
 
 // Config assigns a value to every parameter of a space, by parameter name.

@@ -86,26 +86,24 @@ func Parse(file string, data []byte) (Spec, error) {
 	return spec, nil
 }
 
-// parse does Parse's work: decode, then validate, then place each problem on
-// its line.
+// parse does Parse's work: check the tree against the Go types, decode,
+// then validate, and place each problem on its line.
 func parse(data []byte) (Spec, []Problem) {
 	root, probs := readDocument(data)
 	if root == nil {
 		return Spec{}, probs
 	}
 
-	// Walk the tree against the Go types first: it catches what the decoder
-	// would either report without a path (unknown and repeated keys) or not
-	// survive at all (a custom unmarshaler's error aborts yaml's decoding,
-	// losing every later problem and the line), and removes those nodes so
-	// the decoder can report the remaining type errors.
+	// The walker finds every problem of decoding, node by node, each on
+	// its node's line and with its field's path, and removes the nodes it
+	// reports, so that what is left decodes.
 	w := &walker{}
 	w.walk(root, reflect.TypeFor[Spec](), "")
-	decodeProbs := w.probs
+	probs = w.probs
 
 	var spec Spec
 	var err error
-	if len(decodeProbs) == 0 {
+	if len(probs) == 0 {
 		// The tree is clean: decode the bytes themselves, strictly, so
 		// that the Spec comes from yaml's own strict mode.
 		dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -114,15 +112,15 @@ func parse(data []byte) (Spec, []Problem) {
 	} else {
 		err = root.Decode(&spec)
 	}
-	typeProbs, aborted := w.decodeError(err)
-	probs = append(decodeProbs, typeProbs...)
-
-	if !aborted {
+	if err != nil {
+		// The decoder refused what the walker let through; the Spec is
+		// unfit to validate.
+		probs = append(probs, unforeseen(err)...)
+	} else {
 		// A value that failed to decode reads as zero; hide the checks
 		// that would only echo it.
-		decoded := probs
 		for _, p := range Validate(&spec) {
-			if !hidden(p.Field, decoded) {
+			if !hidden(p.Field, w.rejected) {
 				p.Line = lineOf(root, p.Field)
 				probs = append(probs, p)
 			}
@@ -130,6 +128,23 @@ func parse(data []byte) (Spec, []Problem) {
 	}
 	slices.SortStableFunc(probs, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
 	return spec, probs
+}
+
+// unforeseen turns an error of the decoder that the walker did not foresee
+// into problems, one per message, shown as yaml wrote them and never read.
+// It is a safety net: the walker decodes every value with the decoder
+// itself, so that it is reached only through a construct the walker does
+// not follow.
+func unforeseen(err error) []Problem {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return []Problem{{Msg: "cannot decode the target: " + err.Error()}}
+	}
+	probs := make([]Problem, len(te.Errors))
+	for i, msg := range te.Errors {
+		probs[i] = Problem{Msg: "cannot decode the target: " + msg}
+	}
+	return probs
 }
 
 // targetDoc names what a target file holds, for ReadDocument's messages.
@@ -195,56 +210,54 @@ func ReadDocument(data []byte, what string) (*yaml.Node, *Problem) {
 	return root, nil
 }
 
-var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+// syntaxLineRE matches the text of yaml's syntax errors that name a line.
+var syntaxLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
-// syntaxProblem turns a YAML syntax error such as "yaml: line 4: did not find
-// expected key" into a problem on that line.
+// syntaxProblem turns a YAML syntax error such as "yaml: line 4: did not
+// find expected key" into a problem on that line.
+//
+// It is the one place that reads yaml's error text, because yaml.v3 has no
+// typed syntax error: its scanner and parser fail with plain strings that
+// hold the line, and leave no node to take a position from. yaml counts
+// lines from 0 and adds 1 for its scanner's errors only, so a parser
+// error's line is one short; the text does not say which of the two
+// failed, and the parser's messages are told apart by how they start.
 func syntaxProblem(err error) Problem {
 	msg := err.Error()
-	if m := lineRE.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		if isParserError(m[2]) {
-			line++
-		}
-		return Problem{Line: line, Msg: "invalid YAML: " + m[2]}
+	m := syntaxLineRE.FindStringSubmatch(msg)
+	if m == nil {
+		return Problem{Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 	}
-	return Problem{Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
-}
-
-// parserErrors start the messages of yaml's parser, as opposed to its
-// scanner.
-var parserErrors = []string{
-	"did not find expected key", "did not find expected node content",
-	"did not find expected '-' indicator", "did not find expected ',' or",
-	"did not find expected <document start>", "found duplicate %",
-	"found incompatible YAML document", "found undefined tag handle",
-}
-
-// isParserError reports whether msg comes from yaml's parser, whose line
-// numbers (unlike its scanner's) count from 0.
-func isParserError(msg string) bool {
+	line, _ := strconv.Atoi(m[1])
+	parserErrors := []string{
+		"did not find expected key", "did not find expected node content",
+		"did not find expected '-' indicator", "did not find expected ',' or",
+		"did not find expected <document start>", "found duplicate %",
+		"found incompatible YAML document", "found undefined tag handle",
+	}
 	for _, p := range parserErrors {
-		if strings.HasPrefix(msg, p) {
-			return true
+		if strings.HasPrefix(m[2], p) {
+			line++
+			break
 		}
 	}
-	return false
+	return Problem{Line: line, Msg: "invalid YAML: " + m[2]}
 }
 
-// walker checks a YAML tree against the Go type it decodes into.
+// walker checks a YAML tree against the Go type it decodes into, node by
+// node, as yaml's strict decoding would, and reports each problem on its
+// node's line with its field's path: a key that is no field, a key
+// repeated, a value of the wrong kind, a value its type refuses. Each value
+// is decoded on its own into a fresh value of its field's type (node.Decode),
+// so that the walker and the decoder agree on what is valid; the decoder's
+// messages are never read. The walker removes each node it reports (a
+// rejected value becomes null), so that the rest of the tree decodes, and
+// all of a file's problems are found in one pass.
 type walker struct {
 	probs []Problem
-	// seen lists, in document order, every value node visited with the
-	// field path and Go type it decodes into: the decoder's type errors
-	// carry only a line, and are matched back to a field here.
-	seen []seenNode
-}
-
-type seenNode struct {
-	node *yaml.Node
-	path string
-	typ  reflect.Type
-	used bool
+	// rejected lists the paths of the values removed for failing to
+	// decode: they read as zero.
+	rejected []string
 }
 
 type obsoleteUnmarshaler interface {
@@ -258,16 +271,61 @@ var (
 	timeType                = reflect.TypeFor[time.Time]()
 )
 
+// expected names what a value of a few types must be, for "expected ...,
+// got ..." messages, in the walker's own words rather than those of the
+// types' unmarshalers (model.Duration says only "not a valid duration
+// string").
+var expected = map[reflect.Type]string{
+	reflect.TypeFor[Duration](): "a duration such as 30s, 5m, 24h or 30d",
+	timeType:                    "an RFC 3339 time such as 2026-12-20T00:00:00Z",
+}
+
 // customDecoded reports whether values of t decode themselves.
 func customDecoded(t reflect.Type) bool {
 	p := reflect.PointerTo(t)
 	return p.Implements(unmarshalerType) || p.Implements(obsoleteUnmarshalerType) || p.Implements(textUnmarshalerType)
 }
 
+// readsOwnFields reports whether t, a type that decodes itself, is a struct
+// whose fields carry yaml tags: its unmarshaler is taken to read the
+// mapping of those fields (as the "type plain T" idiom does), so that the
+// walker checks the keys and values of that mapping as for any struct
+// before the unmarshaler checks the whole.
+func readsOwnFields(t reflect.Type) bool {
+	if t.Kind() != reflect.Struct {
+		return false
+	}
+	for f := range t.Fields() {
+		if _, ok := f.Tag.Lookup("yaml"); ok && f.IsExported() {
+			return true
+		}
+	}
+	return false
+}
+
 func (w *walker) add(n *yaml.Node, path, format string, args ...any) {
 	w.probs = append(w.probs, Problem{Field: path, Msg: fmt.Sprintf(format, args...), Line: n.Line})
 }
 
+// reject reports the value n at path with msg and makes it null, so that
+// the tree decodes without it.
+func (w *walker) reject(n *yaml.Node, path, msg string) {
+	w.probs = append(w.probs, Problem{Field: path, Msg: msg, Line: n.Line})
+	w.drop(n, path)
+}
+
+// drop makes the value n at path null, reporting nothing.
+func (w *walker) drop(n *yaml.Node, path string) {
+	w.rejected = append(w.rejected, path)
+	*n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: n.Line, Column: n.Column}
+}
+
+// mismatch says that n is not a value of type t.
+func mismatch(n *yaml.Node, t reflect.Type) string {
+	return fmt.Sprintf("expected %s, got %s", describe(t), valueOf(n))
+}
+
+// walk checks the value n, at path, against the Go type t.
 func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
@@ -275,96 +333,137 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	w.seen = append(w.seen, seenNode{node: n, path: path, typ: t})
 	if n.ShortTag() == "!!null" {
-		return
+		return // the zero value, for every type
 	}
 	if t == timeType {
 		// yaml also reads a date alone, or a time without an offset, as
 		// UTC; a freeze that starts an hour off is worse than an error.
 		if _, err := time.Parse(time.RFC3339, n.Value); n.Kind != yaml.ScalarNode || err != nil {
-			w.add(n, path, "expected %s, got %s", describe(t), valueOf(n))
-			*n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: n.Line, Column: n.Column}
+			w.reject(n, path, mismatch(n, t))
 		}
 		return
 	}
 	if customDecoded(t) {
-		// Try the value alone: its error would abort the whole decode.
-		if err := n.Decode(reflect.New(t).Interface()); err != nil {
-			w.add(n, path, "expected %s, got %s%s", describe(t), valueOf(n), detail(t, err))
-			*n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: n.Line, Column: n.Column}
-		}
+		w.custom(n, t, path)
 		return
 	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			return // the decoder reports it
+			w.reject(n, path, mismatch(n, t))
+			return
 		}
-		fields := yamlFields(t)
-		w.mapping(n, path, func(key *yaml.Node, v *yaml.Node) bool {
-			f, ok := fields.byName[key.Value]
-			if !ok {
-				w.add(key, path, "unknown field %q; expected one of %s", key.Value, strings.Join(fields.names, ", "))
-				return false
-			}
-			w.walk(v, f.Type, join(path, key.Value))
-			return true
-		})
+		w.fields(n, t, path)
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
+			w.reject(n, path, mismatch(n, t))
 			return
 		}
 		w.mapping(n, path, func(key *yaml.Node, v *yaml.Node) bool {
+			if key.Kind != yaml.ScalarNode || key.Decode(reflect.New(t.Key()).Interface()) != nil {
+				w.add(key, path, "expected %s as a key, got %s", describe(t.Key()), valueOf(key))
+				return false
+			}
 			w.walk(v, t.Elem(), join(path, key.Value))
 			return true
 		})
 	case reflect.Slice, reflect.Array:
 		if n.Kind != yaml.SequenceNode {
+			w.reject(n, path, mismatch(n, t))
+			return
+		}
+		if t.Kind() == reflect.Array && len(n.Content) != t.Len() {
+			w.reject(n, path, fmt.Sprintf("expected a list of %d, got %d", t.Len(), len(n.Content)))
 			return
 		}
 		for i, item := range n.Content {
 			w.walk(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
 		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		// yaml would truncate a number with a fraction: 1.5 reads as 1.
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(reflect.New(t).Interface()) != nil {
+			w.reject(n, path, mismatch(n, t))
+		}
+	case reflect.Bool, reflect.Float32, reflect.Float64, reflect.String:
+		if n.Kind != yaml.ScalarNode || n.Decode(reflect.New(t).Interface()) != nil {
+			w.reject(n, path, mismatch(n, t))
+		}
 	}
 }
 
-// mapping visits each key of the mapping n once, reporting and removing
-// repeated keys and the pairs that visit rejects.
+// custom checks the value n of t, a type that decodes itself: the keys and
+// values of its mapping first when it reads its own fields, then the whole
+// with its unmarshaler. A value the unmarshaler refuses is reported with
+// the unmarshaler's own error as the message, unless the walker has words
+// of its own for t (expected) or the refusal is yaml's (a *yaml.TypeError:
+// the node is not of the kind the unmarshaler reads); it is not reported
+// again when a problem inside it was.
+func (w *walker) custom(n *yaml.Node, t reflect.Type, path string) {
+	before := len(w.probs)
+	if n.Kind == yaml.MappingNode && readsOwnFields(t) {
+		w.fields(n, t, path)
+	}
+	err := n.Decode(reflect.New(t).Interface())
+	if err == nil {
+		return
+	}
+	if len(w.probs) > before {
+		w.drop(n, path) // its parts are reported
+		return
+	}
+	var te *yaml.TypeError
+	if _, ok := expected[t]; ok || errors.As(err, &te) {
+		w.reject(n, path, mismatch(n, t))
+		return
+	}
+	w.reject(n, path, err.Error())
+}
+
+// fields checks the mapping n against the fields of struct type t.
+func (w *walker) fields(n *yaml.Node, t reflect.Type, path string) {
+	fields := yamlFields(t)
+	w.mapping(n, path, func(key *yaml.Node, v *yaml.Node) bool {
+		if key.Kind != yaml.ScalarNode {
+			w.add(key, path, "expected a field name as a key, got %s", kindOf(key))
+			return false
+		}
+		f, ok := fields.byName[key.Value]
+		switch {
+		case ok:
+			w.walk(v, f.Type, join(path, key.Value))
+		case fields.rest != nil:
+			w.walk(v, fields.rest, join(path, key.Value))
+		default:
+			w.add(key, path, "unknown field %q; expected one of %s", key.Value, strings.Join(fields.names, ", "))
+			return false
+		}
+		return true
+	})
+}
+
+// mapping visits each key of the mapping n once, following merge keys
+// ("<<: *defaults"), reporting and removing repeated keys, merges of what
+// is no mapping, and the pairs that visit rejects.
 func (w *walker) mapping(n *yaml.Node, path string, visit func(key, value *yaml.Node) bool) {
 	keep := n.Content[:0:0]
 	first := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key, v := n.Content[i], n.Content[i+1]
+		if key.Kind == yaml.ScalarNode {
+			if line, dup := first[key.Value]; dup {
+				w.add(key, join(path, key.Value), "repeated key; it is already set on line %d", line)
+				continue
+			}
+			first[key.Value] = key.Line
+		}
 		if key.Kind == yaml.ScalarNode && key.ShortTag() == "!!merge" {
-			// "<<: *defaults" merges the keys of one or more mappings.
-			for v.Kind == yaml.AliasNode && v.Alias != nil {
-				v = v.Alias
+			if w.merge(v, path, visit) {
+				keep = append(keep, key, v)
 			}
-			merged := []*yaml.Node{v}
-			if v.Kind == yaml.SequenceNode {
-				merged = v.Content
-			}
-			for _, m := range merged {
-				for m.Kind == yaml.AliasNode && m.Alias != nil {
-					m = m.Alias
-				}
-				if m.Kind == yaml.MappingNode {
-					w.mapping(m, path, visit)
-				}
-			}
-			keep = append(keep, key, n.Content[i+1])
 			continue
 		}
-		if key.Kind != yaml.ScalarNode {
-			keep = append(keep, key, v) // the decoder reports odd keys
-			continue
-		}
-		if line, dup := first[key.Value]; dup {
-			w.add(key, join(path, key.Value), "repeated key; it is already set on line %d", line)
-			continue
-		}
-		first[key.Value] = key.Line
 		if visit(key, v) {
 			keep = append(keep, key, v)
 		}
@@ -372,9 +471,42 @@ func (w *walker) mapping(n *yaml.Node, path string, visit func(key, value *yaml.
 	n.Content = keep
 }
 
+// merge visits the keys of the value v of a merge key: a mapping or a list
+// of mappings, each possibly an alias. It reports false, and visits
+// nothing, when v is neither.
+func (w *walker) merge(v *yaml.Node, path string, visit func(key, value *yaml.Node) bool) bool {
+	for v.Kind == yaml.AliasNode && v.Alias != nil {
+		v = v.Alias
+	}
+	merged := []*yaml.Node{v}
+	if v.Kind == yaml.SequenceNode {
+		merged = v.Content
+	}
+	for i, m := range merged {
+		for m.Kind == yaml.AliasNode && m.Alias != nil {
+			m = m.Alias
+		}
+		if m.Kind != yaml.MappingNode {
+			w.add(merged[i], join(path, "<<"), "expected a mapping or a list of mappings to merge, got %s", valueOf(m))
+			return false
+		}
+	}
+	for _, m := range merged {
+		for m.Kind == yaml.AliasNode && m.Alias != nil {
+			m = m.Alias
+		}
+		w.mapping(m, path, visit)
+	}
+	return true
+}
+
+// structFields are the YAML keys of a struct type.
 type structFields struct {
 	byName map[string]reflect.StructField
 	names  []string
+	// rest is the value type of an inline map, which takes every key that
+	// is no field; nil without one.
+	rest reflect.Type
 }
 
 // yamlFields lists the YAML keys of struct type t.
@@ -390,10 +522,21 @@ func yamlFields(t reflect.Type) structFields {
 		}
 		name, opts, _ := strings.Cut(tag, ",")
 		if strings.Contains(","+opts+",", ",inline,") {
-			inner := yamlFields(f.Type)
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Map {
+				fs.rest = ft.Elem()
+				continue
+			}
+			inner := yamlFields(ft)
 			for _, n := range inner.names {
 				fs.byName[n] = inner.byName[n]
 				fs.names = append(fs.names, n)
+			}
+			if inner.rest != nil {
+				fs.rest = inner.rest
 			}
 			continue
 		}
@@ -413,80 +556,14 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-var unknownFieldRE = regexp.MustCompile(`^line (\d+): field (.+) not found in type .+$`)
-
-var typeErrorRE = regexp.MustCompile("^line (\\d+): cannot unmarshal (!!\\w+)(?: `(.*)`)? into (.+)$")
-
-// decodeError turns the decoder's error into problems, finding the field of
-// each type error from its line and value. aborted reports an error that
-// stopped the decoding half-way, leaving the Spec unfit to validate.
-func (w *walker) decodeError(err error) (probs []Problem, aborted bool) {
-	if err == nil {
-		return nil, false
-	}
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return []Problem{syntaxProblem(err)}, true
-	}
-	for _, msg := range te.Errors {
-		if m := unknownFieldRE.FindStringSubmatch(msg); m != nil {
-			// Only reachable through constructs the walker does not follow.
-			line, _ := strconv.Atoi(m[1])
-			probs = append(probs, Problem{Line: line, Msg: fmt.Sprintf("unknown field %q", m[2])})
-			continue
-		}
-		m := typeErrorRE.FindStringSubmatch(msg)
-		if m == nil {
-			p := syntaxProblem(errors.New(msg))
-			p.Msg = strings.TrimPrefix(p.Msg, "invalid YAML: ")
-			probs = append(probs, p)
-			continue
-		}
-		line, _ := strconv.Atoi(m[1])
-		tag, val := m[2], strings.TrimSuffix(m[3], "...")
-		if s := w.find(line, tag, val); s != nil {
-			probs = append(probs, Problem{Field: s.path, Line: line, Msg: fmt.Sprintf("expected %s, got %s", describe(s.typ), valueOf(s.node))})
-			continue
-		}
-		probs = append(probs, Problem{Line: line, Msg: fmt.Sprintf("cannot read %s as %s", valueOf(&yaml.Node{Tag: tag, Value: val, Kind: kindForTag(tag)}), m[4])})
-	}
-	return probs, false
-}
-
-// find returns the first node not yet matched on line whose tag is tag and
-// whose value starts with prefix.
-func (w *walker) find(line int, tag, prefix string) *seenNode {
-	for i := range w.seen {
-		s := &w.seen[i]
-		if !s.used && s.node.Line == line && s.node.ShortTag() == tag && strings.HasPrefix(s.node.Value, prefix) {
-			s.used = true
-			return s
-		}
-	}
-	return nil
-}
-
-func kindForTag(tag string) yaml.Kind {
-	switch tag {
-	case "!!map":
-		return yaml.MappingNode
-	case "!!seq":
-		return yaml.SequenceNode
-	}
-	return yaml.ScalarNode
-}
-
 // describe names what a value of type t is, for "expected ..." messages.
 func describe(t reflect.Type) string {
-	switch t {
-	case reflect.TypeFor[Duration]():
-		return "a duration such as 30s, 5m, 24h or 30d"
-	case timeType:
-		return "an RFC 3339 time such as 2026-12-20T00:00:00Z"
+	if s, ok := expected[t]; ok {
+		return s
 	}
 	if customDecoded(t) {
-		if t.PkgPath() == "github.com/passflow/passflow/models" && t.Name() == "Value" {
-			return "a number or a string"
+		if readsOwnFields(t) {
+			return "a mapping"
 		}
 		return "a " + t.String()
 	}
@@ -507,14 +584,6 @@ func describe(t reflect.Type) string {
 		return "a mapping"
 	}
 	return t.String()
-}
-
-// detail adds a custom unmarshaler's own words when describe has none.
-func detail(t reflect.Type, err error) string {
-	if strings.HasPrefix(describe(t), "a "+t.String()) {
-		return " (" + err.Error() + ")"
-	}
-	return ""
 }
 
 // valueOf shows a node the way a user wrote it: a scalar quoted, else its kind.
@@ -538,14 +607,12 @@ func kindOf(n *yaml.Node) string {
 }
 
 // hidden reports whether a validation problem at field follows from a
-// decoding problem: a value that failed to decode reads as zero, so checks
-// on it or its siblings would only add noise.
-func hidden(field string, decodeProbs []Problem) bool {
-	for _, d := range decodeProbs {
-		if d.Field == "" || strings.HasPrefix(d.Msg, "unknown field") {
-			continue
-		}
-		scope := d.Field
+// value that failed to decode: such a value reads as zero, so checks on it
+// or its siblings would only add noise. rejected holds the paths of those
+// values.
+func hidden(field string, rejected []string) bool {
+	for _, r := range rejected {
+		scope := r
 		if i := strings.LastIndexAny(scope, ".["); i > 0 {
 			scope = scope[:i]
 		}

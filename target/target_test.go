@@ -565,8 +565,15 @@ func TestParsePrometheusHTTPConfig(t *testing.T) {
 		{"inline TLS key", "      tls_config: {cert_file: /c.pem, key: k}\n",
 			"x.yaml:9: telemetry.prometheus.http_config.tls_config.key: expected key_file instead of an inline secret"},
 		{"both password and password_file", "      basic_auth: {username: u, password: p, password_file: /p}\n",
-			"x.yaml:9: telemetry.prometheus.http_config: expected a config.HTTPClientConfig, got a mapping (at most one of basic_auth password, password_file & password_ref must be configured)"},
-		{"unknown field", "      basic_auth: {username: u, pasword_file: /p}\n", `x.yaml:9: unknown field "pasword_file"`},
+			"x.yaml:9: telemetry.prometheus.http_config: at most one of basic_auth password, password_file & password_ref must be configured"},
+		{"unknown field", "      basic_auth: {username: u, pasword_file: /p}\n",
+			`x.yaml:9: telemetry.prometheus.http_config.basic_auth: unknown field "pasword_file"; expected one of username, username_file`},
+		{"wrong kind inside", "      tls_config: {insecure_skip_verify: maybe}\n",
+			`x.yaml:9: telemetry.prometheus.http_config.tls_config.insecure_skip_verify: expected true or false, got "maybe"`},
+		{"unknown TLS version", "      tls_config: {min_version: TLS99}\n",
+			`x.yaml:9: telemetry.prometheus.http_config.tls_config.min_version: unknown TLS version: TLS99`},
+		{"header through the inline map", "      http_headers:\n        X-Scope-OrgID: {value: [team-a]}\n",
+			`x.yaml:10: telemetry.prometheus.http_config.http_headers.X-Scope-OrgID: unknown field "value"; expected one of values, secrets, files`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
