@@ -33,7 +33,10 @@ type Options struct {
 	Region *models.TrustRegion
 	// Deterministic pins the observation noise near zero, for objectives
 	// that return the same value every time they are measured. Otherwise the
-	// noise is learned, above a small floor.
+	// noise is learned, above a floor (safeNoiseFloor in safe mode, a lower
+	// one outside it), and outside safe mode an objective whose learned
+	// noise is almost nothing is then modeled as a deterministic one is
+	// (see noiseless).
 	Deterministic bool
 	// Candidates is the number of quasi-random candidates scored per
 	// suggestion before the best are refined by gradient ascent. Zero means
@@ -111,6 +114,10 @@ type Optimizer struct {
 	hyperN      int      // len(obs) at the last hyperparameter fit
 	warmRestart *gpHyper // hyperparameters of the last restart model
 	blind       float64  // blindMove as of this Ask
+	// rawNoise is the noise the last fit of the raw objective learned;
+	// noiselessSeen that it judged the objective noiseless (see noiseless).
+	rawNoise      *float64
+	noiselessSeen bool
 }
 
 // New returns an optimizer for p. The space must be valid, the
@@ -527,7 +534,11 @@ const (
 
 // fitFor chooses the work of a fit on n points.
 func (o *Optimizer) fitFor(n int, warm bool) fitSettings {
-	s := fitSettings{deterministic: o.opts.Deterministic, maxEvals: fitEvals, maxPoints: fitPoints}
+	floor := safeNoiseFloor
+	if o.opts.Region == nil && !o.opts.Deterministic {
+		floor = offlineNoiseFloor
+	}
+	s := fitSettings{noise: noiseSpec{pinned: o.opts.Deterministic, floor: floor}, maxEvals: fitEvals, maxPoints: fitPoints}
 	switch {
 	case !warm:
 		s.starts = coldStarts
@@ -606,7 +617,7 @@ func (o *Optimizer) objectiveModel(m *boModel, refit bool, rng *rand.Rand) error
 	if len(yo) == 0 {
 		return nil
 	}
-	if o.opts.Deterministic && len(yo) > 2 {
+	if o.noiseless(seo) && len(yo) > 2 {
 		// Model log(y - min + δ): noiseless objectives often span orders
 		// of magnitude, and the log scale resolves the basin near the
 		// best value instead of the far-away peaks.
@@ -636,12 +647,43 @@ func (o *Optimizer) objectiveModel(m *boModel, refit bool, rng *rand.Rand) error
 	}
 	m.obj = g
 	o.warmObj = &h
+	if !m.warp {
+		o.rawNoise = &h.noise
+	}
 	if nf > 0 {
 		mu, _ := g.predict(feasibleX, nf)
 		m.best = slices.Min(mu)
 		m.feasibleSeen = true
 	}
 	return nil
+}
+
+// noiselessBelow is the learned noise (a variance in standardized output
+// units, an sd of 1% of the outputs' spread) under which an objective
+// counts as noiseless, once the history holds judgeNoiseFrom observations.
+const (
+	noiselessBelow = 1e-4
+	judgeNoiseFrom = 10
+)
+
+// noiseless reports whether the objective is to be modeled as noiseless,
+// which allows the log warp: in the deterministic mode; and outside safe
+// mode when no observation carries a standard error and a fit of the raw
+// values on judgeNoiseFrom observations or more learned almost no noise (an
+// offline objective that is in fact noiseless, as a simulation's is). The
+// judgement sticks: a warped fit's noise, on the log scale, says nothing of
+// the raw values'. A live service's objective is never judged noiseless.
+func (o *Optimizer) noiseless(se []float64) bool {
+	switch {
+	case o.opts.Deterministic || o.noiselessSeen:
+		return true
+	case o.opts.Region != nil || o.rawNoise == nil || len(se) < judgeNoiseFrom:
+		return false
+	case slices.ContainsFunc(se, func(v float64) bool { return v > 0 }):
+		return false
+	}
+	o.noiselessSeen = *o.rawNoise < noiselessBelow
+	return o.noiselessSeen
 }
 
 // guardrailModel fits c's process on every observation that measured its

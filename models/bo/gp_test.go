@@ -110,7 +110,7 @@ func TestLogPosteriorGradient(t *testing.T) {
 		for i := range y {
 			y[i] = (y[i] - mu) / sd
 		}
-		lp := newLogPosterior(c, x, y, det)
+		lp := newLogPosterior(c, x, y, noiseSpec{pinned: det, floor: safeNoiseFloor})
 		theta := []float64{math.Log(0.4), math.Log(0.8), math.Log(1.5), math.Log(1.2), math.Log(1e-3), 0.1}
 		_, g := lp.compute(theta)
 		for j := range theta {
@@ -210,7 +210,7 @@ func TestGPDuplicatesAndJitter(t *testing.T) {
 		x[i] = 0.5
 		y[i] = float64(i % 3)
 	}
-	h := fitHyper([]bool{false}, x, y, nil, fitSettings{deterministic: true, starts: 1, maxEvals: 50}, rand.New(rand.NewPCG(1, 1)))
+	h := fitHyper([]bool{false}, x, y, nil, fitSettings{noise: noiseSpec{pinned: true}, starts: 1, maxEvals: 50}, rand.New(rand.NewPCG(1, 1)))
 	g, err := newGP([]bool{false}, x, y, nil, h)
 	if err != nil {
 		t.Fatalf("duplicates: %v", err)
@@ -234,7 +234,7 @@ func TestFitRecoversLengthScales(t *testing.T) {
 		x[2*i], x[2*i+1] = rng.Float64(), rng.Float64()
 		y[i] = math.Sin(6 * x[2*i])
 	}
-	h := fitHyper([]bool{false, false}, x, y, nil, fitSettings{starts: 2, maxEvals: 100}, rng)
+	h := fitHyper([]bool{false, false}, x, y, nil, fitSettings{noise: noiseSpec{floor: safeNoiseFloor}, starts: 2, maxEvals: 100}, rng)
 	if !(h.ls[1] > 3*h.ls[0]) {
 		t.Errorf("length scales %v: want the irrelevant x2 much longer than x1", h.ls)
 	}
