@@ -412,10 +412,10 @@ func (g *gp) add(x []float64, ys float64) error {
 
 // fitSettings bound the work of one hyperparameter fit.
 type fitSettings struct {
-	noise         noiseSpec
-	starts        int // random starts besides the warm start and the default
-	maxEvals      int // function evaluations per start
-	maxPoints     int // fit on at most this many points
+	noise     noiseSpec
+	starts    int // random starts besides the warm start and the default
+	maxEvals  int // function evaluations per start
+	maxPoints int // fit on at most this many points
 	// subset, when positive and below the number of points, makes the
 	// starts run on that many points (fitSubset, at most 40 evaluations
 	// each) and only the best of them continue on all of them (up to
@@ -479,11 +479,11 @@ func clamp(v, lo, hi float64) float64 { return min(hi, max(lo, v)) }
 // likelihood of standardized outputs y at inputs x plus the negative log
 // prior, with its gradient in the packing of hyperVec.
 type logPosterior struct {
-	cat           []bool
-	x, y          []float64
-	n             int
-	noise         noiseSpec
-	lsMu, lsSD    float64
+	cat        []bool
+	x, y       []float64
+	n          int
+	noise      noiseSpec
+	lsMu, lsSD float64
 
 	k, pre, inv []float64
 	// cache of the last evaluation
