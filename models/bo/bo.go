@@ -118,6 +118,8 @@ type Optimizer struct {
 	// noiselessSeen that it judged the objective noiseless (see noiseless).
 	rawNoise      *float64
 	noiselessSeen bool
+	// warmRaw and warmLog warm-start the two fits of warpByEvidence.
+	warmRaw, warmLog *gpHyper
 }
 
 // New returns an optimizer for p. The space must be valid, the
@@ -617,26 +619,28 @@ func (o *Optimizer) objectiveModel(m *boModel, refit bool, rng *rand.Rand) error
 	if len(yo) == 0 {
 		return nil
 	}
-	if o.noiseless(seo) && len(yo) > 2 {
+	var h gpHyper
+	switch {
+	case o.noiseless(seo) && len(yo) > 2:
 		// Model log(y - min + δ): noiseless objectives often span orders
 		// of magnitude, and the log scale resolves the basin near the
 		// best value instead of the far-away peaks.
 		// Only when that makes the values less skewed (a right-skewed
 		// objective like Branin's, not a left-skewed one like
 		// Hartmann6's), a one-parameter Box–Cox choice.
-		srt := slices.Sorted(slices.Values(yo))
-		lo, med := srt[0], srt[len(srt)/2]
-		delta := max(warpDelta*(med-lo), 1e-12*(1+math.Abs(lo)))
-		wy := make([]float64, len(yo))
-		for i, v := range yo {
-			wy[i] = math.Log(v - lo + delta)
-		}
-		if math.Abs(skewness(wy)) < math.Abs(skewness(yo)) {
+		if wy, lo, delta := logWarp(yo); math.Abs(skewness(wy)) < math.Abs(skewness(yo)) {
 			m.warp, m.wMin, m.wDelta = true, lo, delta
 			yo = wy
 		}
+		h = o.hyper(xo, yo, o.warmObj, refit, rng)
+	case o.warpByEvidence(seo):
+		var wy []float64
+		if h, wy = o.scaleByEvidence(m, xo, yo, refit, rng); m.warp {
+			yo = wy
+		}
+	default:
+		h = o.hyper(xo, yo, o.warmObj, refit, rng)
 	}
-	h := o.hyper(xo, yo, o.warmObj, refit, rng)
 	var se []float64
 	if !m.warp {
 		se = seo
@@ -656,6 +660,49 @@ func (o *Optimizer) objectiveModel(m *boModel, refit bool, rng *rand.Rand) error
 		m.feasibleSeen = true
 	}
 	return nil
+}
+
+// logWarp returns log(y − min + δ) of each of ys, with min and δ: δ is
+// warpDelta of the distance from the minimum to the median.
+func logWarp(ys []float64) (wy []float64, lo, delta float64) {
+	srt := slices.Sorted(slices.Values(ys))
+	lo, med := srt[0], srt[len(srt)/2]
+	delta = max(warpDelta*(med-lo), 1e-12*(1+math.Abs(lo)))
+	wy = make([]float64, len(ys))
+	for i, v := range ys {
+		wy[i] = math.Log(v - lo + delta)
+	}
+	return wy, lo, delta
+}
+
+// scaleByEvidence fits the objective on the raw scale and on the log
+// (logWarp), and keeps the scale whose model explains the values better: its
+// evidence, the log's counted on the raw values' scale (with its Jacobian,
+// −Σ log(y−min+δ)). When the log wins it sets m's warp and returns the
+// warped values with their hyperparameters; otherwise the raw ones'.
+func (o *Optimizer) scaleByEvidence(m *boModel, xo, yo []float64, refit bool, rng *rand.Rand) (gpHyper, []float64) {
+	wy, lo, delta := logWarp(yo)
+	hr := o.hyper(xo, yo, o.warmRaw, refit, rng)
+	hw := o.hyper(xo, wy, o.warmLog, refit, rng)
+	o.warmRaw, o.warmLog, o.rawNoise = &hr, &hw, &hr.noise
+	jacobian := 0.0
+	for _, w := range wy {
+		jacobian -= w
+	}
+	if logEvidence(o.enc.cat, xo, wy, hw)+jacobian > logEvidence(o.enc.cat, xo, yo, hr) {
+		m.warp, m.wMin, m.wDelta = true, lo, delta
+		return hw, wy
+	}
+	return hr, nil
+}
+
+// warpByEvidence reports whether the objective's scale, raw or log, is
+// chosen by the evidence of a model on each: outside safe mode, with the
+// noise learned and not judged away, no standard errors given (a log scale
+// would change their meaning), and judgeNoiseFrom observations or more.
+func (o *Optimizer) warpByEvidence(se []float64) bool {
+	return o.opts.Region == nil && !o.opts.Deterministic && !o.noiselessSeen && len(se) >= judgeNoiseFrom &&
+		!slices.ContainsFunc(se, func(v float64) bool { return v > 0 })
 }
 
 // noiselessBelow is the learned noise (a variance in standardized output

@@ -667,6 +667,22 @@ func fitHyper(cat []bool, x, y []float64, warm *gpHyper, s fitSettings, rng *ran
 	return vecHyper(minimizeStarts(cat, x, y, starts, s.noise, s.maxEvals), s.noise)
 }
 
+// logEvidence is the log posterior density of y under a process with
+// hyperparameters h at inputs x, up to a constant shared by every y of the
+// same length: the fitting objective's value, on y standardized, less the
+// standardization's log Jacobian. Two scales of the same values compare by
+// it once the transform's own Jacobian is added.
+func logEvidence(cat []bool, x, y []float64, h gpHyper) float64 {
+	mu, sd := standardize(y)
+	ys := make([]float64, len(y))
+	for i, v := range y {
+		ys[i] = (v - mu) / sd
+	}
+	ns := noiseSpec{floor: offlineNoiseFloor}
+	f, _ := newLogPosterior(cat, x, ys, ns).eval(hyperVec(h, ns.floor))
+	return -f - float64(len(y))*math.Log(sd)
+}
+
 // minimizeStarts minimizes the log posterior of raw outputs y at inputs x
 // with L-BFGS from each start, at most maxEvals evaluations each, and
 // returns the best optimum (the first start if every run failed).
