@@ -5,10 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/passflow/passflow/models"
@@ -57,18 +55,7 @@ func TestPrecisionReport(t *testing.T) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "| function | median regret at %d evals [25th–75th] | seeds above 1e-3 | target | met |\n|---|---|---|---|---|\n", precisionBudget)
 	for _, tf := range funcs {
-		res := make([]float64, seeds)
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-		for s := range seeds {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				res[s] = precisionRun(t, tf, uint64(s+1))
-			}()
-		}
-		wg.Wait()
+		res := overSeeds(seeds, func(seed uint64) float64 { return precisionRun(t, tf, seed) })
 		slices.Sort(res)
 		med := quantile(res, 0.5)
 		met := "yes"

@@ -3,6 +3,8 @@ package bo
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/passflow/passflow/models"
 )
@@ -144,4 +146,22 @@ var testFuncs = []testFunc{
 		con: func(x []float64) float64 { return (x[0]-2.5)*(x[0]-2.5) + (x[1]-7.5)*(x[1]-7.5) - 50 },
 	},
 	{name: "Noisy Hartmann6 (6-D, sd 0.1)", lo: repeat(0, 6), hi: repeat(1, 6), f: hartmann6, opt: -3.32236801141551, noise: 0.1},
+}
+
+// overSeeds runs run for seeds 1 to n, as many at once as there are
+// cores, and returns the results in seed order.
+func overSeeds[T any](n int, run func(seed uint64) T) []T {
+	out := make([]T, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for s := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[s] = run(uint64(s + 1))
+		}()
+	}
+	wg.Wait()
+	return out
 }

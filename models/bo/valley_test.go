@@ -5,10 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/passflow/passflow/models"
@@ -113,18 +111,7 @@ func TestValleyReport(t *testing.T) {
 	}
 	for _, tf := range valleyFuncs {
 		for _, r := range runners {
-			res := make([][]float64, seeds)
-			var wg sync.WaitGroup
-			sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-			for s := range seeds {
-				wg.Add(1)
-				sem <- struct{}{}
-				go func() {
-					defer func() { <-sem; wg.Done() }()
-					res[s] = r.run(tf, uint64(s+1))
-				}()
-			}
-			wg.Wait()
+			res := overSeeds(seeds, func(seed uint64) []float64 { return r.run(tf, seed) })
 			fmt.Fprintf(&b, "| %s | %s |", tf.name, r.name)
 			for k := range checkpoints {
 				col := make([]float64, seeds)
