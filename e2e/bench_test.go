@@ -234,8 +234,10 @@ func concurrentRuns(b *testing.B, window time.Duration, start func() (client.Cli
 		for o, n := range r.outcomes {
 			outcomes[o] += n
 		}
-		b.Logf("run %d: %d passes decided within the window (%.0f/min; %v), %d failed, %d request errors",
-			run+1, r.done, perMin[run], r.outcomes, len(r.failed), r.requestErrors)
+		// One line a run: the testing package keeps only a benchmark's
+		// first ten lines of log.
+		b.Logf("run %d: %d passes decided within the window (%.0f/min; %v; per tenth of the window %v), %d failed, %d request errors",
+			run+1, r.done, perMin[run], r.outcomes, r.tenths, len(r.failed), r.requestErrors)
 	}
 	b.Logf("passes/min, min / median / max over %d runs of %s: %s; decided %v; failed %d; request errors %d; step p50 / p99 %.1f / %.1f ms",
 		len(perMin), window, reportSpread(b, "passes/min", perMin), outcomes, len(all.failed), all.requestErrors,
@@ -334,6 +336,7 @@ type concurrentRun struct {
 	done          int                       // passes decided within the window
 	outcomes      map[workflows.Outcome]int // of the passes counted in done
 	failed        []string                  // passes that ended without a decision, within the window or after
+	tenths        []int                     // passes done per tenth of the window
 	requestErrors int                       // requests that failed (and were retried)
 	requests      []float64                 // request latencies, ms
 	steps, timers []float64                 // step latencies and timer overshoots of the completed passes, ms
@@ -402,11 +405,10 @@ func runConcurrent(b *testing.B, c client.Client, n int, window time.Duration) c
 	wg.Wait()
 	// Passes ended per tenth of the window: a throughput that falls over
 	// the window shows here.
-	tenths := make([]int, 10)
+	r.tenths = make([]int, 10)
 	for _, e := range ended {
-		tenths[min(9, int(10*e/window))]++
+		r.tenths[min(9, int(10*e/window))]++
 	}
-	b.Logf("passes ended per tenth of the window: %v", tenths)
 	for _, id := range ids {
 		s, t := latencies(b, c, id)
 		r.steps, r.timers = append(r.steps, s...), append(r.timers, t...)
