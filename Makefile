@@ -93,9 +93,10 @@ bench-real: test-deps
 	$(GO) test -run '^$$' -bench RealService -benchtime 200x -timeout 10m ./e2e/
 
 # bench-runtime measures `passflow dev`: cold start, the demo pass, 50
-# targets at once, one worker against two, each over 5 runs
-# (PASSFLOW_BENCH_RUNS) reported as min/median/max. Only passes that ended
-# with a decision count; it fails when a pass ended without one.
+# targets at once (1-minute runs), one worker against two (30-second runs),
+# each over 5 runs (PASSFLOW_BENCH_RUNS) reported as min/median/max (~18
+# min). Only passes that ended with a decision count; it fails when a pass
+# ended without one. BENCHMARKS.md names no target for these times.
 bench-runtime:
 	$(GO) test -run '^$$' -bench 'ColdStart|DemoPass|ConcurrentPasses|Workers' -benchtime 1x -timeout 60m ./e2e/
 

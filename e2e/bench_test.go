@@ -213,10 +213,11 @@ func BenchmarkConcurrentPasses(b *testing.B) {
 
 // concurrentRuns runs runConcurrent with 50 targets for window on a new
 // server from start in each of the bench runs, stopping each (start's
-// second result) before the next starts. It reports passes/min (min, median, max over the runs),
-// the request errors and failed passes of all runs, and the p50 and p99 step
-// latency of all runs' completed passes; it fails b when a pass failed. It
-// returns every run's measurements pooled, passes/min aside.
+// second result) before the next starts. It reports passes/min (min, median
+// and max over the runs), the request errors and failed passes of all runs,
+// and the p50 and p99 step latency of all runs' completed passes; it fails b
+// when a pass failed. It returns every run's measurements pooled,
+// passes/min aside.
 func concurrentRuns(b *testing.B, window time.Duration, start func() (client.Client, func())) concurrentRun {
 	var all concurrentRun
 	var perMin []float64
@@ -266,16 +267,16 @@ func benchWindow(b *testing.B, def time.Duration) time.Duration {
 	return d
 }
 
-// minBenchRuns is the fewest runs a runtime figure is reported from by
-// default: its min, median and max.
-const minBenchRuns = 5
+// defaultBenchRuns is how many runs a runtime figure is reported from
+// (min, median and max) unless PASSFLOW_BENCH_RUNS says otherwise.
+const defaultBenchRuns = 5
 
 // benchRuns is how many times the runtime benchmarks repeat their
-// measurement: PASSFLOW_BENCH_RUNS, default minBenchRuns.
+// measurement: PASSFLOW_BENCH_RUNS, default defaultBenchRuns.
 func benchRuns(b *testing.B) int {
 	s := os.Getenv("PASSFLOW_BENCH_RUNS")
 	if s == "" {
-		return minBenchRuns
+		return defaultBenchRuns
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 {
