@@ -53,9 +53,10 @@ const (
 // Each reports the API's latency, how the alerts were answered and the
 // passes the storm started, and fails unless every webhook was answered 200
 // with every alert routed, no target ever had more than one pass running or
-// queued, and none numbered more than two passes (one running, one queued).
+// queued, none numbered more than two passes (one running, one queued), and
+// every pass that ended did so with a decision (Outcome.Decided).
 func BenchmarkAlertStorm(b *testing.B) {
-	window := benchWindow(b)
+	window := benchWindow(b, time.Minute)
 	httpAddr := freeAddr(b)
 	p := startDevProcess(b, b.TempDir(), "--http", httpAddr)
 	defer p.stop()
@@ -145,6 +146,7 @@ func alertStorm(b *testing.B, c client.Client, auth basicAuth, baseURL, variant 
 	// What the targets did with it.
 	started, maxPerTarget, maxEvents, endRunning := 0, 0, 0, 0
 	outcomes := map[string]int{}
+	undecided := 0 // passes that ended without a decision
 	for _, name := range names {
 		st, err := operator.TargetState(ctx, c, name)
 		if err != nil {
@@ -164,6 +166,9 @@ func alertStorm(b *testing.B, c client.Client, auth basicAuth, baseURL, variant 
 		endRunning += open
 		for _, r := range st.Recent {
 			outcomes[string(r.Outcome)]++
+			if !r.Outcome.Decided() {
+				undecided++
+			}
 		}
 	}
 	b.Logf("%d webhooks in %s (latest send %s after its slot): %d alerts requested a pass, %d coalesced, %d delivered to a running pass, %d ignored, %d errors; %d passes started, %d still running, ended: %v; longest tuner history %d events",
@@ -197,6 +202,9 @@ func alertStorm(b *testing.B, c client.Client, auth basicAuth, baseURL, variant 
 	}
 	if ignored > 0 {
 		b.Errorf("%d alerts were ignored, want every alert routed to its target", ignored)
+	}
+	if undecided > 0 {
+		b.Errorf("%d passes ended without a decision (failed or abandoned): %v", undecided, outcomes)
 	}
 	if maxRunning > 1 || maxQueued > 1 {
 		b.Errorf("a target had %d passes running and %d queued at once, want at most 1 and 1", maxRunning, maxQueued)

@@ -120,15 +120,77 @@ func fmtRegret(v float64) string {
 	return strconv.FormatFloat(v, 'g', 2, 64)
 }
 
+// regretTarget is one of BENCHMARKS.md's optimizer targets on the simple
+// regret of the GP optimizer over seeds 1..regretTargetSeeds: the median
+// regret after evals evaluations of fn is at most limit or, when seeds is
+// set, at least seeds of the seeds are below limit.
+type regretTarget struct {
+	fn    string // a testFuncs name
+	evals int
+	limit float64
+	seeds int
+}
+
+// regretTargetSeeds is the number of seeds the regret targets are stated on.
+const regretTargetSeeds = 20
+
+// regretTargets are the "Targets" of BENCHMARKS.md's Optimizer section that
+// the regret report measures.
+var regretTargets = []regretTarget{
+	{fn: "Branin (2-D)", evals: 30, limit: 3e-4},
+	{fn: "Branin (2-D)", evals: 50, limit: 2e-5},
+	{fn: "Hartmann6 (6-D)", evals: 50, limit: 0.05},
+	{fn: "Hartmann6 (6-D)", evals: 100, limit: 0.01},
+	{fn: "Hartmann6 (6-D)", evals: 100, limit: 0.01, seeds: 16},
+}
+
+// check measures the target on res, the GP optimizer's regret per seed and
+// checkpoint; ok is false when the run did not measure it (another function,
+// checkpoint or number of seeds).
+func (rt regretTarget) check(res map[string][][]float64, checkpoints []int) (row targetRow, ok bool) {
+	k := slices.Index(checkpoints, rt.evals)
+	perSeed, ran := res[rt.fn]
+	if k < 0 || !ran || len(perSeed) != regretTargetSeeds {
+		return targetRow{}, false
+	}
+	col := make([]float64, len(perSeed))
+	for s := range perSeed {
+		col[s] = perSeed[s][k]
+	}
+	slices.Sort(col)
+	if rt.seeds > 0 {
+		below := 0
+		for _, v := range col {
+			if v < rt.limit {
+				below++
+			}
+		}
+		return targetRow{
+			target:   fmt.Sprintf("%s: ≥ %d of %d seeds below %s by %d evaluations", rt.fn, rt.seeds, regretTargetSeeds, fmtRegret(rt.limit), rt.evals),
+			measured: fmt.Sprintf("%d of %d", below, len(col)),
+			met:      below >= rt.seeds,
+		}, true
+	}
+	med := quantile(col, 0.5)
+	return targetRow{
+		target:   fmt.Sprintf("%s: median regret ≤ %s by %d evaluations", rt.fn, fmtRegret(rt.limit), rt.evals),
+		measured: fmtRegret(med),
+		met:      med <= rt.limit,
+	}, true
+}
+
 // TestRegretReport prints the regret table of BENCHMARKS.md: median and
 // interquartile range of the simple regret over 20 seeds for the GP
-// optimizer and random search on every test function. It takes minutes and
-// runs only with PASSFLOW_REGRET=1; PASSFLOW_REGRET_FUNCS (comma-separated
-// substrings of the names) and PASSFLOW_REGRET_SEEDS narrow it,
+// optimizer and random search on every test function. It then checks the
+// GP optimizer against regretTargets, prints them as a table and fails on a
+// miss. It takes minutes and runs only with PASSFLOW_REGRET=1;
+// PASSFLOW_REGRET_FUNCS (comma-separated substrings of the names),
+// PASSFLOW_REGRET_SEEDS and PASSFLOW_REGRET_MAX narrow it (the targets the
+// narrowed run does not measure are listed as not checked),
 // PASSFLOW_REGRET_GPONLY skips random search and PASSFLOW_REGRET_RESTARTS
-// turns on Options.Restarts.
+// turns on Options.Restarts (the targets are then checked on that).
 //
-//	PASSFLOW_REGRET=1 go test -run TestRegretReport -v -timeout 2h ./models/
+//	PASSFLOW_REGRET=1 go test -run TestRegretReport -v -timeout 2h ./models/bo/
 func TestRegretReport(t *testing.T) {
 	if os.Getenv("PASSFLOW_REGRET") == "" {
 		t.Skip("set PASSFLOW_REGRET=1 to run the regret benchmark")
@@ -159,6 +221,7 @@ func TestRegretReport(t *testing.T) {
 		b.WriteString("---|")
 	}
 	b.WriteString("---|\n")
+	gpRes := map[string][][]float64{} // the GP optimizer's regret per function, seed and checkpoint
 	for _, tf := range funcs {
 		for _, gp := range []bool{true, false} {
 			if !gp && os.Getenv("PASSFLOW_REGRET_GPONLY") != "" {
@@ -182,6 +245,7 @@ func TestRegretReport(t *testing.T) {
 			name := "random search"
 			if gp {
 				name = "passflow GP"
+				gpRes[tf.name] = res
 			}
 			fmt.Fprintf(&b, "| %s | %s |", tf.name, name)
 			for k := range checkpoints {
@@ -203,5 +267,22 @@ func TestRegretReport(t *testing.T) {
 			}
 		}
 	}
+
+	var rows []targetRow
+	for _, rt := range regretTargets {
+		row, ok := rt.check(gpRes, checkpoints)
+		if !ok {
+			t.Logf("not checked by this narrowed run: %s by %d evaluations", rt.fn, rt.evals)
+			continue
+		}
+		rows = append(rows, row)
+	}
+	opts := "default options"
+	if os.Getenv("PASSFLOW_REGRET_RESTARTS") != "" {
+		opts = "Restarts: true"
+	}
+	fmt.Fprintf(&b, "\nTargets of the GP optimizer (%s), simple regret over seeds 1..%d:\n\n", opts, seeds)
+	writeTargets(&b, rows)
 	fmt.Print(b.String())
+	reportMisses(t, "optimizer", rows)
 }
