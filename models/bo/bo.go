@@ -91,7 +91,7 @@ const defaultDelta = 0.05
 // (see restartStep). Failed evaluations (and NaN or infinite measurements)
 // count as infeasible and feed a model of failure.
 //
-// A Optimizer is not safe for concurrent use.
+// An Optimizer is not safe for concurrent use.
 type Optimizer struct {
 	problem models.Problem
 	opts    Options
@@ -118,7 +118,7 @@ type Optimizer struct {
 	// noiselessSeen that it judged the objective noiseless (see noiseless).
 	rawNoise      *float64
 	noiselessSeen bool
-	// warmRaw and warmLog warm-start the two fits of warpByEvidence.
+	// warmRaw and warmLog warm-start the two fits of scaleByEvidence.
 	warmRaw, warmLog *gpHyper
 }
 

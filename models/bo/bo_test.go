@@ -54,7 +54,7 @@ func runOptimizer(t *testing.T, o models.Optimizer, evals int, f func(models.Con
 	return all
 }
 
-func TestGPOptimizerDeterministic(t *testing.T) {
+func TestOptimizerDeterministic(t *testing.T) {
 	p := models.Problem{Space: mixedSpace(), Goal: models.Minimize, Constraints: []models.Constraint{{Metric: "lat", Max: fptr(250)}}}
 	run := func(seed uint64) []string {
 		o, err := New(p, Options{Seed: seed, InitialPoints: 5})
@@ -76,7 +76,7 @@ func TestGPOptimizerDeterministic(t *testing.T) {
 	}
 }
 
-func TestGPOptimizerSuggestions(t *testing.T) {
+func TestOptimizerSuggestions(t *testing.T) {
 	p := models.Problem{Space: mixedSpace(), Goal: models.Minimize, Constraints: []models.Constraint{{Metric: "lat", Max: fptr(250)}}}
 	o, err := New(p, Options{Seed: 3, InitialPoints: 6})
 	if err != nil {
@@ -119,7 +119,7 @@ func TestGPOptimizerSuggestions(t *testing.T) {
 	}
 }
 
-func TestGPOptimizerBatch(t *testing.T) {
+func TestOptimizerBatch(t *testing.T) {
 	tf := testFuncs[0]
 	o, err := New(tf.problem(), Options{Seed: 1, InitialPoints: 4})
 	if err != nil {
@@ -146,9 +146,9 @@ func TestGPOptimizerBatch(t *testing.T) {
 	}
 }
 
-// TestGPOptimizerConstrainedRecommend: once a feasible point is seen the
+// TestOptimizerConstrainedRecommend: once a feasible point is seen the
 // recommendation is feasible, whatever the objective says elsewhere.
-func TestGPOptimizerConstrainedRecommend(t *testing.T) {
+func TestOptimizerConstrainedRecommend(t *testing.T) {
 	tf := testFuncs[5] // constrained Branin
 	for seed := uint64(1); seed <= 6; seed++ {
 		o, err := New(tf.problem(), Options{Seed: seed, InitialPoints: 5})
@@ -178,10 +178,10 @@ func TestGPOptimizerConstrainedRecommend(t *testing.T) {
 	}
 }
 
-// TestGPOptimizerSafeMode is a property test: over many seeds and trust
+// TestOptimizerSafeMode is a property test: over many seeds and trust
 // regions, no suggestion leaves the region, and each model suggestion is
 // believed safe with probability at least 1 − δ.
-func TestGPOptimizerSafeMode(t *testing.T) {
+func TestOptimizerSafeMode(t *testing.T) {
 	space := mixedSpace()
 	p := models.Problem{Space: space, Goal: models.Minimize, Constraints: []models.Constraint{{Metric: "lat", Max: fptr(260)}}}
 	modelSuggestions, refusals := 0, 0
@@ -418,7 +418,7 @@ func TestIntegerKnobMovesByOne(t *testing.T) {
 	}
 }
 
-func TestGPOptimizerNoSafeCandidate(t *testing.T) {
+func TestOptimizerNoSafeCandidate(t *testing.T) {
 	// Every point measured so far breaks the guardrail badly: nothing in the
 	// region can be believed safe, not even the rest of the initial design,
 	// which obeys the safety model from two observations on.
@@ -444,7 +444,7 @@ func TestGPOptimizerNoSafeCandidate(t *testing.T) {
 	}
 }
 
-func TestGPOptimizerBadInput(t *testing.T) {
+func TestOptimizerBadInput(t *testing.T) {
 	good := models.Space{{Name: "x", Type: models.Float, Min: 0, Max: 1}}
 	bad := []struct {
 		name string
@@ -526,7 +526,7 @@ func TestGPOptimizerBadInput(t *testing.T) {
 	}
 }
 
-func TestGPOptimizerAllFailed(t *testing.T) {
+func TestOptimizerAllFailed(t *testing.T) {
 	space := models.Space{{Name: "x", Type: models.Float, Min: 0, Max: 1}}
 	o, err := New(models.Problem{Space: space}, Options{InitialPoints: 2, Deterministic: true})
 	if err != nil {
@@ -546,7 +546,7 @@ func TestGPOptimizerAllFailed(t *testing.T) {
 	}
 }
 
-func TestGPOptimizerMaximize(t *testing.T) {
+func TestOptimizerMaximize(t *testing.T) {
 	space := models.Space{{Name: "x", Type: models.Float, Min: -2, Max: 2}, {Name: "n", Type: models.Int, Min: 0, Max: 10}}
 	f := func(c models.Config) models.Observation {
 		x, n := c["x"].Float(), c["n"].Float()
@@ -572,9 +572,9 @@ func TestGPOptimizerMaximize(t *testing.T) {
 	}
 }
 
-// TestGPOptimizerCategorical: the best choice of a categorical knob is
+// TestOptimizerCategorical: the best choice of a categorical knob is
 // found, and the categorical length scale is reported.
-func TestGPOptimizerCategorical(t *testing.T) {
+func TestOptimizerCategorical(t *testing.T) {
 	space := models.Space{
 		{Name: "x", Type: models.Float, Min: 0, Max: 1},
 		{Name: "algo", Type: models.Categorical, Choices: []string{"a", "b", "c", "d"}},
@@ -668,11 +668,11 @@ func TestEncodingRoundTrip(t *testing.T) {
 	}
 }
 
-// TestGPOptimizerRestarts runs the restart steps on the six-hump camel (two
+// TestOptimizerRestarts runs the restart steps on the six-hump camel (two
 // global minima, so the best value stalls once one is found): they must
 // happen, stay reproducible under a seed, never repeat a configuration and
 // stay off in safe mode and by default.
-func TestGPOptimizerRestarts(t *testing.T) {
+func TestOptimizerRestarts(t *testing.T) {
 	tf := testFuncs[2]
 	f := func(c models.Config) models.Observation {
 		return models.Observation{Config: c, Objective: tf.f(tf.point(c))}
