@@ -23,6 +23,7 @@ import (
 	"github.com/passflow/passflow/app"
 	"github.com/passflow/passflow/devserver"
 	"github.com/passflow/passflow/examples"
+	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/operator"
 	"github.com/passflow/passflow/target"
 	"github.com/passflow/passflow/workflows"
@@ -289,25 +290,11 @@ func benchRuns(b *testing.B) int {
 // the metrics unit-min, unit-median and unit-max, and returns them as
 // "min / median / max".
 func reportSpread(b *testing.B, unit string, xs []float64) string {
-	lo, med, hi := pct(xs, 0), median(xs), pct(xs, 1)
+	lo, med, hi := pct(xs, 0), models.Quantile(0.5, xs), pct(xs, 1)
 	b.ReportMetric(lo, unit+"-min")
 	b.ReportMetric(med, unit+"-median")
 	b.ReportMetric(hi, unit+"-max")
 	return fmt.Sprintf("%.4g / %.4g / %.4g", lo, med, hi)
-}
-
-// median is the middle of xs, or the mean of the two middle values.
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	m := len(s) / 2
-	if len(s)%2 == 1 {
-		return s[m]
-	}
-	return (s[m-1] + s[m]) / 2
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

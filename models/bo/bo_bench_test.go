@@ -186,7 +186,7 @@ func TestSuggestTimeTargets(t *testing.T) {
 			name string
 			ms   []float64
 		}{{"steady state", steady[n]}, {"cold", cold[n]}} {
-			med := median(f.ms)
+			med := models.Quantile(0.5, f.ms)
 			rows = append(rows, targetRow{
 				target:   fmt.Sprintf("≤ %g ms per suggestion at %d observations in 6-D, %s (median of %d runs)", limit, n, f.name, runs),
 				measured: fmt.Sprintf("%.1f ms", med),
@@ -204,13 +204,6 @@ func TestSuggestTimeTargets(t *testing.T) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// median is the median of xs (not modified).
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return quantile(s, 0.5)
-}
 
 // fmtSpread formats xs as min / median / max.
 func fmtSpread(xs []float64) string {

@@ -3,10 +3,11 @@ package judge
 import (
 	"errors"
 	"fmt"
-	"github.com/passflow/passflow/models"
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/passflow/passflow/models"
 )
 
 // Direction says which way a metric's change is bad.
@@ -355,8 +356,8 @@ func Judge(cfg Config, baseline, canary map[string][]float64) (Verdict, error) {
 
 // judgeMetric classifies one metric; r has its defaults filled.
 func judgeMetric(r Rule, cfg Config, base, can []float64) MetricVerdict {
-	x, dx := finiteSorted(base)
-	y, dy := finiteSorted(can)
+	x, dx := models.FiniteSorted(base)
+	y, dy := models.FiniteSorted(can)
 	mv := MetricVerdict{
 		Metric: r.Metric, Critical: r.Critical, Weight: r.Weight,
 		NBaseline: len(x), NCanary: len(y), DroppedBaseline: dx, DroppedCanary: dy,

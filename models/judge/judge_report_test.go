@@ -2,7 +2,6 @@ package judge
 
 import (
 	"fmt"
-	"github.com/passflow/passflow/models"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/passflow/passflow/models"
 
 	"gonum.org/v1/gonum/stat/distuv"
 )

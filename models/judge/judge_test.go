@@ -2,10 +2,11 @@ package judge
 
 import (
 	"encoding/json"
-	"github.com/passflow/passflow/models"
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/passflow/passflow/models"
 )
 
 func judgeSeq(n int, f func(i int) float64) []float64 {

@@ -2,8 +2,9 @@ package judge
 
 import (
 	"fmt"
-	"github.com/passflow/passflow/models"
 	"math"
+
+	"github.com/passflow/passflow/models"
 )
 
 // The sequential check's constants (see CheckSequential).
@@ -213,7 +214,7 @@ func relativeScores(b, c []float64, a float64) (up, down []float64) {
 	}
 	scale := 1.0
 	if len(bs) > 0 {
-		sorted, _ := finiteSorted(bs)
+		sorted, _ := models.FiniteSorted(bs)
 		scale = relScale(sorted, sorted)
 	}
 	for i := range bs {

@@ -1,10 +1,11 @@
 package judge
 
 import (
-	"github.com/passflow/passflow/models"
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/passflow/passflow/models"
 )
 
 func ptr(f float64) *float64 { return &f }

@@ -18,20 +18,6 @@ import (
 // computed exactly when there are no ties, as R's wilcox.test does.
 const exactLimit = 50
 
-// finiteSorted returns the finite values of xs, sorted, and how many were dropped.
-func finiteSorted(xs []float64) (out []float64, dropped int) {
-	out = make([]float64, 0, len(xs))
-	for _, x := range xs {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			dropped++
-			continue
-		}
-		out = append(out, x)
-	}
-	slices.Sort(out)
-	return out, dropped
-}
-
 // sortedMedian returns the median of sorted xs; xs must not be empty.
 func sortedMedian(sorted []float64) float64 {
 	n := len(sorted)

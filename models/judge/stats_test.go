@@ -1,11 +1,12 @@
 package judge
 
 import (
-	"github.com/passflow/passflow/models"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/passflow/passflow/models"
 )
 
 // The permeability data of Hollander & Wolfe (1973, p. 69f), the example of

@@ -4,6 +4,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/passflow/passflow/models"
 	"gonum.org/v1/gonum/stat/distuv"
 )
 
@@ -131,7 +132,7 @@ func (c Config) SamplesNeeded(baseline map[string][]float64) int {
 	need := 0
 	for _, r := range c.Rules {
 		need = max(need, r.MinSamples)
-		x, _ := finiteSorted(baseline[r.Metric])
+		x, _ := models.FiniteSorted(baseline[r.Metric])
 		if len(x) < r.MinSamples {
 			continue
 		}
