@@ -118,8 +118,10 @@ type Optimizer struct {
 	// noiselessSeen that it judged the objective noiseless (see noiseless).
 	rawNoise      *float64
 	noiselessSeen bool
-	// warmRaw and warmLog warm-start the two fits of scaleByEvidence.
+	// warmRaw and warmLog warm-start the two fits of scaleByEvidence,
+	// logScale its last choice.
 	warmRaw, warmLog *gpHyper
+	logScale         bool
 }
 
 // New returns an optimizer for p. The space must be valid, the
@@ -534,13 +536,22 @@ const (
 	fitPoints = 200
 )
 
+// noise is how the fits treat the observation noise: pinned in the
+// deterministic mode; otherwise learned above safeNoiseFloor in safe mode,
+// above offlineNoiseFloor outside it.
+func (o *Optimizer) noise() noiseSpec {
+	switch {
+	case o.opts.Deterministic:
+		return noiseSpec{pinned: true, floor: safeNoiseFloor}
+	case o.opts.Region != nil:
+		return noiseSpec{floor: safeNoiseFloor}
+	}
+	return noiseSpec{floor: offlineNoiseFloor}
+}
+
 // fitFor chooses the work of a fit on n points.
 func (o *Optimizer) fitFor(n int, warm bool) fitSettings {
-	floor := safeNoiseFloor
-	if o.opts.Region == nil && !o.opts.Deterministic {
-		floor = offlineNoiseFloor
-	}
-	s := fitSettings{noise: noiseSpec{pinned: o.opts.Deterministic, floor: floor}, maxEvals: fitEvals, maxPoints: fitPoints}
+	s := fitSettings{noise: o.noise(), maxEvals: fitEvals, maxPoints: fitPoints}
 	switch {
 	case !warm:
 		s.starts = coldStarts
@@ -678,22 +689,31 @@ func logWarp(ys []float64) (wy []float64, lo, delta float64) {
 // scaleByEvidence fits the objective on the raw scale and on the log
 // (logWarp), and keeps the scale whose model explains the values better: its
 // evidence, the log's counted on the raw values' scale (with its Jacobian,
-// −Σ log(y−min+δ)). When the log wins it sets m's warp and returns the
-// warped values with their hyperparameters; otherwise the raw ones'.
+// −Σ log(y−min+δ)). The scales are compared when the hyperparameters are
+// refitted; in between, the last choice stands, as the hyperparameters do.
+// When the log is kept it sets m's warp and returns the warped values with
+// their hyperparameters; otherwise the raw ones'.
 func (o *Optimizer) scaleByEvidence(m *boModel, xo, yo []float64, refit bool, rng *rand.Rand) (gpHyper, []float64) {
 	wy, lo, delta := logWarp(yo)
-	hr := o.hyper(xo, yo, o.warmRaw, refit, rng)
-	hw := o.hyper(xo, wy, o.warmLog, refit, rng)
-	o.warmRaw, o.warmLog, o.rawNoise = &hr, &hw, &hr.noise
-	jacobian := 0.0
-	for _, w := range wy {
-		jacobian -= w
+	useLog := o.logScale
+	switch {
+	case refit || o.warmRaw == nil || o.warmLog == nil:
+		hr := o.hyper(xo, yo, o.warmRaw, refit, rng)
+		hw := o.hyper(xo, wy, o.warmLog, refit, rng)
+		o.warmRaw, o.warmLog, o.rawNoise = &hr, &hw, &hr.noise
+		jacobian := 0.0
+		for _, w := range wy {
+			jacobian -= w
+		}
+		ns := o.noise()
+		useLog = logEvidence(o.enc.cat, xo, wy, hw, ns)+jacobian > logEvidence(o.enc.cat, xo, yo, hr, ns)
+		o.logScale = useLog
 	}
-	if logEvidence(o.enc.cat, xo, wy, hw)+jacobian > logEvidence(o.enc.cat, xo, yo, hr) {
+	if useLog {
 		m.warp, m.wMin, m.wDelta = true, lo, delta
-		return hw, wy
+		return o.warmLog.clone(), wy
 	}
-	return hr, nil
+	return o.warmRaw.clone(), nil
 }
 
 // warpByEvidence reports whether the objective's scale, raw or log, is
@@ -701,8 +721,12 @@ func (o *Optimizer) scaleByEvidence(m *boModel, xo, yo []float64, refit bool, rn
 // noise learned and not judged away, no standard errors given (a log scale
 // would change their meaning), and judgeNoiseFrom observations or more.
 func (o *Optimizer) warpByEvidence(se []float64) bool {
-	return o.opts.Region == nil && !o.opts.Deterministic && !o.noiselessSeen && len(se) >= judgeNoiseFrom &&
-		!slices.ContainsFunc(se, func(v float64) bool { return v > 0 })
+	return o.opts.Region == nil && !o.opts.Deterministic && !o.noiselessSeen && len(se) >= judgeNoiseFrom && !measuredSE(se)
+}
+
+// measuredSE reports whether any observation carries a standard error.
+func measuredSE(se []float64) bool {
+	return slices.ContainsFunc(se, func(v float64) bool { return v > 0 })
 }
 
 // noiselessBelow is the learned noise (a variance in standardized output
@@ -726,7 +750,7 @@ func (o *Optimizer) noiseless(se []float64) bool {
 		return true
 	case o.opts.Region != nil || o.rawNoise == nil || len(se) < judgeNoiseFrom:
 		return false
-	case slices.ContainsFunc(se, func(v float64) bool { return v > 0 }):
+	case measuredSE(se):
 		return false
 	}
 	o.noiselessSeen = *o.rawNoise < noiselessBelow
@@ -1298,10 +1322,9 @@ func logScaled(c models.Constraint, ys []float64) bool {
 }
 
 func skewness(y []float64) float64 {
-	mu, sd := standardize(y)
+	zs, _, _ := standardized(y)
 	var s float64
-	for _, v := range y {
-		z := (v - mu) / sd
+	for _, z := range zs {
 		s += z * z * z
 	}
 	return s / float64(len(y))

@@ -124,6 +124,17 @@ func standardize(y []float64) (mu, sd float64) {
 	return mu, sd
 }
 
+// standardized returns y standardized (standardize), with its mean and
+// standard deviation.
+func standardized(y []float64) (ys []float64, mu, sd float64) {
+	mu, sd = standardize(y)
+	ys = make([]float64, len(y))
+	for i, v := range y {
+		ys[i] = (v - mu) / sd
+	}
+	return ys, mu, sd
+}
+
 // newGP returns a process on inputs x (n×d) and raw outputs y with
 // hyperparameters h, conditioned on the data. se, when not nil, holds each
 // output's standard error in raw units (0 when unknown): a point measured
@@ -134,11 +145,7 @@ func newGP(cat []bool, x, y, se []float64, h gpHyper) (*gp, error) {
 	d := len(cat)
 	n := len(y)
 	g := &gp{d: d, cat: cat, n: n, x: slices.Clone(x), hyp: h.clone()}
-	g.ymu, g.ysd = standardize(y)
-	g.y = make([]float64, n)
-	for i, v := range y {
-		g.y[i] = (v - g.ymu) / g.ysd
-	}
+	g.y, g.ymu, g.ysd = standardized(y)
 	for i, e := range se {
 		if e > 0 && !math.IsInf(e, 0) {
 			if g.pointNoise == nil {
@@ -668,17 +675,13 @@ func fitHyper(cat []bool, x, y []float64, warm *gpHyper, s fitSettings, rng *ran
 }
 
 // logEvidence is the log posterior density of y under a process with
-// hyperparameters h at inputs x, up to a constant shared by every y of the
-// same length: the fitting objective's value, on y standardized, less the
-// standardization's log Jacobian. Two scales of the same values compare by
-// it once the transform's own Jacobian is added.
-func logEvidence(cat []bool, x, y []float64, h gpHyper) float64 {
-	mu, sd := standardize(y)
-	ys := make([]float64, len(y))
-	for i, v := range y {
-		ys[i] = (v - mu) / sd
-	}
-	ns := noiseSpec{floor: offlineNoiseFloor}
+// hyperparameters h at inputs x, the noise treated as ns says, up to a
+// constant shared by every y of the same length: the fitting objective's
+// value, on y standardized, less the standardization's log Jacobian. Two
+// scales of the same values compare by it once the transform's own
+// Jacobian is added.
+func logEvidence(cat []bool, x, y []float64, h gpHyper, ns noiseSpec) float64 {
+	ys, _, sd := standardized(y)
 	f, _ := newLogPosterior(cat, x, ys, ns).eval(hyperVec(h, ns.floor))
 	return -f - float64(len(y))*math.Log(sd)
 }
@@ -687,11 +690,7 @@ func logEvidence(cat []bool, x, y []float64, h gpHyper) float64 {
 // with L-BFGS from each start, at most maxEvals evaluations each, and
 // returns the best optimum (the first start if every run failed).
 func minimizeStarts(cat []bool, x, y []float64, starts [][]float64, ns noiseSpec, maxEvals int) []float64 {
-	mu, sd := standardize(y)
-	ys := make([]float64, len(y))
-	for i, v := range y {
-		ys[i] = (v - mu) / sd
-	}
+	ys, _, _ := standardized(y)
 	lp := newLogPosterior(cat, x, ys, ns)
 	problem := optimize.Problem{
 		Func: func(t []float64) float64 { f, _ := lp.eval(t); return f },
