@@ -459,11 +459,15 @@ func (a *Activities) Check(ctx context.Context, in contract.WindowInput) (contra
 	}
 	cfg := checkRules(in)
 	metrics := in.Target.Metrics()
-	canary, err := a.read(ctx, tel, metrics, CohortCanary, in.From, in.To)
+	from := in.From
+	if in.Bake && in.To.Sub(from) > contract.BakeHour {
+		from = in.To.Add(-contract.BakeHour)
+	}
+	canary, err := a.read(ctx, tel, metrics, CohortCanary, from, in.To)
 	if err != nil {
 		return contract.Judgement{}, wrap(err, "check stage %d of %s", in.Stage, in.Target.Name)
 	}
-	baseline, err := a.read(ctx, tel, metrics, CohortBaseline, in.From, in.To)
+	baseline, err := a.read(ctx, tel, metrics, CohortBaseline, from, in.To)
 	if err != nil {
 		return contract.Judgement{}, wrap(err, "check stage %d of %s", in.Stage, in.Target.Name)
 	}
@@ -495,14 +499,14 @@ func (a *Activities) Check(ctx context.Context, in contract.WindowInput) (contra
 }
 
 // checkRules are the relative rules a look tests besides the guardrails'
-// limits: the target's (target.Spec.Judge); in a repair only the opted-in
-// ones (target.Spec.RepairJudge); none at 100%, where no baseline runs
-// beside the canary.
+// limits: the target's (target.Spec.Judge); in a repair or a bake only the
+// opted-in ones (target.Spec.RepairJudge); none at 100%, where no baseline
+// runs beside the canary.
 func checkRules(in contract.WindowInput) judge.Config {
 	switch {
 	case in.Percent >= 100:
 		return judge.Config{}
-	case in.Repair:
+	case in.Repair || in.Bake:
 		cfg, _ := in.Target.RepairJudge()
 		return cfg
 	}
@@ -525,6 +529,9 @@ func (a *Activities) Verify(ctx context.Context, in contract.WindowInput) (contr
 		return contract.Judgement{}, err
 	}
 	spec := in.Target
+	if in.Bake {
+		return a.verifyBake(ctx, tel, in)
+	}
 	metrics := spec.Metrics()
 	canary, err := a.read(ctx, tel, metrics, CohortCanary, in.From, in.To)
 	if err != nil {
@@ -610,6 +617,76 @@ func (a *Activities) Verify(ctx context.Context, in contract.WindowInput) (contr
 			j.Undecided = append(j.Undecided, g.Metric)
 			j.Reasons = append(j.Reasons, fmt.Sprintf("guardrail %s undecided: %s", g.Metric, g.Why))
 		}
+	}
+	if a.Metrics != nil {
+		a.Metrics.Verdicts.WithLabelValues(j.Verdict).Inc()
+	}
+	return j, nil
+}
+
+// verifyBake judges a bake (contract.WindowInput.Bake): its window read an
+// hour at a time on both cohorts and judged by judge.Bake. A guardrail over
+// its limit in any hour fails it. Outside a repair, so does an objective
+// shown worse over the bake, and one not shown better makes it marginal: a
+// candidate that gains in the stage's hour and loses the rest of the day is
+// not promoted. A repair asks only the guardrails.
+func (a *Activities) verifyBake(ctx context.Context, tel TelemetrySource, in contract.WindowInput) (contract.Judgement, error) {
+	spec := in.Target
+	metrics := spec.Metrics()
+	// Whole hours from the start; a last piece shorter than half an hour
+	// joins the hour before it.
+	d := in.To.Sub(in.From)
+	n := max(int(d/contract.BakeHour), 1)
+	if d-time.Duration(n)*contract.BakeHour >= contract.BakeHour/2 {
+		n++
+	}
+	hours := make([]judge.BakeHour, 0, n)
+	for k := range n {
+		from := in.From.Add(time.Duration(k) * contract.BakeHour)
+		to := from.Add(contract.BakeHour)
+		if k == n-1 {
+			to = in.To
+		}
+		h := judge.BakeHour{From: from}
+		var err error
+		if h.Canary, err = a.read(ctx, tel, metrics, CohortCanary, from, to); err != nil {
+			return contract.Judgement{}, wrap(err, "verify the bake of stage %d of %s", in.Stage, spec.Name)
+		}
+		if h.Baseline, err = a.read(ctx, tel, metrics, CohortBaseline, from, to); err != nil {
+			return contract.Judgement{}, wrap(err, "verify the bake of stage %d of %s", in.Stage, spec.Name)
+		}
+		hours = append(hours, h)
+	}
+	v := judge.Bake(judge.BakeInput{
+		Objective: spec.Objective.Metric, Goal: spec.Objective.Goal, Constraints: spec.Constraints, Hours: hours,
+		GainConfidence: GainConfidence, SLOConfidence: spec.Judge().WithDefaults().Confidence,
+	})
+	j := contract.Judgement{Verdict: contract.VerdictPass, Canary: map[string]contract.Summary{},
+		Baseline: map[string]contract.Summary{}, BaselineWindow: "same", Bake: &v}
+	for _, m := range metrics {
+		var c, b []float64
+		for _, h := range hours {
+			c, b = append(c, h.Canary[m]...), append(b, h.Baseline[m]...)
+		}
+		j.Canary[m], j.Baseline[m] = summarize(c), summarize(b)
+	}
+	for _, br := range v.Broken {
+		j.Verdict = contract.VerdictFail
+		j.Violate(br.SLO.Metric)
+	}
+	if !in.Repair {
+		switch v.Class {
+		case judge.BakeWorse:
+			j.Verdict, j.ObjectiveWorse = contract.VerdictFail, true
+			j.Fail(spec.Objective.Metric)
+		case judge.BakeUnshown, judge.BakeNoData:
+			if j.Verdict == contract.VerdictPass {
+				j.Verdict = contract.VerdictMarginal
+			}
+		}
+	}
+	if j.Verdict != contract.VerdictPass || len(v.Broken) > 0 {
+		j.Reasons = append(j.Reasons, "bake: "+v.Why)
 	}
 	if a.Metrics != nil {
 		a.Metrics.Verdicts.WithLabelValues(j.Verdict).Inc()

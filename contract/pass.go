@@ -132,7 +132,23 @@ type WindowInput struct {
 	// gain, that the baseline beside the canary is still shown to break a
 	// guardrail.
 	Repair bool `json:"repair,omitempty"`
+	// Bake is set on a bake's looks and verification (target.Spec.BakeFor).
+	// A look reads the last BakeHour of the window and watches the
+	// guardrails and the opted-in rules, not the objective: an hour's
+	// change of it is not the day's. The verification judges the window
+	// [From, To) an hour at a time (judge.Bake).
+	Bake bool `json:"bake,omitempty"`
 }
+
+// BakeHour is the window a bake is judged in (target.Spec.BakeFor), and
+// the span its looks read: the load moves little within an hour, and a day
+// holds enough hours to see its cycle.
+const BakeHour = time.Hour
+
+// BakeLookEvery is how often a bake is looked at (or the target's
+// check_every, when longer): a bake lasts most of a day, and its looks
+// read the last BakeHour.
+const BakeLookEvery = 10 * time.Minute
 
 // Judgement is a stage's verdict with its evidence.
 type Judgement struct {
@@ -168,6 +184,8 @@ type Judgement struct {
 	// ObjectiveWorse is set when the objective was shown worse than the
 	// baseline.
 	ObjectiveWorse bool `json:"objective_worse,omitempty"`
+	// Bake is the bake's verdict, on a bake's verification.
+	Bake *judge.BakeVerdict `json:"bake,omitempty"`
 }
 
 // Fail lists metric among those that failed the stage, once.

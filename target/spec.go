@@ -164,6 +164,14 @@ type Canary struct {
 	// samples the judge needs (see judge.Config.SamplesNeeded); the
 	// default is twice VerifyFor.
 	MaxVerifyFor Duration `yaml:"max_verify_for,omitempty" json:"max_verify_for"`
+	// BakeFor keeps the deciding stage (the last below 100%) running this
+	// long after it passed, and judges it again over the whole bake, an
+	// hour at a time: the objective's change over the load cycle must be a
+	// gain shown (not only the change in the stage's one hour), and no
+	// guardrail may be over its limit in any hour (the peak, the night's
+	// batch jobs). 0, the default, bakes nothing. A stage sees one hour of
+	// the day; a bake of most of a day sees the rest.
+	BakeFor Duration `yaml:"bake_for,omitempty" json:"bake_for,omitempty"`
 	// Judge holds the opt-in relative rules of the canary judge ("no worse
 	// than the baseline by more than X", per metric), as in `passflow
 	// judge`; the objective's default rule is added unless it names the
@@ -411,6 +419,10 @@ func (s Spec) DecidingStage() int {
 	}
 	return k
 }
+
+// BakeFor returns how long the deciding stage bakes after it passed (0:
+// no bake).
+func (s Spec) BakeFor() time.Duration { return time.Duration(s.Canary.BakeFor) }
 
 // MaxVerifyFor returns the cap of a stage's extended wait.
 func (s Spec) MaxVerifyFor() time.Duration { return time.Duration(s.Canary.MaxVerifyFor) }

@@ -54,6 +54,8 @@ func TestGoodFiles(t *testing.T) {
 // badFiles lists every file of testdata/bad with what its error must say.
 var badFiles = map[string][]string{
 	"actuator-simulator-differs.yaml": {"actuator-simulator-differs.yaml:8: actuator.simulator: expected {} or the same settings as telemetry.simulator"},
+	"bake-too-short.yaml":             {"bake-too-short.yaml:9: canary.bake_for: expected 0 (no bake) or a duration >= 1h (a bake is judged an hour at a time), got 30m"},
+	"bake-without-stage.yaml":         {"bake-without-stage.yaml:9: canary.bake_for: expected a stage below 100% to bake, got stages [100]"},
 	"bad-band.yaml":                   {`bad-band.yaml:9: risk.approval_from: expected low, medium, high or forbidden (never ask), got "severe"`},
 	"bad-cron-range.yaml":             {`bad-cron-range.yaml:9: triggers.schedule: expected a 5-field cron expression`, `got "25" in the hour field (expected 0-23)`},
 	"bad-cron.yaml":                   {`bad-cron.yaml:9: triggers.schedule: expected a 5-field cron expression`, `got 4 fields in "0 2 * *"`},

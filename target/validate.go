@@ -20,6 +20,10 @@ import (
 	"github.com/passflow/passflow/models"
 )
 
+// MinBakeFor is the shortest bake (canary.bake_for): one of the hours it
+// is judged in.
+const MinBakeFor = time.Hour
+
 // The defaults Validate fills in.
 const (
 	DefaultTier            = models.TierStandard
@@ -206,7 +210,8 @@ var (
 //     scrape > 0, regression >= 0.
 //   - error_budget: slo in (0, 1), window > 0, max_burn_rate > 0.
 //   - canary: stages in (0, 100], strictly increasing, the last 100;
-//     verify_for > 0; 0 < check_every <= verify_for; tolerance in [0, 1].
+//     verify_for > 0; 0 < check_every <= verify_for; tolerance in [0, 1];
+//     bake_for 0 or at least MinBakeFor, with a stage below 100 to bake.
 //   - risk: approval_from low, medium, high or forbidden (never ask);
 //     approvers non-empty and not repeated; approval_timeout > 0; max_step
 //     in (0, 1]; delta in (0, 0.5].
@@ -598,6 +603,12 @@ func (v *validator) canary(c Canary) {
 	}
 	if c.MaxVerifyFor < c.VerifyFor {
 		v.add("canary.max_verify_for", "expected max_verify_for >= verify_for (%v), got %v", c.VerifyFor, c.MaxVerifyFor)
+	}
+	switch {
+	case c.BakeFor < 0 || (c.BakeFor > 0 && time.Duration(c.BakeFor) < MinBakeFor):
+		v.add("canary.bake_for", "expected 0 (no bake) or a duration >= %v (a bake is judged an hour at a time), got %v", Duration(MinBakeFor), c.BakeFor)
+	case c.BakeFor > 0 && len(c.Stages) > 0 && c.Stages[0] >= 100:
+		v.add("canary.bake_for", "expected a stage below 100%% to bake, got stages %v", c.Stages)
 	}
 }
 

@@ -3,6 +3,8 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -111,6 +113,10 @@ type StageStatus struct {
 	Judgement *contract.Judgement `json:"judgement,omitempty"`
 	From      time.Time           `json:"from,omitzero"`
 	To        time.Time           `json:"to,omitzero"`
+	// BakeFrom is when the stage's bake began (target.Spec.BakeFor), zero
+	// without one; the bake ends at To, and Verdict, Reasons and Judgement
+	// are then the bake's.
+	BakeFrom time.Time `json:"bake_from,omitzero"`
 }
 
 // Compensation is one undo the pass ran.
@@ -461,9 +467,63 @@ func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool,
 		p.alertFails(ctx, s, *a)
 		return false, nil
 	}
+	// Passes recorded before bakes existed never baked.
+	if j.Verdict == contract.VerdictPass && s.Index == spec.DecidingStage() && spec.BakeFor() > 0 &&
+		workflow.GetVersion(ctx, "bake", workflow.DefaultVersion, 1) == 1 {
+		return p.bake(ctx, s, window)
+	}
 	// Only a pass goes on: a marginal stage is not evidence enough to put
 	// more traffic on the candidate.
 	return j.Verdict == contract.VerdictPass, nil
+}
+
+// bake keeps the deciding stage s running for canary.bake_for after it
+// passed, looking at its last hour every BakeLookEvery, and judges it
+// again over the whole bake an hour at a time (contract.WindowInput.Bake).
+// ok is false when the bake failed or was marginal. The observation keeps
+// the stage's own guardrail means, the ones every other pass measured at
+// its hour of the day, and takes the bake's verdict; its objective becomes
+// the stage's baseline moved by the bake's change, the change over the
+// load cycle that the promotion was judged on, so that the models learn
+// what the bake saw.
+func (p *pass) bake(ctx workflow.Context, s *StageStatus, window contract.WindowInput) (ok bool, err error) {
+	spec := p.in.Target
+	measured := p.st.Observation
+	s.BakeFrom = workflow.Now(ctx)
+	w := window
+	w.From, w.Bake = s.BakeFrom, true
+	ok, err = p.wait(ctx, s, &w, spec.BakeFor(), max(spec.CheckEvery(), contract.BakeLookEvery))
+	if err != nil {
+		return false, err
+	}
+	if ok {
+		j, err := p.verify(ctx, s, &w)
+		if err != nil {
+			return false, err
+		}
+		ok = j.Verdict == contract.VerdictPass
+		if a := p.pendingAlert(ctx); a != nil {
+			p.alertFails(ctx, s, *a)
+			ok = false
+		}
+	}
+	if measured == nil || s.Judgement == nil {
+		return ok, nil
+	}
+	o := *measured
+	o.Uncertainty = maps.Clone(measured.Uncertainty)
+	o.Verdict, o.Violated, o.ObjectiveWorse = s.Verdict, slices.Clone(s.Judgement.Violated), s.Judgement.ObjectiveWorse
+	o.Reasons = briefReasons(s.Reasons)
+	obj := spec.Objective.Metric
+	if b := s.Judgement.Bake; b != nil && s.Judgement.ObjectiveWorse && b.Hours > 0 && p.st.SLIs[obj].N > 0 {
+		base := p.st.SLIs[obj]
+		o.Objective = base.Mean * (1 + b.Change)
+		o.Uncertainty[obj] = math.Hypot(base.SE()*(1+b.Change), base.Mean*b.SE)
+		ch := b.Change
+		p.st.Change = &ch
+	}
+	p.st.Observation = &o
+	return ok, nil
 }
 
 // wait waits d on stage s with a guardrail look every `every` (the last

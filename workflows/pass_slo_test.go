@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,6 +31,8 @@ type twoConfigs struct {
 	now   func() time.Time
 	base  models.Config
 	truth map[string]map[string]float64 // config string → metric → true value
+	// night, when set, overrides truth from 20:00 to 06:00 UTC.
+	night map[string]map[string]float64
 
 	mu       sync.Mutex
 	timeline []share // canary share changes, in time order
@@ -80,7 +84,11 @@ func (s *twoConfigs) Samples(_ context.Context, q activities.Query) ([]float64, 
 		}
 		sd := 0.05 * math.Min(1/math.Sqrt(frac), 5)
 		r := rand.New(rand.NewPCG(uint64(ts.Unix()), uint64(len(q.Metric))*31+uint64(len(q.Cohort))))
-		out = append(out, s.truth[cfg][q.Metric]*math.Exp(sd*r.NormFloat64()-sd*sd/2))
+		v := s.truth[cfg][q.Metric]
+		if n, ok := s.night[cfg][q.Metric]; ok && (ts.Hour() >= 20 || ts.Hour() < 6) {
+			v = n
+		}
+		out = append(out, v*math.Exp(sd*r.NormFloat64()-sd*sd/2))
 	}
 	return out, nil
 }
@@ -109,6 +117,12 @@ risk: {approval_from: forbidden}
 // whose candidate truly runs at latency ms and 10% lower cost.
 func runTwoConfigs(t *testing.T, spec target.Spec, latency float64) (workflows.PassStatus, *twoConfigs) {
 	t.Helper()
+	return runTwoConfigsAtNight(t, spec, latency, nil)
+}
+
+// runTwoConfigsAtNight is runTwoConfigs with the candidate's night values.
+func runTwoConfigsAtNight(t *testing.T, spec target.Spec, latency float64, night map[string]float64) (workflows.PassStatus, *twoConfigs) {
+	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(time.Date(2026, 6, 1, 13, 0, 0, 0, time.UTC))
@@ -117,7 +131,7 @@ func runTwoConfigs(t *testing.T, spec target.Spec, latency float64) (workflows.P
 	svc := &twoConfigs{now: env.Now, base: base, truth: map[string]map[string]float64{
 		"baseline":  {"cost_per_request": 1.0, "latency_p95_ms": 86, "error_rate": 0.0002},
 		"candidate": {"cost_per_request": 0.9, "latency_p95_ms": latency, "error_rate": 0.0002},
-	}}
+	}, night: map[string]map[string]float64{"candidate": night}}
 	workers.RegisterWorkflows(env)
 	workers.RegisterActivities(env, &activities.Activities{Now: env.Now,
 		Connector: activities.ConnectorFunc(func(target.Spec) (activities.TelemetrySource, activities.Actuator, error) {
@@ -184,4 +198,69 @@ func TestUndecidedGuardrailWaitsLonger(t *testing.T) {
 		t.Errorf("observation %+v: want a marginal verdict and no violation label", st.Observation)
 	}
 	t.Log(fmt.Sprint(s1.Reasons))
+}
+
+// TestBakeSeesTheLoadCycle: with canary.bake_for, the deciding stage keeps
+// running most of a day after it passed, and the pass is promoted only when
+// the bake, judged an hour at a time, shows the gain and no guardrail over
+// its limit in any hour. The candidate is 10% cheaper and at 94 ms by day
+// (the pass starts at 13:00); at night it is dearer, or past its limit.
+func TestBakeSeesTheLoadCycle(t *testing.T) {
+	baked := func(t *testing.T) target.Spec {
+		s := sloSpec(t, "")
+		s.Canary.BakeFor = target.Duration(18 * time.Hour)
+		return s
+	}
+	t.Run("cheaper all day: promoted after the bake", func(t *testing.T) {
+		st, svc := runTwoConfigsAtNight(t, baked(t), 94, nil)
+		if st.Outcome != workflows.OutcomePromoted || svc.promoted == nil {
+			t.Fatalf("outcome %s (%s), want promoted", st.Outcome, st.Reason)
+		}
+		s2 := st.Stages[1]
+		if s2.BakeFrom.IsZero() || s2.To.Sub(s2.BakeFrom) < 18*time.Hour || s2.Judgement == nil || s2.Judgement.Bake == nil {
+			t.Fatalf("stage 2 %+v: want a bake of 18h with its verdict", s2)
+		}
+		if b := s2.Judgement.Bake; b.Class != "gain" || b.Hours != 18 {
+			t.Errorf("bake %+v: want a gain over 18 hours", b)
+		}
+		if !svc.promoted.After(s2.To.Add(-time.Minute)) {
+			t.Errorf("promoted at %v, before the bake ended at %v", svc.promoted, s2.To)
+		}
+	})
+	t.Run("dearer at night: rolled back, and the models learn it", func(t *testing.T) {
+		// 0.9 by day, 1.3 from 20:00 to 06:00: 10 of the bake's 18 hours
+		// (14:00 to 08:00) are at night, +12% over them.
+		st, svc := runTwoConfigsAtNight(t, baked(t), 94, map[string]float64{"cost_per_request": 1.3})
+		if st.Outcome != workflows.OutcomeRolledBack || svc.promoted != nil {
+			t.Fatalf("outcome %s (%s): want rolled back, never promoted", st.Outcome, st.Reason)
+		}
+		if !strings.Contains(st.Reason, "bake: worse over the load cycle") {
+			t.Errorf("reason %q: want the bake's", st.Reason)
+		}
+		o := st.Observation
+		if o == nil || !o.ObjectiveWorse || o.Verdict != contract.VerdictFail {
+			t.Fatalf("observation %+v: want the bake's verdict, objective worse", o)
+		}
+		// The stage measured 0.9 at 13:00; the bake saw it dearer than the
+		// baseline's 1.0 over the day, and the observation says so.
+		if math.Abs(o.Objective-1.122) > 0.03 {
+			t.Errorf("recorded objective %v: want the baseline moved by the bake's change, near 1.12", o.Objective)
+		}
+		if math.Abs(o.Constraints["latency_p95_ms"]/94-1) > 0.05 {
+			t.Errorf("recorded latency %v: want the stage's own, near 94", o.Constraints["latency_p95_ms"])
+		}
+	})
+	t.Run("past its limit at night: rolled back during the bake", func(t *testing.T) {
+		st, svc := runTwoConfigsAtNight(t, baked(t), 94, map[string]float64{"latency_p95_ms": 400})
+		if st.Outcome != workflows.OutcomeRolledBack || svc.promoted != nil {
+			t.Fatalf("outcome %s (%s): want rolled back, never promoted", st.Outcome, st.Reason)
+		}
+		s2 := st.Stages[1]
+		if h := s2.To.Hour(); h < 20 || h > 21 {
+			t.Errorf("stage 2 ended at %v: want the first look at the night's latency to abort it", s2.To)
+		}
+		if o := st.Observation; o == nil || !slices.Contains(o.Violated, "latency_p95_ms") {
+			t.Errorf("observation %+v: want latency_p95_ms labeled violated", o)
+		}
+	})
 }

@@ -100,11 +100,7 @@ func judgeSLO(c models.Constraint, xs []float64, confidence float64) SLOVerdict 
 		v.Why = fmt.Sprintf("window mean %.4g over only %d samples; at least %d are needed to decide %s", mean, len(finite), minSLOSamples, c)
 		return v
 	}
-	if len(finite) >= minPairsForAutocorr {
-		m := float64(len(finite))
-		rho := min(max((m*lag1Autocorr(finite)+1)/(m-3), 0), maxAutocorr)
-		v.VarianceInflation = ar1VarianceFactor(rho, len(finite))
-	}
+	v.VarianceInflation = varianceInflation(finite)
 	nEff := max(float64(len(finite))/v.VarianceInflation, 2)
 	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: nEff - 1}.Quantile(1 - (1-confidence)/2)
 	half := t * sd * math.Sqrt(v.VarianceInflation/float64(len(finite)))
@@ -125,6 +121,19 @@ func judgeSLO(c models.Constraint, xs []float64, confidence float64) SLOVerdict 
 		v.Why = fmt.Sprintf("%s: cannot tell yet whether it keeps %s%s", interval, c, marginText(c))
 	}
 	return v
+}
+
+// varianceInflation is the AR(1) factor by which the variance of the mean
+// of a series of scrapes exceeds that of as many independent samples, from
+// the series' lag-1 autocorrelation (bias-corrected, capped at maxAutocorr);
+// 1 for series too short to estimate it.
+func varianceInflation(finite []float64) float64 {
+	if len(finite) < minPairsForAutocorr {
+		return 1
+	}
+	m := float64(len(finite))
+	rho := min(max((m*lag1Autocorr(finite)+1)/(m-3), 0), maxAutocorr)
+	return ar1VarianceFactor(rho, len(finite))
 }
 
 // marginText says a guardrail's margin, when it has one.
