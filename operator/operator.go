@@ -362,6 +362,16 @@ func Progress(prev, cur workflows.PassStatus) []string {
 			}
 			say(name, "%s", line)
 		}
+		if p.BakeFrom.IsZero() && !s.BakeFrom.IsZero() {
+			say(name, "%g%%: baking beside the baseline, to be judged again an hour at a time", s.Percent)
+		}
+		if !baked(p) && baked(s) {
+			line := fmt.Sprintf("%g%% bake: %s", s.Percent, s.Verdict)
+			if len(s.Reasons) > 0 {
+				line += " — " + strings.Join(s.Reasons, "; ")
+			}
+			say(name, "%s", line)
+		}
 	}
 	if prev.Step != workflows.StepPromote && cur.Step == workflows.StepPromote {
 		say("promote", "making the candidate the baseline")
@@ -425,3 +435,7 @@ func AutoApprove(ctx context.Context, c client.Client, id, approver string, afte
 		}
 	}
 }
+
+// baked reports whether stage s's bake has ended: it began, and the stage
+// was judged after it.
+func baked(s workflows.StageStatus) bool { return !s.BakeFrom.IsZero() && s.To.After(s.BakeFrom) }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/models"
@@ -72,5 +73,33 @@ func TestProgressGolden(t *testing.T) {
 	last := snapshots()[3]
 	if extra := Progress(last, last); len(extra) != 0 {
 		t.Errorf("an unchanged status printed %q", extra)
+	}
+}
+
+// TestProgressBake: a stage that passed and bakes says so once when its
+// bake begins and once when the bake is judged.
+func TestProgressBake(t *testing.T) {
+	t0 := time.Date(2026, 6, 1, 13, 0, 0, 0, time.UTC)
+	stage := workflows.StageStatus{Index: 2, Percent: 25, Applied: true, From: t0, To: t0.Add(30 * time.Minute), Verdict: "pass"}
+	passed := workflows.PassStatus{ID: "p1", Target: "svc", Step: workflows.StepCanary, Stages: []workflows.StageStatus{stage}}
+	baking := passed
+	stage.BakeFrom = t0.Add(30 * time.Minute)
+	baking.Stages = []workflows.StageStatus{stage}
+	judged := baking
+	stage.To, stage.Verdict = stage.BakeFrom.Add(18*time.Hour), "fail"
+	stage.Reasons = []string{"bake: worse over the load cycle: cost +2.1%"}
+	judged.Stages = []workflows.StageStatus{stage}
+
+	var lines []string
+	prev := workflows.PassStatus{}
+	for _, st := range []workflows.PassStatus{passed, baking, baking, judged, judged} {
+		lines = append(lines, Progress(prev, st)...)
+		prev = st
+	}
+	got := strings.Join(lines, "\n")
+	for _, want := range []string{"25%: pass", "25%: baking beside the baseline", "25% bake: fail — bake: worse over the load cycle"} {
+		if strings.Count(got, want) != 1 {
+			t.Errorf("want %q once in:\n%s", want, got)
+		}
 	}
 }
