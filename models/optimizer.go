@@ -125,6 +125,9 @@ type Observation struct {
 	ObjectiveWorse bool `json:"objective_worse,omitempty"`
 	// Reasons say why the stage ended as it did.
 	Reasons []string `json:"reasons,omitempty"`
+	// Baked is set when the verdict is a bake's (target canary.bake_for):
+	// judged over the load cycle, not over the stage's hour.
+	Baked bool `json:"baked,omitempty"`
 }
 
 // LabeledInfeasible reports whether o is labeled infeasible whatever its

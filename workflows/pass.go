@@ -514,6 +514,7 @@ func (p *pass) bake(ctx workflow.Context, s *StageStatus, window contract.Window
 	o.Uncertainty = maps.Clone(measured.Uncertainty)
 	o.Verdict, o.Violated, o.ObjectiveWorse = s.Verdict, slices.Clone(s.Judgement.Violated), s.Judgement.ObjectiveWorse
 	o.Reasons = briefReasons(s.Reasons)
+	o.Baked = s.Judgement.Bake != nil
 	obj := spec.Objective.Metric
 	if b := s.Judgement.Bake; b != nil && s.Judgement.ObjectiveWorse && b.Hours > 0 && p.st.SLIs[obj].N > 0 {
 		base := p.st.SLIs[obj]

@@ -238,7 +238,7 @@ func TestBakeSeesTheLoadCycle(t *testing.T) {
 			t.Errorf("reason %q: want the bake's", st.Reason)
 		}
 		o := st.Observation
-		if o == nil || !o.ObjectiveWorse || o.Verdict != contract.VerdictFail {
+		if o == nil || !o.ObjectiveWorse || !o.Baked || o.Verdict != contract.VerdictFail {
 			t.Fatalf("observation %+v: want the bake's verdict, objective worse", o)
 		}
 		// The stage measured 0.9 at 13:00; the bake saw it dearer than the

@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"github.com/passflow/passflow/models"
+	"github.com/passflow/passflow/models/judge"
 )
 
 // Options configure an Optimizer. The zero value is usable.
@@ -111,9 +112,10 @@ type Optimizer struct {
 	warmCons    map[string]*gpHyper
 	design      *sobol
 	asksSince   int
-	hyperN      int      // len(obs) at the last hyperparameter fit
-	warmRestart *gpHyper // hyperparameters of the last restart model
-	blind       float64  // blindMove as of this Ask
+	hyperN      int         // len(obs) at the last hyperparameter fit
+	warmRestart *gpHyper    // hyperparameters of the last restart model
+	blind       float64     // blindMove as of this Ask
+	rejected    [][]float64 // rejectedSince as of this Ask
 	// rawNoise is the noise the last fit of the raw objective learned;
 	// noiselessSeen that it judged the objective noiseless (see noiseless).
 	rawNoise      *float64
@@ -258,6 +260,7 @@ func (o *Optimizer) Ask(n int) ([]models.Suggestion, error) {
 	rng := rand.New(rand.NewPCG(o.opts.Seed, uint64(len(o.obs))<<16|uint64(o.asksSince)))
 	o.asksSince++
 	o.blind = o.blindMove()
+	o.rejected = o.rejectedSince()
 	var out []models.Suggestion
 	// In safe mode the design obeys the safety model as soon as one can be
 	// fitted (two observations): the design's quasi-random points are where
@@ -876,7 +879,7 @@ func (o *Optimizer) propose(m *boModel, rng *rand.Rand, explore bool) (models.Su
 			continue
 		}
 		if o.opts.Region != nil {
-			if !o.withinRegion(c) {
+			if !o.withinRegion(c) || o.nearRejected(cands[i]) {
 				continue
 			}
 			if pall[i] > bestP {
@@ -1458,4 +1461,52 @@ func (o *Optimizer) restartModel(m *boModel, rng *rand.Rand) (*restartBasin, boo
 	rm.obj, rm.warp, rm.best = g, false, slices.Min(mu)
 	r.model = &rm
 	return r, true
+}
+
+// rejectedSince returns the encoded configurations a bake showed worse than
+// the running configuration since that was last promoted: the canaries of
+// the trailing passes that were not promoted whose objective the bake, over
+// the load cycle, showed worse than the baseline beside them.
+func (o *Optimizer) rejectedSince() [][]float64 {
+	var out [][]float64
+	for i := len(o.obs) - 1; i >= 0; i-- {
+		switch ob := o.obs[i]; {
+		case ob.Verdict == "":
+			continue // a reading of the incumbent, not a canary
+		case ob.Verdict == judge.VerdictPass:
+			return out
+		case ob.Baked && ob.ObjectiveWorse:
+			out = append(out, o.xs[i])
+		}
+	}
+	return out
+}
+
+// rejectedRadius is how near a candidate may come to a configuration
+// rejectedSince lists, in every numeric knob, as a share of max_step.
+const rejectedRadius = 0.5
+
+// nearRejected reports whether x has the categorical choices of a
+// configuration rejectedSince lists and every numeric knob within
+// rejectedRadius·max_step of it. The bake's verdict on the pair, over a
+// whole load cycle, outweighs what the models believe of it: they learn
+// from one hour of other days, and their learned noise would let one
+// precise rejection count for little, so the same corner of the trust
+// region came back pass after pass.
+func (o *Optimizer) nearRejected(x []float64) bool {
+	r := rejectedRadius * o.opts.Region.MaxStep
+	for _, y := range o.rejected {
+		near := true
+		for i := range x {
+			if o.enc.cat[i] {
+				near = near && x[i] == y[i]
+			} else {
+				near = near && math.Abs(x[i]-y[i]) <= r
+			}
+		}
+		if near {
+			return true
+		}
+	}
+	return false
 }

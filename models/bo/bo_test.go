@@ -741,3 +741,49 @@ func TestConstraintHeadroom(t *testing.T) {
 		}
 	}
 }
+
+// TestBakeRejectionNotProposedAgain: a candidate whose bake showed it worse
+// than the running configuration over the load cycle, though its stage's
+// hour measured it better, is not proposed again, nor a neighbour within
+// half a max_step, until a promotion changes the running configuration;
+// without the bake's verdict the models go straight back to it.
+func TestBakeRejectionNotProposedAgain(t *testing.T) {
+	space := models.Space{{Name: "x", Type: models.Float, Min: 0, Max: 1}}
+	inc := models.Config{"x": models.Num(0.5)}
+	p := models.Problem{Space: space, Goal: models.Minimize, Constraints: []models.Constraint{{Metric: "lat", Max: fptr(10)}}}
+	obs := func(x float64, verdict string) models.Observation {
+		return models.Observation{Config: models.Config{"x": models.Num(x)}, Objective: 1 - x,
+			Constraints: map[string]float64{"lat": 5}, Verdict: verdict}
+	}
+	ask := func(baked bool, promotedAfter bool) float64 {
+		t.Helper()
+		o, err := New(p, Options{Seed: 5, Region: &models.TrustRegion{Incumbent: inc, MaxStep: 0.1}, InitialPoints: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rejected := obs(0.6, "fail")
+		rejected.ObjectiveWorse, rejected.Baked = true, baked
+		hist := []models.Observation{obs(0.3, "pass"), obs(0.4, "fail"), obs(0.5, "pass"), obs(0.45, "marginal"), rejected}
+		if promotedAfter {
+			hist = append(hist, obs(0.52, "pass"))
+		}
+		hist = append(hist, obs(0.5, "")) // the incumbent as analyze read it
+		if err := o.Tell(hist...); err != nil {
+			t.Fatal(err)
+		}
+		ss, err := o.Ask(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ss[0].Config["x"].Float()
+	}
+	if x := ask(false, false); math.Abs(x-0.6) > 0.05 {
+		t.Fatalf("without the bake's verdict the models proposed x = %.3f; want the corner near 0.6 (the test's premise)", x)
+	}
+	if x := ask(true, false); math.Abs(x-0.6) <= 0.05 {
+		t.Errorf("x = %.3f proposed again within half a max_step of the configuration the bake rejected", x)
+	}
+	if x := ask(true, true); math.Abs(x-0.6) > 0.05 {
+		t.Errorf("after a promotion x = %.3f: want the rejection forgotten, the corner near 0.6 proposed", x)
+	}
+}
