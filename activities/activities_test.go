@@ -448,3 +448,66 @@ func TestErrorBudgetFromCountedEvents(t *testing.T) {
 		}
 	}
 }
+
+// windows is telemetry that records the windows read of one metric and
+// cohort.
+type windows struct {
+	activities.TelemetrySource
+	mu   sync.Mutex
+	read [][2]time.Time
+}
+
+func (w *windows) Samples(ctx context.Context, q activities.Query) ([]float64, error) {
+	if q.Metric == "cost_per_request" && q.Cohort == activities.CohortCanary {
+		w.mu.Lock()
+		w.read = append(w.read, [2]time.Time{q.From, q.To})
+		w.mu.Unlock()
+	}
+	return w.TelemetrySource.Samples(ctx, q)
+}
+
+// TestVerifyBakeReadsHours: a bake is read an hour at a time from its
+// start, a last piece shorter than half an hour joining the hour before;
+// its looks (Check) read the last hour only.
+func TestVerifyBakeReadsHours(t *testing.T) {
+	for _, tt := range []struct {
+		bake       time.Duration
+		hours      int
+		lastLength time.Duration
+	}{{18*time.Hour + 20*time.Minute, 18, 80 * time.Minute}, {18*time.Hour + 40*time.Minute, 19, 40 * time.Minute}} {
+		e := newEnv(t, "telemetry: {simulator: {model: web, seed: 1, noise: 0.05, scrape: 15s}}")
+		sims := e.acts.Connector
+		w := &windows{}
+		e.acts.Connector = activities.ConnectorFunc(func(s target.Spec) (activities.TelemetrySource, activities.Actuator, error) {
+			tel, act, err := sims.Connect(s)
+			w.TelemetrySource = tel
+			return w, act, err
+		})
+		from := e.clock.Now()
+		e.clock.Advance(tt.bake)
+		in := contract.WindowInput{Target: e.spec, Stage: 2, Percent: 25, From: from, To: e.clock.Now(), Bake: true}
+		j, err := e.acts.Verify(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.Bake == nil || len(w.read) != tt.hours {
+			t.Fatalf("bake of %s: %d windows read (%v), judgement %+v; want %d", tt.bake, len(w.read), w.read, j.Bake, tt.hours)
+		}
+		for k, r := range w.read {
+			want := time.Hour
+			if k == tt.hours-1 {
+				want = tt.lastLength
+			}
+			if r[0] != from.Add(time.Duration(k)*time.Hour) || r[1].Sub(r[0]) != want {
+				t.Errorf("window %d: %v–%v, want %s from %v", k, r[0], r[1], want, from.Add(time.Duration(k)*time.Hour))
+			}
+		}
+		w.read = nil
+		if _, err := e.acts.Check(context.Background(), in); err != nil {
+			t.Fatal(err)
+		}
+		if len(w.read) != 1 || w.read[0][1].Sub(w.read[0][0]) != time.Hour || w.read[0][1] != in.To {
+			t.Errorf("a bake's look read %v: want the last hour", w.read)
+		}
+	}
+}
