@@ -790,6 +790,9 @@ func (o *Optimizer) guardrailModel(c models.Constraint, refit bool, rng *rand.Ra
 	}
 	clipPast(c, yc, tf)
 	h := o.hyper(xc, yc, o.warmCons[c.Metric], refit, rng)
+	if o.opts.Region != nil {
+		h = o.apartChoices(h)
+	}
 	g, err := newGP(o.enc.cat, xc, yc, sec, h)
 	if err != nil {
 		return cm, err
@@ -1509,4 +1512,27 @@ func (o *Optimizer) nearRejected(x []float64) bool {
 		}
 	}
 	return false
+}
+
+// maxSafeChoiceLS caps, in safe mode, the length scale of a categorical
+// knob in a guardrail's model: two choices then share at most about half
+// of what the model knows of them (a Matérn 5/2 correlation of 0.52 at
+// distance 1). A collector, a runtime or an architecture is another
+// mechanism: fitted freely, the choices' length scale grows as long as
+// nothing contradicts it, and one choice's observations, measured far
+// away, vouched for the other (web-api: ZGC measured once at 48 threads
+// was believed safe at 26, where its CPU meets the queueing knee; 36× the
+// p95 limit at 5% of the traffic).
+const maxSafeChoiceLS = 1.0
+
+// apartChoices returns h with every categorical knob's length scale at
+// most maxSafeChoiceLS.
+func (o *Optimizer) apartChoices(h gpHyper) gpHyper {
+	h = h.clone()
+	for i, isCat := range o.enc.cat {
+		if isCat {
+			h.ls[i] = min(h.ls[i], maxSafeChoiceLS)
+		}
+	}
+	return h
 }

@@ -787,3 +787,53 @@ func TestBakeRejectionNotProposedAgain(t *testing.T) {
 		t.Errorf("after a promotion x = %.3f: want the rejection forgotten, the corner near 0.6 proposed", x)
 	}
 }
+
+// TestSafeChoicesKeptApart: in safe mode a guardrail's model does not let
+// one choice of a categorical knob, measured only far away, vouch for the
+// other near a limit. Choice a is measured across x, its latency climbing
+// to 9.5 against a limit of 10 at the incumbent (x = 0.5); choice b once, at
+// x = 0, where it matched a. Fitted freely the model would take b at 0.5
+// for a at 0.5 (P of keeping the limit above 0.95); kept apart, it is not
+// sure, and the switch is not believed safe.
+func TestSafeChoicesKeptApart(t *testing.T) {
+	space := models.Space{{Name: "gc", Type: models.Categorical, Choices: []string{"a", "b"}}, {Name: "x", Type: models.Float, Min: 0, Max: 1}}
+	inc := models.Config{"gc": models.Str("a"), "x": models.Num(0.5)}
+	p := models.Problem{Space: space, Goal: models.Minimize, Constraints: []models.Constraint{{Metric: "lat", Max: fptr(10)}}}
+	obs := func(gc string, x float64) models.Observation {
+		return models.Observation{Config: models.Config{"gc": models.Str(gc), "x": models.Num(x)}, Objective: 1 - x,
+			Constraints: map[string]float64{"lat": 5 + 9*x}, Verdict: "pass"}
+	}
+	var hist []models.Observation
+	for _, x := range []float64{0, 0.1, 0.2, 0.3, 0.4, 0.45, 0.5} {
+		hist = append(hist, obs("a", x))
+	}
+	hist = append(hist, obs("b", 0))
+	pSwitch := func(region *models.TrustRegion) float64 {
+		t.Helper()
+		o, err := New(p, Options{Seed: 2, Region: region, InitialPoints: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Tell(hist...); err != nil {
+			t.Fatal(err)
+		}
+		m, err := o.fit(rand.New(rand.NewPCG(1, 2)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := o.enc.encode(models.Config{"gc": models.Str("b"), "x": models.Num(0.5)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.prediction(x).PFeasible["lat"]
+	}
+	// Outside safe mode the fit is free: the premise, b taken for a.
+	if free := pSwitch(nil); free < 0.95 {
+		t.Fatalf("a free fit believes the switch safe with P = %.3f; the test wants it above 0.95", free)
+	}
+	kept := pSwitch(&models.TrustRegion{Incumbent: inc, MaxStep: 0.1})
+	t.Logf("P(switch keeps the limit): free fit %.3f, safe mode %.3f", pSwitch(nil), kept)
+	if kept >= 0.95 {
+		t.Errorf("in safe mode the switch to b at 0.5 is believed safe with P = %.3f: b was measured only at x = 0", kept)
+	}
+}
