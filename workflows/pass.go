@@ -481,11 +481,11 @@ func (p *pass) stage(ctx workflow.Context, i int, prevPercent float64) (ok bool,
 // passed, looking at its last hour every BakeLookEvery, and judges it
 // again over the whole bake an hour at a time (contract.WindowInput.Bake).
 // ok is false when the bake failed or was marginal. The observation keeps
-// the stage's own guardrail means, the ones every other pass measured at
-// its hour of the day, and takes the bake's verdict; its objective becomes
-// the stage's baseline moved by the bake's change, the change over the
-// load cycle that the promotion was judged on, so that the models learn
-// what the bake saw.
+// the stage's own means, the ones every other pass measured at its hour of
+// the day, and takes the bake's verdict (Baked). When the bake showed the
+// objective worse, the objective becomes the incumbent's as analyze read it
+// (the value the models compare candidates with) moved by the bake's
+// change: the stage's hour said better, and the models would come back.
 func (p *pass) bake(ctx workflow.Context, s *StageStatus, window contract.WindowInput) (ok bool, err error) {
 	spec := p.in.Target
 	measured := p.st.Observation

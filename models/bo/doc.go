@@ -7,8 +7,10 @@
 // proposes only inside the region, only what every guardrail's model
 // believes safe with the region's confidence, and only a predicted gain worth
 // a canary; blind moves, which no model has data for, are sized by the
-// incumbent's headroom. RandomSearch is the named baseline it is measured
-// against.
+// incumbent's headroom; the guardrails' models keep a categorical knob's
+// choices apart; and a configuration a bake showed worse than the running
+// one is not proposed again, nor its neighbours, until a promotion.
+// RandomSearch is the named baseline it is measured against.
 //
 // Invariants: no I/O, no wall clock, no Temporal; given the same
 // observations and seed, Ask returns the same suggestions.
