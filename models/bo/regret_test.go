@@ -108,6 +108,17 @@ func quantile(xs []float64, q float64) float64 {
 	return xs[lo] + (h-float64(lo))*(xs[lo+1]-xs[lo])
 }
 
+// quartileCell is a table cell of checkpoint k's regret over the seeds'
+// runs res: the median and, in brackets, the interquartile range.
+func quartileCell(res [][]float64, k int) string {
+	col := make([]float64, len(res))
+	for s := range res {
+		col[s] = res[s][k]
+	}
+	slices.Sort(col)
+	return fmt.Sprintf(" %s [%s–%s] |", fmtRegret(quantile(col, 0.5)), fmtRegret(quantile(col, 0.25)), fmtRegret(quantile(col, 0.75)))
+}
+
 func fmtRegret(v float64) string {
 	switch {
 	case math.IsInf(v, 1):
@@ -249,12 +260,7 @@ func TestRegretReport(t *testing.T) {
 			}
 			fmt.Fprintf(&b, "| %s | %s |", tf.name, name)
 			for k := range checkpoints {
-				col := make([]float64, seeds)
-				for s := range seeds {
-					col[s] = res[s][k]
-				}
-				slices.Sort(col)
-				fmt.Fprintf(&b, " %s [%s–%s] |", fmtRegret(quantile(col, 0.5)), fmtRegret(quantile(col, 0.25)), fmtRegret(quantile(col, 0.75)))
+				b.WriteString(quartileCell(res, k))
 			}
 			slices.Sort(secs)
 			fmt.Fprintf(&b, " %.2g s |\n", quantile(secs, 0.5))

@@ -114,12 +114,7 @@ func TestValleyReport(t *testing.T) {
 			res := overSeeds(seeds, func(seed uint64) []float64 { return r.run(tf, seed) })
 			fmt.Fprintf(&b, "| %s | %s |", tf.name, r.name)
 			for k := range checkpoints {
-				col := make([]float64, seeds)
-				for s := range seeds {
-					col[s] = res[s][k]
-				}
-				slices.Sort(col)
-				fmt.Fprintf(&b, " %s [%s–%s] |", fmtRegret(quantile(col, 0.5)), fmtRegret(quantile(col, 0.25)), fmtRegret(quantile(col, 0.75)))
+				b.WriteString(quartileCell(res, k))
 			}
 			b.WriteString("\n")
 		}
