@@ -101,7 +101,8 @@ func Bake(in BakeInput) BakeVerdict {
 		}
 		ratio := c / b
 		sum += ratio - 1
-		variance += ratio * ratio * (sq(cse/c) + sq(bse/b))
+		rel := math.Hypot(cse/c, bse/b) // the ratio's relative standard error
+		variance += ratio * ratio * rel * rel
 		v.Hours++
 	}
 	if v.Hours > 0 {
@@ -136,7 +137,7 @@ func Bake(in BakeInput) BakeVerdict {
 	}
 	var why []string
 	for _, c := range in.Constraints {
-		if b, ok := worst[c.Metric]; ok && !slices.ContainsFunc(v.Broken, func(x BakeBreach) bool { return x.SLO.Metric == c.Metric }) {
+		if b, ok := worst[c.Metric]; ok { // a target's guardrails name distinct metrics
 			v.Broken = append(v.Broken, b)
 			why = append(why, fmt.Sprintf("guardrail %s over its limit at %s–%s: %s", c.Metric,
 				b.From.UTC().Format("15:04"), b.From.Add(time.Hour).UTC().Format("15:04"), b.SLO.Why))
@@ -171,5 +172,3 @@ func meanSE(xs []float64) (mean, se float64, n int) {
 	mean, sd := sampleMeanSD(finite)
 	return mean, sd * math.Sqrt(varianceInflation(finite)/float64(len(finite))), len(finite)
 }
-
-func sq(x float64) float64 { return x * x }
