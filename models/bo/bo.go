@@ -260,7 +260,9 @@ func (o *Optimizer) Ask(n int) ([]models.Suggestion, error) {
 	rng := rand.New(rand.NewPCG(o.opts.Seed, uint64(len(o.obs))<<16|uint64(o.asksSince)))
 	o.asksSince++
 	o.blind = o.blindMove()
-	o.rejected = o.rejectedSince()
+	if o.opts.Region != nil {
+		o.rejected = o.rejectedSince()
+	}
 	var out []models.Suggestion
 	// In safe mode the design obeys the safety model as soon as one can be
 	// fitted (two observations): the design's quasi-random points are where
@@ -571,10 +573,18 @@ func (o *Optimizer) fitFor(n int, warm bool) fitSettings {
 // hyper returns the hyperparameters of one process: refitted when refit is
 // set or there is no previous fit to reuse.
 func (o *Optimizer) hyper(x, y []float64, warm *gpHyper, refit bool, rng *rand.Rand) gpHyper {
+	return o.hyperCapped(x, y, warm, refit, 0, rng)
+}
+
+// hyperCapped is hyper with every categorical knob's length scale fitted
+// under catLSMax (none when 0).
+func (o *Optimizer) hyperCapped(x, y []float64, warm *gpHyper, refit bool, catLSMax float64, rng *rand.Rand) gpHyper {
 	if !refit && warm != nil {
 		return warm.clone()
 	}
-	return fitHyper(o.enc.cat, x, y, warm, o.fitFor(len(y), warm != nil), rng)
+	s := o.fitFor(len(y), warm != nil)
+	s.catLSMax = catLSMax
+	return fitHyper(o.enc.cat, x, y, warm, s, rng)
 }
 
 // buildModel fits the model of the whole history: the objective's process,
@@ -789,10 +799,11 @@ func (o *Optimizer) guardrailModel(c models.Constraint, refit bool, rng *rand.Ra
 		}
 	}
 	clipPast(c, yc, tf)
-	h := o.hyper(xc, yc, o.warmCons[c.Metric], refit, rng)
+	catLSMax := 0.0
 	if o.opts.Region != nil {
-		h = o.apartChoices(h)
+		catLSMax = maxSafeChoiceLS
 	}
+	h := o.hyperCapped(xc, yc, o.warmCons[c.Metric], refit, catLSMax, rng)
 	g, err := newGP(o.enc.cat, xc, yc, sec, h)
 	if err != nil {
 		return cm, err
@@ -1514,8 +1525,8 @@ func (o *Optimizer) nearRejected(x []float64) bool {
 	return false
 }
 
-// maxSafeChoiceLS caps, in safe mode, the length scale of a categorical
-// knob in a guardrail's model: two choices then share at most about half
+// maxSafeChoiceLS bounds, in safe mode, the length scale a guardrail's
+// model fits for a categorical knob: two choices then share at most about half
 // of what the model knows of them (a Matérn 5/2 correlation of 0.52 at
 // distance 1). A collector, a runtime or an architecture is another
 // mechanism: fitted freely, the choices' length scale grows as long as
@@ -1524,15 +1535,3 @@ func (o *Optimizer) nearRejected(x []float64) bool {
 // was believed safe at 26, where its CPU meets the queueing knee; 36× the
 // p95 limit at 5% of the traffic).
 const maxSafeChoiceLS = 1.0
-
-// apartChoices returns h with every categorical knob's length scale at
-// most maxSafeChoiceLS.
-func (o *Optimizer) apartChoices(h gpHyper) gpHyper {
-	h = h.clone()
-	for i, isCat := range o.enc.cat {
-		if isCat {
-			h.ls[i] = min(h.ls[i], maxSafeChoiceLS)
-		}
-	}
-	return h
-}

@@ -431,6 +431,34 @@ type fitSettings struct {
 	// of hundreds.
 	subset      int
 	refineEvals int
+	// catLSMax, when positive, is the largest length scale of a
+	// categorical dimension (see maxSafeChoiceLS).
+	catLSMax float64
+}
+
+// lsHi returns each dimension's largest log length scale: logLSMax, or
+// log(catLSMax) for a categorical one when catLSMax is positive; nil when
+// no dimension is capped.
+func lsHi(cat []bool, catLSMax float64) []float64 {
+	if catLSMax <= 0 || !slices.Contains(cat, true) {
+		return nil
+	}
+	hi := make([]float64, len(cat))
+	for i, c := range cat {
+		hi[i] = logLSMax
+		if c {
+			hi[i] = min(math.Log(catLSMax), logLSMax)
+		}
+	}
+	return hi
+}
+
+// lsBound returns dimension i's largest log length scale under hi (see lsHi).
+func lsBound(hi []float64, i int) float64 {
+	if hi == nil {
+		return logLSMax
+	}
+	return hi[i]
 }
 
 // lsPrior returns the mean and sd of the log-normal length-scale prior in d
@@ -465,11 +493,11 @@ func hyperVec(h gpHyper, floor float64) []float64 {
 	return t
 }
 
-func vecHyper(t []float64, ns noiseSpec) gpHyper {
+func vecHyper(t []float64, ns noiseSpec, hi []float64) gpHyper {
 	d := len(t) - 3
 	h := gpHyper{ls: make([]float64, d)}
 	for i := range h.ls {
-		h.ls[i] = math.Exp(clamp(t[i], logLSMin, logLSMax))
+		h.ls[i] = math.Exp(clamp(t[i], logLSMin, lsBound(hi, i)))
 	}
 	h.sf2 = math.Exp(clamp(t[d], logSF2Min, logSF2Max))
 	h.noise = ns.floor + math.Exp(clamp(t[d+1], logNzMin, logNzMax))
@@ -491,6 +519,7 @@ type logPosterior struct {
 	n          int
 	noise      noiseSpec
 	lsMu, lsSD float64
+	lsHi       []float64 // see lsHi; nil: logLSMax for every dimension
 
 	k, pre, inv []float64
 	// cache of the last evaluation
@@ -499,11 +528,11 @@ type logPosterior struct {
 	lastG []float64
 }
 
-func newLogPosterior(cat []bool, x, y []float64, ns noiseSpec) *logPosterior {
+func newLogPosterior(cat []bool, x, y []float64, ns noiseSpec, hi []float64) *logPosterior {
 	n := len(y)
 	mu, sd := lsPrior(len(cat))
 	return &logPosterior{
-		cat: cat, x: x, y: y, n: n, noise: ns, lsMu: mu, lsSD: sd,
+		cat: cat, x: x, y: y, n: n, noise: ns, lsMu: mu, lsSD: sd, lsHi: hi,
 		k: make([]float64, n*n), pre: make([]float64, n*n), inv: make([]float64, n*n),
 	}
 }
@@ -520,7 +549,7 @@ func (lp *logPosterior) eval(t []float64) (float64, []float64) {
 
 func (lp *logPosterior) compute(t []float64) (float64, []float64) {
 	d, n := len(lp.cat), lp.n
-	h := vecHyper(t, lp.noise)
+	h := vecHyper(t, lp.noise, lp.lsHi)
 	grad := make([]float64, d+3)
 	invLS2 := make([]float64, d)
 	for i, l := range h.ls {
@@ -609,7 +638,7 @@ func (lp *logPosterior) compute(t []float64) (float64, []float64) {
 		}
 	}
 	for i := 0; i < d; i++ {
-		bound(i, logLSMin, logLSMax)
+		bound(i, logLSMin, lsBound(lp.lsHi, i))
 	}
 	bound(d, logSF2Min, logSF2Max)
 	bound(d+1, logNzMin, logNzMax)
@@ -654,10 +683,11 @@ func fitHyper(cat []bool, x, y []float64, warm *gpHyper, s fitSettings, rng *ran
 		starts = append(starts, hyperVec(defaultHyper(d, s.noise), s.noise.floor))
 	}
 	lsMu, lsSD := lsPrior(d)
+	hi := lsHi(cat, s.catLSMax)
 	for i := 0; i < s.starts; i++ {
 		t := make([]float64, d+3)
 		for j := 0; j < d; j++ {
-			t[j] = clamp(lsMu-1+lsSD*0.7*rng.NormFloat64(), logLSMin, logLSMax)
+			t[j] = clamp(lsMu-1+lsSD*0.7*rng.NormFloat64(), logLSMin, lsBound(hi, j))
 		}
 		t[d] = 0.5 * rng.NormFloat64()
 		t[d+1] = clamp(noisePriorMu+rng.NormFloat64(), logNzMin, logNzMax)
@@ -666,12 +696,12 @@ func fitHyper(cat []bool, x, y []float64, warm *gpHyper, s fitSettings, rng *ran
 	}
 	if s.subset > 0 && n > s.subset {
 		xs, ys := fitSubset(d, x, y, s.subset)
-		best := minimizeStarts(cat, xs, ys, starts, s.noise, min(s.maxEvals, 40))
+		best := minimizeStarts(cat, xs, ys, starts, s.noise, hi, min(s.maxEvals, 40))
 		// The subset's standardization differs a little from the full
 		// data's; the refinement absorbs it.
-		return vecHyper(minimizeStarts(cat, x, y, [][]float64{best}, s.noise, s.refineEvals), s.noise)
+		return vecHyper(minimizeStarts(cat, x, y, [][]float64{best}, s.noise, hi, s.refineEvals), s.noise, hi)
 	}
-	return vecHyper(minimizeStarts(cat, x, y, starts, s.noise, s.maxEvals), s.noise)
+	return vecHyper(minimizeStarts(cat, x, y, starts, s.noise, hi, s.maxEvals), s.noise, hi)
 }
 
 // logEvidence is the log posterior density of y under a process with
@@ -682,16 +712,16 @@ func fitHyper(cat []bool, x, y []float64, warm *gpHyper, s fitSettings, rng *ran
 // Jacobian is added.
 func logEvidence(cat []bool, x, y []float64, h gpHyper, ns noiseSpec) float64 {
 	ys, _, sd := standardized(y)
-	f, _ := newLogPosterior(cat, x, ys, ns).eval(hyperVec(h, ns.floor))
+	f, _ := newLogPosterior(cat, x, ys, ns, nil).eval(hyperVec(h, ns.floor))
 	return -f - float64(len(y))*math.Log(sd)
 }
 
 // minimizeStarts minimizes the log posterior of raw outputs y at inputs x
 // with L-BFGS from each start, at most maxEvals evaluations each, and
 // returns the best optimum (the first start if every run failed).
-func minimizeStarts(cat []bool, x, y []float64, starts [][]float64, ns noiseSpec, maxEvals int) []float64 {
+func minimizeStarts(cat []bool, x, y []float64, starts [][]float64, ns noiseSpec, hi []float64, maxEvals int) []float64 {
 	ys, _, _ := standardized(y)
-	lp := newLogPosterior(cat, x, ys, ns)
+	lp := newLogPosterior(cat, x, ys, ns, hi)
 	problem := optimize.Problem{
 		Func: func(t []float64) float64 { f, _ := lp.eval(t); return f },
 		Grad: func(dst, t []float64) { _, g := lp.eval(t); copy(dst, g) },

@@ -110,7 +110,7 @@ func TestLogPosteriorGradient(t *testing.T) {
 		for i := range y {
 			y[i] = (y[i] - mu) / sd
 		}
-		lp := newLogPosterior(c, x, y, noiseSpec{pinned: det, floor: safeNoiseFloor})
+		lp := newLogPosterior(c, x, y, noiseSpec{pinned: det, floor: safeNoiseFloor}, nil)
 		theta := []float64{math.Log(0.4), math.Log(0.8), math.Log(1.5), math.Log(1.2), math.Log(1e-3), 0.1}
 		_, g := lp.compute(theta)
 		for j := range theta {
