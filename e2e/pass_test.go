@@ -19,8 +19,10 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/passflow/passflow/contract"
 	"github.com/passflow/passflow/devserver"
 	"github.com/passflow/passflow/operator"
 	"github.com/passflow/passflow/target"
@@ -220,6 +222,63 @@ func TestPassRepairsABrokenBaseline(t *testing.T) {
 	}
 	if *record {
 		saveHistory(t, id, filepath.Join("..", "workflows", "testdata", "pass_repair.json"))
+	}
+}
+
+// TestPassBakes runs a pass whose deciding stage bakes (canary.bake_for) on
+// a real server to its end: after the 25% stage passed, the candidate keeps
+// running beside the baseline, the bake is judged on both cohorts, and the
+// pass ends by that judgement. The pass starts directly, not through its
+// tuner, with a bake of seconds that a tuner refuses (a bake is judged an
+// hour at a time: target.MinBakeFor): its steps are the same, and the
+// history it leaves is the replay test's record of a bake.
+func TestPassBakes(t *testing.T) {
+	s := spec(t, "e2e-bake", 0.002, 0.1, 0)
+	s.Canary.BakeFor = target.Duration(3 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// The fourth pass's seed proposes a candidate about 1% cheaper, a gain
+	// the stages show at this noise: the pass bakes.
+	id := workflows.PassID(s.Name, 4)
+	run, err := temporalClient.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: contract.TaskQueue},
+		workflows.PassWorkflowName, workflows.PassInput{PassID: id, Target: s, Trigger: workflows.TriggerOperator, RequestedBy: t.Name()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st workflows.PassStatus
+	if err := run.Get(ctx, &st); err != nil {
+		t.Fatalf("pass %s: %v", id, err)
+	}
+	deciding := s.DecidingStage()
+	if len(st.Stages) < deciding {
+		t.Fatalf("outcome %s (%s) after %d stages, want the deciding stage %d reached", st.Outcome, st.Reason, len(st.Stages), deciding)
+	}
+	d := st.Stages[deciding-1]
+	if d.BakeFrom.IsZero() || d.Judgement == nil || d.Judgement.Bake == nil {
+		t.Fatalf("deciding stage %+v (outcome %s: %s), want it baked and judged by its bake", d, st.Outcome, st.Reason)
+	}
+	if d.To.Sub(d.BakeFrom) < time.Duration(s.Canary.BakeFor) {
+		t.Errorf("the bake ran %v–%v, want at least %v", d.BakeFrom, d.To, s.Canary.BakeFor)
+	}
+	keys := eventsByKey(t, s.Name)
+	switch d.Verdict {
+	case "pass":
+		if st.Outcome != workflows.OutcomePromoted || keys[id+"/promote"] != 1 {
+			t.Errorf("the bake passed, outcome %s (%s), applied %v; want promoted once", st.Outcome, st.Reason, keys)
+		}
+	default:
+		if st.Outcome != workflows.OutcomeRolledBack || keys[id+"/undo-stage-2"] != 1 || keys[id+"/promote"] != 0 {
+			t.Errorf("the bake ended %s, outcome %s (%s), applied %v; want rolled back, stage 2 undone", d.Verdict, st.Outcome, st.Reason, keys)
+		}
+	}
+	// The observation takes the last verdict: the bake's when the pass
+	// ended there, the 100% stage's after a promotion.
+	if o := st.Observation; o == nil || o.Baked != (st.Outcome != workflows.OutcomePromoted) {
+		t.Errorf("observation %+v after %s, want it marked baked only when the bake's verdict ended the pass", o, st.Outcome)
+	}
+	t.Logf("pass %s: %s (%s); bake %s", id, st.Outcome, st.Reason, d.Judgement.Bake.Why)
+	if *record {
+		saveHistory(t, id, filepath.Join("..", "workflows", "testdata", "pass_baked.json"))
 	}
 }
 
