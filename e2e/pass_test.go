@@ -29,7 +29,7 @@ import (
 	"github.com/passflow/passflow/workflows"
 )
 
-var record = flag.Bool("record", false, "record the promoted pass's history into workflows/testdata for the replay test")
+var record = flag.Bool("record", false, "record the histories of the passes and tuners these tests run into workflows/testdata, for the replay test")
 
 // spec returns a simulated target with short windows and numeric knobs
 // only. noise and maxStep steer the outcome: a small step at low noise
