@@ -944,10 +944,38 @@ func (o *Optimizer) propose(m *boModel, rng *rand.Rand, explore bool) (models.Su
 			models.ErrNoGain, o.opts.Region.MaxStep, 100*bestGain, 100*o.opts.MinGain)
 	}
 	if o.opts.Region != nil {
-		return models.Suggestion{}, nil, fmt.Errorf("%w: the most likely safe candidate within max_step %.3g has P(all guardrails hold) %.3f < %.3f",
-			models.ErrNoSafeCandidate, o.opts.Region.MaxStep, bestP, 1-o.delta)
+		return models.Suggestion{}, nil, fmt.Errorf("%w: the most likely safe candidate within max_step %.3g has P(all guardrails hold) %.3f < %.3f%s",
+			models.ErrNoSafeCandidate, o.opts.Region.MaxStep, bestP, 1-o.delta, o.unsure(m, cands, likeliest))
 	}
 	return models.Suggestion{}, nil, errors.New("bo: every candidate configuration was already evaluated")
+}
+
+// unsure says, for a pass that found no candidate believed safe, which
+// guardrail the likeliest candidate (index i of cands; the incumbent when
+// i is negative) is least sure of, and the incumbent's own probabilities
+// of keeping every guardrail and that one: an incumbent no surer than its
+// neighbours says the guardrail's measurements scatter too widely for a
+// canary to show any step kept, not that the region breaks it.
+func (o *Optimizer) unsure(m *boModel, cands [][]float64, i int) string {
+	inc := m.prediction(o.inc)
+	at := inc
+	if i >= 0 {
+		at = m.prediction(cands[i])
+	}
+	name, p := "", 2.0
+	for _, c := range o.problem.Constraints {
+		if q, ok := at.PFeasible[c.Metric]; ok && q < p {
+			name, p = c.Metric, q
+		}
+	}
+	if name == "" {
+		return fmt.Sprintf("; the incumbent itself: %.3f", inc.PAllFeasible)
+	}
+	out := fmt.Sprintf("; the incumbent itself: %.3f (%s %.3f)", inc.PAllFeasible, name, inc.PFeasible[name])
+	if i < 0 {
+		return out
+	}
+	return fmt.Sprintf(", least sure of %s (%.3f)%s", name, p, out)
 }
 
 // How propose searches the acquisition: localCenters points of the history

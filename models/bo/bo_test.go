@@ -442,6 +442,52 @@ func TestOptimizerNoSafeCandidate(t *testing.T) {
 	if !errors.Is(err, models.ErrNoSafeCandidate) {
 		t.Fatalf("got %v, want ErrNoSafeCandidate", err)
 	}
+	// The reason names the guardrail in the way and the incumbent's own
+	// belief, so that an operator can tell a region that breaks from
+	// measurements too scattered to decide.
+	for _, want := range []string{"; the incumbent itself: 0.000 (err 0.000)"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("reason %q does not say %q", err, want)
+		}
+	}
+}
+
+func TestOptimizerNoSafeCandidateNamesTheGuardrail(t *testing.T) {
+	// Every point measured sits at the error guardrail's limit, the latency
+	// far inside its own: the pass finds nothing it believes safe, and its
+	// reason names the error guardrail and how sure the model is of the
+	// incumbent, which an operator needs to tell measurements too scattered
+	// to decide from a region that breaks.
+	space := models.Space{{Name: "x", Type: models.Float, Min: 0, Max: 1}, {Name: "y", Type: models.Float, Min: 0, Max: 1}}
+	p := models.Problem{Space: space, Constraints: []models.Constraint{
+		{Metric: "latency", Max: fptr(100)}, {Metric: "err", Max: fptr(0.01)}}}
+	inc := models.Config{"x": models.Num(0.5), "y": models.Num(0.5)}
+	o, err := New(p, Options{Region: &models.TrustRegion{Incumbent: inc, MaxStep: 0.1}, InitialPoints: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := []float64{0.0099, 0.0101, 0.0098, 0.0102, 0.0100}
+	for i := 0; ; i++ {
+		s, err := o.Ask(1)
+		if errors.Is(err, models.ErrNoSafeCandidate) {
+			for _, want := range []string{", least sure of err (0.", "; the incumbent itself: 0.", " (err 0."} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("reason %q does not say %q", err, want)
+				}
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == len(errs) {
+			t.Fatalf("%d suggestions at the limit, the last %s; want ErrNoSafeCandidate", i+1, s[0].Config)
+		}
+		if err := o.Tell(models.Observation{Config: s[0].Config, Objective: 1,
+			Constraints: map[string]float64{"latency": 20, "err": errs[i]}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func TestOptimizerBadInput(t *testing.T) {

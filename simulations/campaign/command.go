@@ -189,7 +189,7 @@ func PrintMedians(w io.Writer, results []Result) {
 		groups[k] = append(groups[k], r)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "scenario\tpolicy\tseeds\tgap after %d\tfinal gap\trolled back\tfalse rb\tSLO-viol. prom.\tworse prom.\trepairs\tbreaking stages\tworst breach\t(medians; sums for violations)\t\n", GoalPass)
+	fmt.Fprintf(tw, "scenario\tpolicy\tseeds\tgap after %d\tfinal gap\trolled back\tfalse rb\tSLO-viol. prom.\tworse prom.\trepairs\tbreaking stages\tworst breach\tpasses on a broken incumbent\t(medians; sums for violations)\t\n", GoalPass)
 	for _, k := range keys {
 		rs := groups[k]
 		med := func(f func(Result) float64) float64 {
@@ -206,7 +206,7 @@ func PrintMedians(w io.Writer, results []Result) {
 			}
 			return n
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%g\t%g\t%d\t%d\t%d\t%g\t%.2f\t\t\n", k.scenario, k.policy, len(rs),
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%g\t%g\t%d\t%d\t%d\t%g\t%.2f\t%d\t\t\n", k.scenario, k.policy, len(rs),
 			pct(med(func(r Result) float64 { return GapAt(r, GoalPass) })),
 			pct(med(func(r Result) float64 { return GapAt(r, len(r.Passes)) })),
 			med(func(r Result) float64 { return float64(r.Summary.Rollbacks) }),
@@ -215,7 +215,8 @@ func PrintMedians(w io.Writer, results []Result) {
 			sum(func(s Summary) int { return s.WorsePromotions }),
 			sum(func(s Summary) int { return s.Repairs }),
 			med(func(r Result) float64 { return float64(r.Summary.ViolatingStages) }),
-			med(func(r Result) float64 { return r.Summary.WorstBreach }))
+			med(func(r Result) float64 { return r.Summary.WorstBreach }),
+			sum(func(s Summary) int { return s.IncumbentViolations }))
 	}
 	tw.Flush()
 }

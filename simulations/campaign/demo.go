@@ -38,7 +38,7 @@ func DemoWorld() (simulations.World, error) {
 // PrintTable prints one line per campaign: its figures.
 func PrintTable(w io.Writer, results []Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tpolicy\tseed\tpasses\tfinal gap\tto ≤5%\tpromoted\trolled back\tfalse rb\tSLO-viol. prom.\tworse prom.\tbreaking stages\tworst breach\tapprovals\twall\t")
+	fmt.Fprintln(tw, "scenario\tpolicy\tseed\tpasses\tfinal gap\tto ≤5%\tpromoted\trolled back\tfalse rb\tSLO-viol. prom.\tworse prom.\tbreaking stages\tworst breach\tbroken incumbent\tapprovals\twall\t")
 	for _, r := range results {
 		s := r.Summary
 		to := "never"
@@ -49,9 +49,9 @@ func PrintTable(w io.Writer, results []Result) {
 		if n := len(r.Passes); n > 0 && r.Passes[n-1].IncumbentBreach > 1 {
 			final = pct(math.Inf(1)) // a gap means nothing past an SLO
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.2f\t%d\t%.1fs\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.2f\t%d\t%d\t%.1fs\t\n",
 			s.Scenario, s.Policy, s.Seed, s.Passes, final, to, s.Promotions, s.Rollbacks, s.FalseRollbacks,
-			s.SLOViolatingPromotions, s.WorsePromotions, s.ViolatingStages, s.WorstBreach, s.ApprovalsAsked, s.WallS)
+			s.SLOViolatingPromotions, s.WorsePromotions, s.ViolatingStages, s.WorstBreach, s.IncumbentViolations, s.ApprovalsAsked, s.WallS)
 	}
 	tw.Flush()
 }

@@ -40,6 +40,11 @@ type Row struct {
 	RollbacksAfter5 Stat `json:"rollbacks_after_5"`
 	// WorstBreach aggregates Summary.WorstBreach.
 	WorstBreach Stat `json:"worst_breach"`
+	// IncumbentViolations aggregates Summary.IncumbentViolations: the
+	// passes after which the configuration the service runs truly broke a
+	// guardrail on the pass's day (drift, a regression, the weekly load),
+	// what a user sees whatever the canaries did.
+	IncumbentViolations Stat `json:"incumbent_violations"`
 	// WallS aggregates Summary.WallS.
 	WallS Stat `json:"wall_s"`
 	// Exposure is each campaign's canary exposure, computed from its
@@ -116,6 +121,7 @@ func aggregate(scenario string, pg *policyGroup) Row {
 		Skipped:                count(func(s campaign.Summary) int { return s.Skipped }),
 		RollbacksAfter5:        field(func(s campaign.Summary) float64 { return s.RollbacksAfter5 }),
 		WorstBreach:            field(func(s campaign.Summary) float64 { return s.WorstBreach }),
+		IncumbentViolations:    count(func(s campaign.Summary) int { return s.IncumbentViolations }),
 		WallS:                  field(func(s campaign.Summary) float64 { return s.WallS }),
 		Exposure:               statOf(exposure),
 		BreachExposure:         statOf(breach),

@@ -163,6 +163,7 @@ var tableLines = []struct {
 	{"passes skipped", func(r Row) string { return cell(r.Skipped, fmtCount) }},
 	{"violating stages (Σ)", func(r Row) string { return sumCell(r.ViolatingStages, fmtCount) }},
 	{"worst breach", func(r Row) string { return cell(r.WorstBreach, fmtRatio) }},
+	{"passes on an SLO-breaking incumbent", func(r Row) string { return cell(r.IncumbentViolations, fmtCount) }},
 	{"canary exposure (share × min)", func(r Row) string { return cell(r.Exposure, fmtDecimal) }},
 	{"breaching exposure (share × min)", func(r Row) string { return cell(r.BreachExposure, fmtDecimal) }},
 	{"wall (s)", func(r Row) string { return cell(r.WallS, fmtDecimal) }},

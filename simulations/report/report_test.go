@@ -135,7 +135,7 @@ func handMade() []campaign.Result {
 	return []campaign.Result{
 		mk(campaign.PolicyGP, 3, campaign.Summary{FinalGap: 0.30, PassesToWithin5Pct: ptr(5), SLOViolatingPromotions: 2,
 			WorsePromotions: 1, Rollbacks: 3, FalseRollbacks: 0, RollbacksAfter5: 0.5, ViolatingStages: 4, WorstBreach: 1.3,
-			ApprovalsAsked: 1, Skipped: 2, WallS: 12}, 0.4,
+			ApprovalsAsked: 1, Skipped: 2, IncumbentViolations: 4, WallS: 12}, 0.4,
 			stage(10, 30, 0.5), stage(50, 60, 1.2)),
 		mk(campaign.PolicyGP, 1, campaign.Summary{FinalGap: 0.10, PassesToWithin5Pct: ptr(3), SLOViolatingPromotions: 0,
 			WorsePromotions: 1, Rollbacks: 1, FalseRollbacks: 1, RollbacksAfter5: 0, ViolatingStages: 0, WorstBreach: 0.9,
@@ -143,7 +143,7 @@ func handMade() []campaign.Result {
 			stage(10, 30, 0.5)),
 		mk(campaign.PolicyGP, 2, campaign.Summary{FinalGap: 0.20, PassesToWithin5Pct: nil, SLOViolatingPromotions: 1,
 			WorsePromotions: 0, Rollbacks: 2, FalseRollbacks: 2, RollbacksAfter5: 0.25, ViolatingStages: 1, WorstBreach: 1.1,
-			ApprovalsAsked: 3, Skipped: 1, WallS: 10}, 0.6),
+			ApprovalsAsked: 3, Skipped: 1, IncumbentViolations: 1, WallS: 10}, 0.6),
 		mk(campaign.PolicyRandom, 1, campaign.Summary{FinalGap: 0.4, Rollbacks: 1}, 0.5),
 		mk(campaign.PolicyRandom, 2, campaign.Summary{FinalGap: 0.1, Rollbacks: 4}, 0.5),
 		mk(campaign.PolicyRandom, 3, campaign.Summary{FinalGap: 0.3, Rollbacks: 2}, 0.5),
@@ -181,6 +181,8 @@ func TestAggregateByHand(t *testing.T) {
 		{"worst breach", gp.WorstBreach, Stat{N: 3, Median: 1.1, Min: 0.9, Max: 1.3, Sum: 3.3}},
 		{"approvals asked", gp.ApprovalsAsked, Stat{N: 3, Median: 1, Min: 0, Max: 3, Sum: 4}},
 		{"skipped", gp.Skipped, Stat{N: 3, Median: 1, Min: 0, Max: 2, Sum: 3}},
+		// Sorted 0 1 4.
+		{"incumbent violations", gp.IncumbentViolations, Stat{N: 3, Median: 1, Min: 0, Max: 4, Sum: 5}},
 		// Seed 1's NaN is left out: the median of 10 and 12 is 11.
 		{"wall", gp.WallS, Stat{N: 2, NonFinite: 1, Median: 11, Min: 10, Max: 12, Sum: 22}},
 		// Seed 3: 10% for 30 min and 50% for 60 min = 3 + 30; seed 1: 3;
