@@ -71,6 +71,10 @@ const howToRead = `## How to read this report
 - **violating stages**: canary stages whose candidate truly broke a guardrail;
   **worst breach**: the largest ratio of a guardrail's true value to its limit
   (limit/value for a minimum) that any stage reached; above 1 is a breach.
+- **passes on an SLO-breaking incumbent**: the passes after which the configuration
+  the service ran truly broke a guardrail on that day, whatever the canaries did: a
+  world that moved (drift, a regression, the weekly load) under a configuration
+  tuned close to its limit, until a repair.
 - **canary exposure**: the sum over stages of the canary's traffic share times the
   stage's minutes, i.e. minutes of full traffic served by candidates;
   **breaching exposure** is the part under candidates that truly broke a guardrail.
