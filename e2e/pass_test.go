@@ -262,7 +262,7 @@ func TestPassBakes(t *testing.T) {
 	}
 	keys := eventsByKey(t, s.Name)
 	switch d.Verdict {
-	case "pass":
+	case contract.VerdictPass:
 		if st.Outcome != workflows.OutcomePromoted || keys[id+"/promote"] != 1 {
 			t.Errorf("the bake passed, outcome %s (%s), applied %v; want promoted once", st.Outcome, st.Reason, keys)
 		}
