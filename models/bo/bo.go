@@ -115,6 +115,7 @@ type Optimizer struct {
 	hyperN      int         // len(obs) at the last hyperparameter fit
 	warmRestart *gpHyper    // hyperparameters of the last restart model
 	blind       float64     // blindMove as of this Ask
+	measured    []span      // measuredSpans as of this Ask
 	rejected    [][]float64 // rejectedSince as of this Ask
 	// rawNoise is the noise the last fit of the raw objective learned;
 	// noiselessSeen that it judged the objective noiseless (see noiseless).
@@ -260,6 +261,7 @@ func (o *Optimizer) Ask(n int) ([]models.Suggestion, error) {
 	rng := rand.New(rand.NewPCG(o.opts.Seed, uint64(len(o.obs))<<16|uint64(o.asksSince)))
 	o.asksSince++
 	o.blind = o.blindMove()
+	o.measured = o.measuredSpans()
 	if o.opts.Region != nil {
 		o.rejected = o.rejectedSince()
 	}
@@ -1083,7 +1085,78 @@ func (o *Optimizer) upperGain(m *boModel, x []float64, mean, incMean float64) fl
 // next value), and at most one categorical knob switched, alone.
 func (o *Optimizer) withinRegion(c models.Config) bool {
 	step, cat, err := o.problem.Space.StepWithin(o.opts.Region.Incumbent, c, o.opts.Region.MaxStep)
-	return err == nil && step <= o.opts.Region.MaxStep*(1+1e-9) && (cat == 0 || (cat == 1 && step <= switchStill)) && !o.blindReach(c)
+	return err == nil && step <= o.opts.Region.MaxStep*(1+1e-9) && (cat == 0 || (cat == 1 && step <= switchStill)) && !o.blindReach(c) && !o.pastMeasured(c)
+}
+
+// span is the range of values a numeric knob took in the measured
+// history.
+type span struct{ lo, hi float64 }
+
+// measuredSpans returns each knob's span over the observations that were
+// measured (a failed evaluation measured nothing), by index in the space,
+// while the history in safe mode is short (pastMeasured); nil otherwise or
+// without any.
+func (o *Optimizer) measuredSpans() []span {
+	if o.opts.Region == nil || len(o.obs) >= minGainFrom(o.enc.dim()) {
+		return nil
+	}
+	var out []span
+	for _, ob := range o.obs {
+		if ob.Failed {
+			continue
+		}
+		if out == nil {
+			out = make([]span, len(o.problem.Space))
+			for i := range out {
+				out[i] = span{math.Inf(1), math.Inf(-1)}
+			}
+		}
+		for i, p := range o.problem.Space {
+			if p.Type == models.Categorical {
+				continue
+			}
+			v := ob.Config[p.Name].Float()
+			out[i] = span{min(out[i].lo, v), max(out[i].hi, v)}
+		}
+	}
+	return out
+}
+
+// pastMeasured reports whether c, while the history is short, takes a
+// numeric knob further past the span of its measured values than a blind
+// move may go (o.blind: twice the incumbent's headroom). Between
+// measurements a guardrail's model interpolates; past them it
+// extrapolates along whichever knob a few points happened to credit.
+// ml-batching's model of two observations that moved the batch and the
+// batching delay together put the GPU memory's slope on the delay, and
+// believed a batch 22% past any measured one safe: it ran at 9.9× the
+// error budget. Past its measured span a knob then moves as a blind one
+// does, so a guardrail that follows it at most in proportion ends at most
+// its headroom past its limit. From minGainFrom observations on (when the
+// predicted gain starts to count too) the models decide alone: held to
+// the spans for good, the loop spent its passes on steps too small for a
+// canary to show (BENCHMARKS.md).
+func (o *Optimizer) pastMeasured(c models.Config) bool {
+	if o.measured == nil || math.IsInf(o.blind, 1) {
+		return false
+	}
+	for i, p := range o.problem.Space {
+		if p.Type == models.Categorical {
+			continue
+		}
+		sp, v := o.measured[i], c[p.Name].Float()
+		var r float64
+		switch {
+		case v > sp.hi:
+			r = relChange(p, sp.hi, v)
+		case v < sp.lo:
+			r = relChange(p, sp.lo, v)
+		}
+		if r > o.blind {
+			return true
+		}
+	}
+	return false
 }
 
 // blindFactor bounds a blind move, one that no model has data for: no
@@ -1132,14 +1205,18 @@ func (o *Optimizer) relMove(c models.Config) float64 {
 		if p.Type == models.Categorical {
 			continue
 		}
-		a, b := o.incCfg[p.Name].Float(), c[p.Name].Float()
-		if a != 0 {
-			r = max(r, math.Abs(b/a-1))
-		} else {
-			r = max(r, math.Abs(b-a)/(p.Max-p.Min))
-		}
+		r = max(r, relChange(p, o.incCfg[p.Name].Float(), c[p.Name].Float()))
 	}
 	return r
+}
+
+// relChange is the relative change of numeric knob p from a to b (of its
+// range, from 0).
+func relChange(p models.Param, a, b float64) float64 {
+	if a != 0 {
+		return math.Abs(b/a - 1)
+	}
+	return math.Abs(b-a) / (p.Max - p.Min)
 }
 
 // shrinkBlind returns the configuration of u, a blind move inside box b,

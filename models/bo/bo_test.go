@@ -354,6 +354,63 @@ func TestBlindDesignPointWithinHeadroom(t *testing.T) {
 	}
 }
 
+// TestShortHistoryStaysNearMeasured: while the history is short, no
+// suggestion takes a knob past the values measured by more than twice the
+// incumbent's headroom. ml-batching's second pass: two observations moved
+// the batch and the batching delay together, the memory's model could put
+// its slope on either, and a batch of 39 for 32 crossed the GPU's memory
+// cliff (9.9× the error budget).
+func TestShortHistoryStaysNearMeasured(t *testing.T) {
+	space := models.Space{
+		{Name: "batch", Type: models.Int, Min: 1, Max: 128, Log: true},
+		{Name: "delay", Type: models.Float, Min: 0.5, Max: 50, Log: true},
+	}
+	p := models.Problem{Space: space, Constraints: []models.Constraint{{Metric: "mem", Max: fptr(0.9)}, {Metric: "lat", Max: fptr(100)}}}
+	inc := models.Config{"batch": models.Num(32), "delay": models.Num(5)}
+	tried := models.Config{"batch": models.Num(30), "delay": models.Num(4.45)}
+	// The headroom is memory's, (0.9 - 0.84)/0.9: 6.7%; the measured spans
+	// are batch 30–32 and delay 4.45–5.
+	const bound = 2 * 0.06 / 0.9
+	past := 0
+	for seed := range uint64(20) {
+		bLo, bHi, dLo, dHi := 30.0, 32.0, 4.45, 5.0
+		o, err := New(p, Options{Seed: seed, Region: &models.TrustRegion{Incumbent: inc, MaxStep: 0.06}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Tell(
+			models.Observation{Config: tried, Objective: 0.605, Constraints: map[string]float64{"mem": 0.80, "lat": 74.4}},
+			models.Observation{Config: inc, Objective: 0.594, Constraints: map[string]float64{"mem": 0.84, "lat": 73.8}},
+		); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			ss, err := o.Ask(1)
+			if errors.Is(err, models.ErrNoSafeCandidate) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := ss[0].Config
+			b, d := c["batch"].Float(), c["delay"].Float()
+			if b/bHi-1 > bound+1e-9 || 1-b/bLo > bound+1e-9 || d/dHi-1 > bound+1e-9 || 1-d/dLo > bound+1e-9 {
+				t.Errorf("seed %d: %s lies past the measured batches %g–%g or delays %.3g–%.3g by more than %.1f%%", seed, c, bLo, bHi, dLo, dHi, 100*bound)
+			}
+			if b > bHi || d > dHi || b < bLo || d < dLo {
+				past++
+			}
+			bLo, bHi, dLo, dHi = min(bLo, b), max(bHi, b), min(dLo, d), max(dHi, d)
+			if err := o.Tell(models.Observation{Config: c, Objective: 0.6, Constraints: map[string]float64{"mem": 0.8 * b / 30, "lat": 74}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if past == 0 {
+		t.Error("no suggestion left the measured spans: want steps past them, within the bound")
+	}
+}
+
 // TestIntegerKnobMovesByOne: an integer knob whose next value lies past
 // max_step is not frozen: the optimizer proposes the one-value move that
 // the objective favours, alone, though the objective favours moving x too.
