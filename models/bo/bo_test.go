@@ -321,17 +321,24 @@ func TestSafeSwitchMovesAlone(t *testing.T) {
 	}
 }
 
-// TestBlindDesignPointWithinHeadroom: the unchecked first design point
-// moves no knob by a larger share than twice the incumbent's headroom to
-// its closest guardrail (ml-batching: a batch of 41 for 32 crossed the
-// GPU's memory cliff, inside max_step).
-func TestBlindDesignPointWithinHeadroom(t *testing.T) {
+// batchingProblem is ml-batching's in small: a batch and a batching delay
+// under a GPU-memory guardrail (its limit 0.9) and a latency one, and the
+// incumbent, a batch of 32 with a 5 ms delay.
+func batchingProblem() (models.Problem, models.Config) {
 	space := models.Space{
 		{Name: "batch", Type: models.Int, Min: 1, Max: 128, Log: true},
 		{Name: "delay", Type: models.Float, Min: 0.5, Max: 50, Log: true},
 	}
 	p := models.Problem{Space: space, Constraints: []models.Constraint{{Metric: "mem", Max: fptr(0.9)}, {Metric: "lat", Max: fptr(100)}}}
-	inc := models.Config{"batch": models.Num(32), "delay": models.Num(5)}
+	return p, models.Config{"batch": models.Num(32), "delay": models.Num(5)}
+}
+
+// TestBlindDesignPointWithinHeadroom: the unchecked first design point
+// moves no knob by a larger share than twice the incumbent's headroom to
+// its closest guardrail (ml-batching: a batch of 41 for 32 crossed the
+// GPU's memory cliff, inside max_step).
+func TestBlindDesignPointWithinHeadroom(t *testing.T) {
+	p, inc := batchingProblem()
 	for seed := range uint64(20) {
 		o, err := New(p, Options{Seed: seed, Region: &models.TrustRegion{Incumbent: inc, MaxStep: 0.06}})
 		if err != nil {
@@ -361,12 +368,7 @@ func TestBlindDesignPointWithinHeadroom(t *testing.T) {
 // its slope on either, and a batch of 39 for 32 crossed the GPU's memory
 // cliff (9.9× the error budget).
 func TestShortHistoryStaysNearMeasured(t *testing.T) {
-	space := models.Space{
-		{Name: "batch", Type: models.Int, Min: 1, Max: 128, Log: true},
-		{Name: "delay", Type: models.Float, Min: 0.5, Max: 50, Log: true},
-	}
-	p := models.Problem{Space: space, Constraints: []models.Constraint{{Metric: "mem", Max: fptr(0.9)}, {Metric: "lat", Max: fptr(100)}}}
-	inc := models.Config{"batch": models.Num(32), "delay": models.Num(5)}
+	p, inc := batchingProblem()
 	tried := models.Config{"batch": models.Num(30), "delay": models.Num(4.45)}
 	// The headroom is memory's, (0.9 - 0.84)/0.9: 6.7%; the measured spans
 	// are batch 30–32 and delay 4.45–5.
