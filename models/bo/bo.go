@@ -364,7 +364,7 @@ func (o *Optimizer) designPoint(k int, safety *boModel) (models.Suggestion, bool
 		}
 		why := fmt.Sprintf("initial design: scrambled Sobol point %d of %d", k+1, o.opts.InitialPoints)
 		if o.opts.Region != nil {
-			why += fmt.Sprintf(", within max_step %.3g of the incumbent", o.opts.Region.MaxStep)
+			why += fmt.Sprintf(", within max_step %.3g of the incumbent%s", o.opts.Region.MaxStep, o.spanNote())
 		}
 		var pred *models.Prediction
 		if safety != nil {
@@ -930,8 +930,8 @@ func (o *Optimizer) propose(m *boModel, rng *rand.Rand, explore bool) (models.Su
 				stallGain, stallEvals, s.Why)
 		}
 		if o.opts.Region != nil {
-			s.Why += fmt.Sprintf("; safe mode: within max_step %.3g of the incumbent, P(all guardrails hold) %.3f >= %.3f",
-				o.opts.Region.MaxStep, pall[i], 1-o.delta)
+			s.Why += fmt.Sprintf("; safe mode: within max_step %.3g of the incumbent%s, P(all guardrails hold) %.3f >= %.3f",
+				o.opts.Region.MaxStep, o.spanNote(), pall[i], 1-o.delta)
 		}
 		return s, x, nil
 	}
@@ -946,8 +946,8 @@ func (o *Optimizer) propose(m *boModel, rng *rand.Rand, explore bool) (models.Su
 			models.ErrNoGain, o.opts.Region.MaxStep, 100*bestGain, 100*o.opts.MinGain)
 	}
 	if o.opts.Region != nil {
-		return models.Suggestion{}, nil, fmt.Errorf("%w: the most likely safe candidate within max_step %.3g has P(all guardrails hold) %.3f < %.3f%s",
-			models.ErrNoSafeCandidate, o.opts.Region.MaxStep, bestP, 1-o.delta, o.unsure(m, cands, likeliest))
+		return models.Suggestion{}, nil, fmt.Errorf("%w: the most likely safe candidate within max_step %.3g%s has P(all guardrails hold) %.3f < %.3f%s",
+			models.ErrNoSafeCandidate, o.opts.Region.MaxStep, o.spanNote(), bestP, 1-o.delta, o.unsure(m, cands, likeliest))
 	}
 	return models.Suggestion{}, nil, errors.New("bo: every candidate configuration was already evaluated")
 }
@@ -1120,6 +1120,15 @@ func (o *Optimizer) measuredSpans() []span {
 		}
 	}
 	return out
+}
+
+// spanNote says, while pastMeasured holds steps near the measured values,
+// how near: "" otherwise.
+func (o *Optimizer) spanNote() string {
+	if o.measured == nil || math.IsInf(o.blind, 1) {
+		return ""
+	}
+	return fmt.Sprintf(" and within %.3g%% of the values measured so far (a short history)", 100*o.blind)
 }
 
 // pastMeasured reports whether c, while the history is short, takes a

@@ -395,6 +395,9 @@ func TestShortHistoryStaysNearMeasured(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := ss[0].Config
+			if !strings.Contains(ss[0].Why, "within 13.3% of the values measured so far") {
+				t.Errorf("seed %d: the suggestion's why does not say how near the measured values it stays: %s", seed, ss[0].Why)
+			}
 			b, d := c["batch"].Float(), c["delay"].Float()
 			if b/bHi-1 > bound+1e-9 || 1-b/bLo > bound+1e-9 || d/dHi-1 > bound+1e-9 || 1-d/dLo > bound+1e-9 {
 				t.Errorf("seed %d: %s lies past the measured batches %g–%g or delays %.3g–%.3g by more than %.1f%%", seed, c, bLo, bHi, dLo, dHi, 100*bound)
