@@ -34,7 +34,7 @@ type Command struct {
 }
 
 // Usage is the simulate command's synopsis.
-const Usage = "--scenario NAME|FILE|all [--passes 30] [--seeds 5] [--policy gp|random|hold|all] [--report DIR] [--json] [--check-goals] [--parallel N] | --list"
+const Usage = "--scenario NAME|FILE|all [--passes 30] [--seeds 5] [--policy gp|random|hold|all] [--report DIR] [--json | --trace] [--check-goals] [--parallel N] | --list"
 
 // simulateOptions are the simulate command's flags.
 type simulateOptions struct {
@@ -44,6 +44,7 @@ type simulateOptions struct {
 	policy     string
 	report     string
 	json       bool
+	trace      bool
 	checkGoals bool
 	list       bool
 	parallel   int
@@ -66,7 +67,8 @@ func (c Command) Run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.policy, "policy", string(PolicyGP), "how passes choose candidates: gp, random, hold, or all (--check-goals without --policy runs all)")
 	fs.StringVar(&o.report, "report", "", "write a report (figures, tables, JSON) into DIR")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per campaign (its summary) instead of a table")
-	fs.BoolVar(&o.checkGoals, "check-goals", false, "print the goals table (on stderr with --json) and exit 1 if one is missed")
+	fs.BoolVar(&o.trace, "trace", false, "print one JSON object per pass (its campaign's scenario, policy and seed; what it tried, how it ended and why, the truths) instead of a table")
+	fs.BoolVar(&o.checkGoals, "check-goals", false, "print the goals table (on stderr with --json or --trace) and exit 1 if one is missed")
 	fs.BoolVar(&o.list, "list", false, "print the built-in scenarios' names, one a line")
 	fs.IntVar(&o.parallel, "parallel", 0, "campaigns run at once (default: one per core)")
 	fs.Usage = func() {
@@ -104,6 +106,8 @@ func (c Command) Run(args []string, stdout, stderr io.Writer) int {
 		return usage("--parallel: expected a number >= 0, got %d", o.parallel)
 	case o.report != "" && c.Report == nil:
 		return usage("--report: this build has no report writer")
+	case o.json && o.trace:
+		return usage("--json and --trace: expected one of them, one JSON object per campaign or per pass")
 	}
 	var policies []Policy
 	switch p := Policy(o.policy); {
@@ -129,15 +133,13 @@ func (c Command) Run(args []string, stdout, stderr io.Writer) int {
 	bar.done()
 
 	code := ExitOK
-	if o.json {
-		enc := json.NewEncoder(stdout)
-		for _, r := range results {
-			if err := enc.Encode(r.Summary); err != nil {
-				fmt.Fprintf(stderr, "passflow simulate: %v\n", err)
-				return ExitFail
-			}
+	switch {
+	case o.json || o.trace:
+		if err := printJSON(stdout, results, o.trace); err != nil {
+			fmt.Fprintf(stderr, "passflow simulate: %v\n", err)
+			return ExitFail
 		}
-	} else {
+	default:
 		PrintTable(stdout, results)
 		if o.seeds > 1 && len(results) > 1 {
 			fmt.Fprintln(stdout)
@@ -152,14 +154,14 @@ func (c Command) Run(args []string, stdout, stderr io.Writer) int {
 		if err := c.Report(o.report, results); err != nil {
 			fmt.Fprintf(stderr, "passflow simulate: report: %v\n", err)
 			code = ExitFail
-		} else if !o.json {
+		} else if !o.json && !o.trace {
 			fmt.Fprintf(stdout, "\nreport written to %s\n", o.report)
 		}
 	}
 	if o.checkGoals {
 		goals := Goals(results, total)
 		w := stdout
-		if o.json {
+		if o.json || o.trace {
 			w = stderr
 		} else {
 			fmt.Fprintln(w)
@@ -170,6 +172,34 @@ func (c Command) Run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// tracedPass is a line of --trace: a pass with its campaign's key.
+type tracedPass struct {
+	Scenario string `json:"scenario"`
+	Policy   Policy `json:"policy"`
+	Seed     uint64 `json:"seed"`
+	Pass
+}
+
+// printJSON prints one JSON object per campaign (its summary) or, with
+// passes, per pass of each campaign.
+func printJSON(w io.Writer, results []Result, passes bool) error {
+	enc := json.NewEncoder(w)
+	for _, r := range results {
+		if !passes {
+			if err := enc.Encode(r.Summary); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, p := range r.Passes {
+			if err := enc.Encode(tracedPass{Scenario: r.Scenario, Policy: r.Policy, Seed: r.Seed, Pass: p}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // PrintMedians prints one line per scenario and policy: the medians over

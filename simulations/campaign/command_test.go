@@ -69,6 +69,7 @@ func TestCommandUsageErrors(t *testing.T) {
 		{"scenario file", Command{}, []string{"--scenario", "x/y.yaml"}, "--scenario: no such scenario file x/y.yaml"},
 		{"arguments", Command{}, []string{"--scenario", "a", "extra"}, `unexpected arguments ["extra"]`},
 		{"no report writer", Command{}, []string{"--scenario", "a", "--report", "out"}, "--report: this build has no report writer"},
+		{"json and trace", Command{}, []string{"--scenario", "a", "--json", "--trace"}, "--json and --trace: expected one of them"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := simulate(t, tc.cmd, tc.args...)
@@ -99,13 +100,8 @@ func TestCommandJSON(t *testing.T) {
 	want := []string{"approvals_asked", "failed", "false_rollbacks", "final_gap", "incumbent_violations", "passes", "passes_to_within_5pct", "policy",
 		"promotions", "rejected", "repairs", "rollbacks", "rollbacks_after_5", "scenario", "seed", "skipped", "slo_violating_promotions",
 		"violating_stages", "wall_s", "worse_promotions", "worst_breach"}
-	sc := bufio.NewScanner(strings.NewReader(out))
 	var scen []string
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("line %q: %v", sc.Text(), err)
-		}
+	for _, m := range jsonLines(t, out) {
 		var keys []string
 		for k := range m {
 			keys = append(keys, k)
@@ -115,13 +111,53 @@ func TestCommandJSON(t *testing.T) {
 			t.Errorf("keys %v\nwant %v", keys, want)
 		}
 		if m["policy"] != "hold" || m["seed"] != 1.0 || m["passes"] != 1.0 {
-			t.Errorf("line %s: want policy hold, seed 1, 1 pass", sc.Text())
+			t.Errorf("line %v: want policy hold, seed 1, 1 pass", m)
 		}
 		scen = append(scen, m["scenario"].(string))
 	}
 	if !slices.Equal(scen, []string{"a", "b"}) || len(reported) != 2 {
 		t.Errorf("lines for %v, %d results reported; want a then b, 2", scen, len(reported))
 	}
+}
+
+// TestCommandTrace prints one line per pass, each with its campaign's key
+// and the pass as the truth sees it; the goals go to stderr.
+func TestCommandTrace(t *testing.T) {
+	t.Parallel()
+	code, out, errOut := simulate(t, Command{}, "--scenario", "a", "--passes", "2", "--seeds", "2", "--policy", "hold", "--trace", "--check-goals")
+	if code != ExitFail || !strings.Contains(errOut, "median gap after pass 15 (GP)") {
+		t.Fatalf("exit %d, stderr %q; want 1 (goals missed) and the goals on stderr", code, errOut)
+	}
+	var keys []string
+	for _, m := range jsonLines(t, out) {
+		keys = append(keys, fmt.Sprintf("%v/%v/%v/%v", m["scenario"], m["policy"], m["seed"], m["n"]))
+		for _, k := range []string{"at", "outcome", "reason", "incumbent", "incumbent_truth", "optimum", "gap", "incumbent_breach"} {
+			if _, ok := m[k]; !ok {
+				t.Errorf("line %v: no %q", m, k)
+			}
+		}
+		if r, _ := m["reason"].(string); m["outcome"] != "skipped" || !strings.HasSuffix(r, "hold policy: no change") {
+			t.Errorf("line %v: want a pass the hold policy skipped, and why", m)
+		}
+	}
+	if want := []string{"a/hold/1/1", "a/hold/1/2", "a/hold/2/1", "a/hold/2/2"}; !slices.Equal(keys, want) {
+		t.Errorf("lines %v, want %v", keys, want)
+	}
+}
+
+// jsonLines decodes out, one JSON object a line.
+func jsonLines(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var lines []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		lines = append(lines, m)
+	}
+	return lines
 }
 
 // TestCommandTableAndGoals runs the hold policy only: the table prints and
