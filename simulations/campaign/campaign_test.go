@@ -144,6 +144,9 @@ func checkConsistent(t *testing.T, w simulations.World, res Result) {
 			if p.CandidateTruth == nil || p.CandidateTruth.Objective != cand.Objective {
 				t.Errorf("pass %d: candidate truth %v, want %v", p.N, p.CandidateTruth, cand)
 			}
+			if p.Why == "" {
+				t.Errorf("pass %d: no why for candidate %s", p.N, p.Candidate)
+			}
 			if want := cand.Objective/base.Objective - 1; p.TrueChange == nil || math.Abs(*p.TrueChange-want) > 1e-12 {
 				t.Errorf("pass %d: true change %v, want %v", p.N, p.TrueChange, want)
 			}

@@ -65,6 +65,7 @@ func (c *campaign) measure(n int, id string, st workflows.PassStatus, perr error
 			return p, err
 		}
 		p.Candidate, p.CandidateTruth, p.MeasuredChange = st.Candidate, &cand, st.Change
+		p.Why, p.Prediction = st.Why, st.Prediction
 		if base.Objective != 0 {
 			ch := cand.Objective/base.Objective - 1
 			p.TrueChange = &ch

@@ -70,6 +70,10 @@ type Pass struct {
 	// none); CandidateTruth its true values.
 	Candidate      models.Config      `json:"candidate,omitempty"`
 	CandidateTruth *simulations.Truth `json:"candidate_truth,omitempty"`
+	// Why is why the optimizer proposed the candidate, and Prediction what
+	// its models believed of it (nil for a policy without a model).
+	Why        string             `json:"why,omitempty"`
+	Prediction *models.Prediction `json:"prediction,omitempty"`
 	// TrueChange is the candidate's true objective relative to the
 	// baseline's (candidate/baseline − 1: −0.08 is 8% lower), and
 	// MeasuredChange what the canary measured of it at its last verified
