@@ -1122,10 +1122,15 @@ func (o *Optimizer) measuredSpans() []span {
 	return out
 }
 
-// spanNote says, while pastMeasured holds steps near the measured values,
-// how near: "" otherwise.
+// nearMeasured reports whether this Ask holds steps near the measured
+// values (pastMeasured): a short history in safe mode, and an incumbent
+// inside its limits.
+func (o *Optimizer) nearMeasured() bool { return o.measured != nil && !math.IsInf(o.blind, 1) }
+
+// spanNote says, while steps are held near the measured values, how near:
+// "" otherwise.
 func (o *Optimizer) spanNote() string {
-	if o.measured == nil || math.IsInf(o.blind, 1) {
+	if !o.nearMeasured() {
 		return ""
 	}
 	return fmt.Sprintf(" and within %.3g%% of the values measured so far (a short history)", 100*o.blind)
@@ -1146,7 +1151,7 @@ func (o *Optimizer) spanNote() string {
 // the spans for good, the loop spent its passes on steps too small for a
 // canary to show (BENCHMARKS.md).
 func (o *Optimizer) pastMeasured(c models.Config) bool {
-	if o.measured == nil || math.IsInf(o.blind, 1) {
+	if !o.nearMeasured() {
 		return false
 	}
 	for i, p := range o.problem.Space {
