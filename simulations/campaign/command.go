@@ -135,7 +135,11 @@ func (c Command) Run(args []string, stdout, stderr io.Writer) int {
 	code := ExitOK
 	switch {
 	case o.json || o.trace:
-		if err := printJSON(stdout, results, o.trace); err != nil {
+		write := printSummaries
+		if o.trace {
+			write = printPasses
+		}
+		if err := write(stdout, results); err != nil {
 			fmt.Fprintf(stderr, "passflow simulate: %v\n", err)
 			return ExitFail
 		}
@@ -182,17 +186,22 @@ type tracedPass struct {
 	Pass
 }
 
-// printJSON prints one JSON object per campaign (its summary) or, with
-// passes, per pass of each campaign.
-func printJSON(w io.Writer, results []Result, passes bool) error {
+// printSummaries prints one JSON object per campaign: its summary.
+func printSummaries(w io.Writer, results []Result) error {
 	enc := json.NewEncoder(w)
 	for _, r := range results {
-		if !passes {
-			if err := enc.Encode(r.Summary); err != nil {
-				return err
-			}
-			continue
+		if err := enc.Encode(r.Summary); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// printPasses prints one JSON object per pass of each campaign, with the
+// campaign's key.
+func printPasses(w io.Writer, results []Result) error {
+	enc := json.NewEncoder(w)
+	for _, r := range results {
 		for _, p := range r.Passes {
 			if err := enc.Encode(tracedPass{Scenario: r.Scenario, Policy: r.Policy, Seed: r.Seed, Pass: p}); err != nil {
 				return err
