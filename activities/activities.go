@@ -222,7 +222,7 @@ func (a *Activities) Analyze(ctx context.Context, in contract.AnalyzeInput) (con
 			return res, nil
 		}
 	}
-	if res.Breaking, res.BreakingWhy, err = a.breaking(ctx, tel, spec, to); err != nil {
+	if res.Breaking, res.BreakingWhy, err = a.breaking(ctx, tel, spec, in.BaselineSince, to); err != nil {
 		return contract.AnalyzeResult{}, wrap(err, "analyze %s", spec.Name)
 	}
 	// Size the wait: the samples the judge needs given the baseline's noise,
@@ -251,9 +251,13 @@ const BreachWindow = time.Hour
 // (judge.SLOs), at the judge's confidence shared among the windows
 // (Bonferroni): a guardrail shown over its limit in any window makes the
 // pass a repair (a regression, a drift, a load the tuned configuration has
-// no headroom for). It returns the guardrails, and one line of evidence
-// each, from its worst window.
-func (a *Activities) breaking(ctx context.Context, tel TelemetrySource, spec target.Spec, to time.Time) (names, why []string, err error) {
+// no headroom for). Only the windows since the baseline's configuration
+// took it over count (since; zero looks back the whole day), the earliest
+// cut at since: a promotion a few hours ago leaves the day's earlier
+// hours to the configuration it replaced, whose breaches are no reason to
+// repair its successor. It returns the guardrails, and one line of
+// evidence each, from its worst window.
+func (a *Activities) breaking(ctx context.Context, tel TelemetrySource, spec target.Spec, since, to time.Time) (names, why []string, err error) {
 	if len(spec.Constraints) == 0 {
 		return nil, nil, nil
 	}
@@ -264,13 +268,12 @@ func (a *Activities) breaking(ctx context.Context, tel TelemetrySource, spec tar
 		}
 	}
 	w := max(Lookback(spec), BreachWindow)
-	n := max(int(BreachLookback/w), 1)
-	confidence := 1 - (1-spec.Judge().Confidence)/float64(n)
+	windows := breachWindows(w, since, to)
+	confidence := 1 - (1-spec.Judge().Confidence)/float64(max(len(windows), 1))
 	worst := map[string]judge.SLOVerdict{}
-	when := map[string]time.Time{}
-	for k := range n {
-		from := to.Add(-time.Duration(k+1) * w)
-		samples, err := a.read(ctx, tel, metrics, CohortBaseline, from, from.Add(w))
+	when := map[string]window{}
+	for _, win := range windows {
+		samples, err := a.read(ctx, tel, metrics, CohortBaseline, win.from, win.to)
 		if err != nil {
 			return nil, nil, wrap(err, "look for broken guardrails")
 		}
@@ -279,7 +282,7 @@ func (a *Activities) breaking(ctx context.Context, tel TelemetrySource, spec tar
 				continue
 			}
 			if prev, ok := worst[v.Metric]; !ok || math.Abs(v.Mean-v.Line) > math.Abs(prev.Mean-prev.Line) {
-				worst[v.Metric], when[v.Metric] = v, from
+				worst[v.Metric], when[v.Metric] = v, win
 			}
 		}
 	}
@@ -290,9 +293,30 @@ func (a *Activities) breaking(ctx context.Context, tel TelemetrySource, spec tar
 		}
 		names = append(names, c.Metric)
 		why = append(why, fmt.Sprintf("guardrail %s over %s–%s: %s", c.Metric,
-			when[c.Metric].UTC().Format("15:04"), when[c.Metric].Add(w).UTC().Format("15:04"), v.Why))
+			when[c.Metric].from.UTC().Format("15:04"), when[c.Metric].to.UTC().Format("15:04"), v.Why))
 	}
 	return names, why, nil
+}
+
+// window is a time window [from, to).
+type window struct{ from, to time.Time }
+
+// breachWindows returns the windows breaking reads, newest first: w long,
+// back from to over BreachLookback (at least one), none reaching before
+// since, the earliest cut at it (a zero since cuts nothing).
+func breachWindows(w time.Duration, since, to time.Time) []window {
+	var out []window
+	for k := range max(int(BreachLookback/w), 1) {
+		win := window{from: to.Add(-time.Duration(k+1) * w), to: to.Add(-time.Duration(k) * w)}
+		if !win.to.After(since) {
+			break
+		}
+		if win.from.Before(since) {
+			win.from = since
+		}
+		out = append(out, win)
+	}
+	return out
 }
 
 // Propose warm-starts the optimizer with the target's history and asks it for

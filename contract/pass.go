@@ -33,6 +33,12 @@ func (s Summary) SE() float64 {
 type AnalyzeInput struct {
 	PassID string      `json:"pass_id"`
 	Target target.Spec `json:"target"`
+	// BaselineSince is when the configuration the baseline runs took it
+	// over: the end of the last pass that promoted it or of the restore
+	// that put it back; zero when unknown. Analyze looks for a broken
+	// guardrail only since then: before it, the baseline's telemetry is
+	// another configuration's.
+	BaselineSince time.Time `json:"baseline_since,omitzero"`
 }
 
 // AnalyzeResult is the baseline: the configuration the service runs, its SLIs

@@ -93,6 +93,9 @@ type PassInput struct {
 	History []models.Observation `json:"history,omitempty"`
 	// Requests are the requests the pass serves, as the tuner took them.
 	Requests []PassRequest `json:"requests,omitempty"`
+	// BaselineSince is when the baseline's configuration took it over, as
+	// the tuner recorded it (TunerState.BaselineSince); zero when unknown.
+	BaselineSince time.Time `json:"baseline_since,omitzero"`
 }
 
 // StageStatus is one canary stage as the pass sees it.
@@ -287,7 +290,7 @@ func (p *pass) run(ctx workflow.Context) error {
 	p.setStep(ctx, StepAnalyze)
 	var an contract.AnalyzeResult
 	if err := workflow.ExecuteActivity(readCtx(ctx, "analyze "+spec.Name), contract.AnalyzeName,
-		contract.AnalyzeInput{PassID: p.in.PassID, Target: spec}).Get(ctx, &an); err != nil {
+		contract.AnalyzeInput{PassID: p.in.PassID, Target: spec, BaselineSince: p.in.BaselineSince}).Get(ctx, &an); err != nil {
 		return fmt.Errorf("analyze: %w", err)
 	}
 	p.ref, p.st.Baseline, p.st.SLIs = an, an.Baseline, an.SLIs

@@ -62,6 +62,7 @@ type fakes struct {
 	// unsaid: the actuator names what it replaced but not the share.
 	unsaid   bool
 	record   *contract.RecordInput
+	analyzed []contract.AnalyzeInput
 	proposed contract.ProposeInput
 	windows  []contract.WindowInput // every check's and verification's input
 }
@@ -80,6 +81,9 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 		env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
 	reg(contract.AnalyzeName, func(ctx context.Context, in contract.AnalyzeInput) (contract.AnalyzeResult, error) {
+		f.mu.Lock()
+		f.analyzed = append(f.analyzed, in)
+		f.mu.Unlock()
 		return contract.AnalyzeResult{Baseline: incumbent, Skip: f.skip != "", Reason: f.skip,
 			SLIs: map[string]contract.Summary{"cost": {N: 60, Mean: 1}}, Breaking: f.breaking}, nil
 	})

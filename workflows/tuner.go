@@ -581,7 +581,7 @@ func (t *tuner) runPass(ctx workflow.Context, q *PassRef) {
 	})
 	fut := workflow.ExecuteChildWorkflow(cctx, PassWorkflowName, PassInput{
 		PassID: q.ID, Target: spec, Trigger: q.Trigger, RequestedBy: q.RequestedBy,
-		History: t.st.History, Requests: q.Requests,
+		History: t.st.History, Requests: q.Requests, BaselineSince: t.st.BaselineSince,
 	})
 	if err := fut.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 		rec.Outcome, rec.Reason, rec.Ended = OutcomeFailed, fmt.Sprintf("the pass could not start: %v", err), workflow.Now(ctx)
@@ -611,7 +611,7 @@ func (t *tuner) runPass(ctx workflow.Context, q *PassRef) {
 		t.trimHistory()
 	}
 	if st.Outcome == OutcomePromoted && st.Candidate != nil {
-		t.st.LastPromoted = st.Candidate.Clone()
+		t.st.LastPromoted, t.st.BaselineSince = st.Candidate.Clone(), st.Ended
 	}
 	rec.Trail = trail(st)
 	t.audit(rec)
@@ -663,6 +663,11 @@ func (t *tuner) reconcile(ctx workflow.Context, q *PassRef, spec target.Spec, er
 		rec.Reconciled = cfg.String()
 	}
 	rec.Ended = workflow.Now(dctx)
+	if rerr == nil {
+		// The pass may have promoted before it ended: the baseline ran
+		// something else until now.
+		t.st.BaselineSince = rec.Ended
+	}
 	t.audit(*rec)
 }
 

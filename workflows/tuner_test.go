@@ -198,6 +198,19 @@ func TestTunerCoalescesRequestsIntoOneQueuedPass(t *testing.T) {
 	if got := st.LastPromoted.String(); got != "gc=a threads=40" {
 		t.Errorf("last promoted %s, want the candidate", got)
 	}
+	// Each pass's analyze looks for broken guardrails only since the
+	// baseline took its configuration: unknown for the first, the first's
+	// promotion for the second; the second's promotion is the next.
+	var since []time.Time
+	for _, in := range f.analyzed {
+		since = append(since, in.BaselineSince)
+	}
+	if len(since) != 2 || !since[0].IsZero() || !since[1].Equal(st.Recent[0].Ended) {
+		t.Errorf("analyze given baseline_since %v, want zero, then the first promotion's end %s", since, st.Recent[0].Ended)
+	}
+	if !st.BaselineSince.Equal(st.Recent[1].Ended) {
+		t.Errorf("baseline since %s, want the second promotion's end %s", st.BaselineSince, st.Recent[1].Ended)
+	}
 	// The schedule was put on registration and deleted with the target.
 	if len(f.schedules) != 2 || f.schedules[0].Cron != "0 2 * * *" || f.schedules[0].Delete || !f.schedules[1].Delete {
 		t.Errorf("schedule calls %+v, want a put of 0 2 * * * then a delete", f.schedules)
@@ -306,6 +319,11 @@ func TestTunerReconcilesAPassThatEndsWithoutCleanup(t *testing.T) {
 	rec := st.Recent[0]
 	if rec.Outcome != workflows.OutcomeAbandoned || !strings.Contains(rec.Reason, "timed out without its own cleanup") || rec.Reconciled == "" {
 		t.Errorf("record %+v, want abandoned, timed out, reconciled", rec)
+	}
+	// The pass may have promoted before it timed out: the baseline runs
+	// the restored configuration from the restore on.
+	if !st.BaselineSince.Equal(rec.Ended) {
+		t.Errorf("baseline since %s, want the restore's end %s", st.BaselineSince, rec.Ended)
 	}
 }
 

@@ -360,6 +360,11 @@ type TunerState struct {
 	// without its own cleanup: the last promoted candidate, or the spec's
 	// current values.
 	LastPromoted models.Config `json:"last_promoted,omitempty"`
+	// BaselineSince is when the baseline's configuration took it over: the
+	// end of the last pass that promoted, or of the restore after a pass
+	// that ended without its cleanup; zero before either. A pass's analyze
+	// looks for broken guardrails only since then.
+	BaselineSince time.Time `json:"baseline_since,omitzero"`
 	// LastAlertRequest is when an alert last requested a pass; the target's
 	// cooldown counts from it. LastAlertPass is the pass it requested.
 	LastAlertRequest time.Time `json:"last_alert_request,omitzero"`
