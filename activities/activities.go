@@ -331,7 +331,7 @@ func (a *Activities) Propose(ctx context.Context, in contract.ProposeInput) (con
 	}
 	region := &models.TrustRegion{Incumbent: in.Incumbent, MaxStep: spec.Risk.MaxStep, Delta: spec.Risk.Delta}
 	res := resolution(spec, in.IncumbentSLIs)
-	opt, name, err := newOptimizer(res.Tighten(spec.Problem()), in.Seed^a.SeedSalt, region, res.MinGain, len(in.Breaking) > 0)
+	opt, name, err := newOptimizer(res.Tighten(spec.Problem()), in.Seed^a.SeedSalt, region, res.MinGain, in.Breaking)
 	if err != nil {
 		return contract.ProposeResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("propose for %s: %v", spec.Name, err), contract.ErrTypeInvalidTarget, err)
@@ -402,7 +402,7 @@ func incumbentObservation(spec target.Spec, in contract.ProposeInput) (models.Ob
 
 // newOptimizer returns the optimizer the propose step uses, and its name:
 // the Gaussian-process optimizer in safe mode.
-func newOptimizer(p models.Problem, seed uint64, region *models.TrustRegion, minGain float64, repair bool) (models.Optimizer, string, error) {
+func newOptimizer(p models.Problem, seed uint64, region *models.TrustRegion, minGain float64, repair []string) (models.Optimizer, string, error) {
 	gp, err := bo.New(p, bo.Options{Seed: seed, Region: region, MinGain: minGain, Repair: repair})
 	return gp, "gaussian-process", err
 }

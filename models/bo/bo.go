@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/passflow/passflow/models"
 	"github.com/passflow/passflow/models/judge"
@@ -52,13 +53,16 @@ type Options struct {
 	// canary cannot show is a rollback, or a promotion on luck. Zero
 	// proposes any gain.
 	MinGain float64
-	// Repair, in safe mode, is set when the incumbent breaks a guardrail:
-	// the pass's job is then to restore it, at whatever cost. A repair
-	// proposes the configuration with the best predicted objective among
-	// those believed to keep every guardrail (MinGain does not apply: the
-	// objective may well get worse), or, when none is, the one most likely
-	// to keep them all, if that is more likely than not.
-	Repair bool
+	// Repair, in safe mode, lists the guardrails the incumbent breaks (by
+	// metric): the pass's job is then to restore them, at whatever cost. A
+	// repair proposes the configuration with the best predicted objective
+	// among those believed to keep every guardrail that the models predict
+	// further from the broken guardrails' lines than the incumbent, and no
+	// nearer any other's: a repair does not spend headroom for objective
+	// (MinGain does not apply: the objective may well get worse). When none
+	// is, it proposes the one most likely to keep them all, if that is more
+	// likely than not.
+	Repair []string
 	// Restarts turns on restart steps outside safe mode: once the best value
 	// has stalled, every other suggestion searches outside the incumbent's
 	// basin (see restartStep). They help a multimodal objective leave a
@@ -873,7 +877,8 @@ func (o *Optimizer) propose(m *boModel, rng *rand.Rand, explore bool) (models.Su
 		}
 	}
 	pool := o.scoredPool(am, rng, centers, basin)
-	if o.opts.Repair && o.opts.Region != nil && m.obj != nil {
+	repair := len(o.opts.Repair) > 0
+	if repair && o.opts.Region != nil && m.obj != nil {
 		o.repairOrder(m, &pool)
 	}
 	cands, pall := pool.cands, pool.pall
@@ -883,7 +888,7 @@ func (o *Optimizer) propose(m *boModel, rng *rand.Rand, explore bool) (models.Su
 	// A model of a few points is too sure of itself to stand between the
 	// loop and its next measurement; the gain it predicts counts once the
 	// history could fill a design twice over.
-	minGain := o.opts.Region != nil && o.opts.MinGain > 0 && m.obj != nil && len(o.obs) >= minGainFrom(o.enc.dim()) && !o.opts.Repair
+	minGain := o.opts.Region != nil && o.opts.MinGain > 0 && m.obj != nil && len(o.obs) >= minGainFrom(o.enc.dim()) && !repair
 	if minGain {
 		incMean = m.prediction(o.inc).Mean
 	}
@@ -901,7 +906,7 @@ func (o *Optimizer) propose(m *boModel, rng *rand.Rand, explore bool) (models.Su
 			if pall[i] > bestP {
 				bestP, likeliest = pall[i], i
 			}
-			if pall[i] < 1-o.delta {
+			if pall[i] < 1-o.delta || (pool.restores != nil && !pool.restores[i]) {
 				continue
 			}
 		}
@@ -922,8 +927,9 @@ func (o *Optimizer) propose(m *boModel, rng *rand.Rand, explore bool) (models.Su
 			s.LengthScales = o.lengthScales(m.obj.hyp)
 		}
 		s.Why = m.why()
-		if o.opts.Repair {
-			s.Why = "repair (the incumbent breaks a guardrail), the best predicted objective believed to keep every guardrail: " + s.Why
+		if repair {
+			s.Why = fmt.Sprintf("repair (the incumbent breaks %s), the best predicted objective believed to keep every guardrail, "+
+				"predicted further from the broken lines and no nearer any other: %s", strings.Join(o.opts.Repair, ", "), s.Why)
 		}
 		if basin != nil {
 			s.Why = fmt.Sprintf("restart step (no gain above %.2g sd in the last %d evaluations): %s outside the incumbent's basin, on a model of the observations there",
@@ -935,10 +941,10 @@ func (o *Optimizer) propose(m *boModel, rng *rand.Rand, explore bool) (models.Su
 		}
 		return s, x, nil
 	}
-	if o.opts.Repair && likeliest >= 0 && bestP > 0.5 {
+	if repair && likeliest >= 0 && bestP > 0.5 {
 		s := models.Suggestion{Config: o.enc.decode(cands[likeliest]), Prediction: m.prediction(cands[likeliest])}
-		s.Why = fmt.Sprintf("repair: the incumbent breaks a guardrail; no candidate within max_step %.3g is believed safe at %.3f, "+
-			"this one keeps every guardrail with P %.3f, the likeliest: %s", o.opts.Region.MaxStep, 1-o.delta, bestP, m.why())
+		s.Why = fmt.Sprintf("repair: the incumbent breaks %s; no candidate within max_step %.3g is believed safe at %.3f and to restore it, "+
+			"this one keeps every guardrail with P %.3f, the likeliest: %s", strings.Join(o.opts.Repair, ", "), o.opts.Region.MaxStep, 1-o.delta, bestP, m.why())
 		return s, cands[likeliest], nil
 	}
 	if minGain && safeSeen {
@@ -992,6 +998,9 @@ type pool struct {
 	cands     [][]float64
 	acq, pall []float64
 	order     []int
+	// restores, in a repair, marks the candidates that restore the broken
+	// guardrails (repairOrder); nil otherwise.
+	restores []bool
 }
 
 // scoredPool draws the candidates (quasi-random over the search box, local
@@ -1046,14 +1055,36 @@ func byAcquisition(acq []float64) []int {
 	return order
 }
 
-// repairOrder reorders p for a repair: the best predicted objective among
-// the candidates believed safe first, the rest by their chance of keeping
-// every guardrail. The objective's process models sign·objective (on a log
-// scale when warped), increasing in it: its latent means, in one batch,
-// order the candidates as the objective does.
+// repairOrder reorders p for a repair and marks the candidates that
+// restore (p.restores): predicted further than the incumbent from the line
+// of every guardrail it breaks, and no nearer that of any other. The
+// restoring candidates believed safe come first, by their predicted
+// objective; the rest follow by their chance of keeping every guardrail.
+// The processes model sign·objective and each guardrail on monotone
+// scales: their latent means, in one batch, order the candidates as the
+// values do.
 func (o *Optimizer) repairOrder(m *boModel, p *pool) {
-	mean, _ := m.obj.predict(slices.Concat(p.cands...), len(p.cands))
-	safe := func(i int) bool { return p.pall[i] >= 1-o.delta }
+	all := slices.Concat(p.cands...)
+	mean, _ := m.obj.predict(all, len(p.cands))
+	p.restores = make([]bool, len(p.cands))
+	for i := range p.restores {
+		p.restores[i] = true
+	}
+	for _, cm := range m.cons {
+		if cm.g == nil || cm.name == "" {
+			continue
+		}
+		mu, _ := cm.g.predict(all, len(p.cands))
+		inc, _ := cm.g.predict(o.inc, 1)
+		headroom := func(v float64) float64 { return min(cm.hi-v, v-cm.lo) }
+		broken := slices.Contains(o.opts.Repair, cm.name)
+		for i, v := range mu {
+			if h, hInc := headroom(v), headroom(inc[0]); h < hInc || (broken && h <= hInc) {
+				p.restores[i] = false
+			}
+		}
+	}
+	safe := func(i int) bool { return p.pall[i] >= 1-o.delta && p.restores[i] }
 	sort.SliceStable(p.order, func(a, b int) bool {
 		ia, ib := p.order[a], p.order[b]
 		switch {

@@ -117,7 +117,7 @@ func TestRepair(t *testing.T) {
 			Constraints: map[string]float64{"latency": 200 - 100*x},
 			Uncertainty: map[string]float64{"cost": 0.005, "latency": 1}})
 	}
-	ask := func(repair bool) (models.Suggestion, error) {
+	ask := func(repair []string) (models.Suggestion, error) {
 		o, err := New(p, Options{Seed: 1, Region: &models.TrustRegion{Incumbent: inc, MaxStep: 0.2}, MinGain: 0.02, Repair: repair})
 		if err != nil {
 			t.Fatal(err)
@@ -131,15 +131,57 @@ func TestRepair(t *testing.T) {
 		}
 		return s[0], nil
 	}
-	if s, err := ask(false); !errors.Is(err, models.ErrNoGain) {
+	if s, err := ask(nil); !errors.Is(err, models.ErrNoGain) {
 		t.Errorf("a plain pass: %v (%s), want ErrNoGain: every safe step costs objective", err, s.Config)
 	}
-	s, err := ask(true)
+	s, err := ask([]string{"latency"})
 	if err != nil {
 		t.Fatalf("a repair: %v", err)
 	}
 	if x := s.Config["x"].Float(); x < 0.5 || x > 0.62 || s.Prediction.PAllFeasible < 0.95 || !strings.HasPrefix(s.Why, "repair") {
 		t.Errorf("a repair proposed x=%v with P(feasible) %.3f (%s); want the cheapest x believed to keep latency <= 150, just past 0.5",
 			x, s.Prediction.PAllFeasible, s.Why)
+	}
+}
+
+// TestRepairSpendsNoHeadroom: a repair restores the broken guardrail and
+// does not buy back its cost with another's headroom. Latency, over its
+// line at the incumbent, falls with x; memory, well inside its own, rises
+// as y falls, and so does the cost. The cheapest step believed safe would
+// raise x and lower y; a repair raises x and leaves memory no nearer its
+// line.
+func TestRepairSpendsNoHeadroom(t *testing.T) {
+	space := models.Space{
+		{Name: "x", Type: models.Float, Min: 0, Max: 1},
+		{Name: "y", Type: models.Float, Min: 0, Max: 1},
+	}
+	p := models.Problem{Space: space, Objective: "cost", Constraints: []models.Constraint{
+		{Metric: "latency", Max: fptr(150)}, {Metric: "memory", Max: fptr(100)}}}
+	inc := models.Config{"x": models.Num(0.45), "y": models.Num(0.5)} // latency 155, memory 70
+	var obs []models.Observation
+	for i := range 5 {
+		for j := range 5 {
+			x, y := 0.3+0.075*float64(i), 0.3+0.1*float64(j)
+			obs = append(obs, models.Observation{Config: models.Config{"x": models.Num(x), "y": models.Num(y)},
+				Objective:   1 + x + y,
+				Constraints: map[string]float64{"latency": 200 - 100*x, "memory": 40 + 60*(1-y)},
+				Uncertainty: map[string]float64{"cost": 0.005, "latency": 1, "memory": 1}})
+		}
+	}
+	o, err := New(p, Options{Seed: 1, Region: &models.TrustRegion{Incumbent: inc, MaxStep: 0.2}, MinGain: 0.02, Repair: []string{"latency"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Tell(obs...); err != nil {
+		t.Fatal(err)
+	}
+	sugs, err := o.Ask(1)
+	if err != nil {
+		t.Fatalf("a repair: %v", err)
+	}
+	s := sugs[0]
+	x, y := s.Config["x"].Float(), s.Config["y"].Float()
+	if x <= 0.5 || y < 0.49 || !strings.Contains(s.Why, "repair (the incumbent breaks latency)") {
+		t.Errorf("a repair proposed x=%.3f y=%.3f (%s); want x past 0.5 (latency restored) and y not below 0.5 (memory no nearer its line)", x, y, s.Why)
 	}
 }
