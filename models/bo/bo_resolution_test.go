@@ -117,20 +117,7 @@ func TestRepair(t *testing.T) {
 			Constraints: map[string]float64{"latency": 200 - 100*x},
 			Uncertainty: map[string]float64{"cost": 0.005, "latency": 1}})
 	}
-	ask := func(repair []string) (models.Suggestion, error) {
-		o, err := New(p, Options{Seed: 1, Region: &models.TrustRegion{Incumbent: inc, MaxStep: 0.2}, MinGain: 0.02, Repair: repair})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := o.Tell(obs...); err != nil {
-			t.Fatal(err)
-		}
-		s, err := o.Ask(1)
-		if err != nil {
-			return models.Suggestion{}, err
-		}
-		return s[0], nil
-	}
+	ask := func(repair []string) (models.Suggestion, error) { return askOnce(t, p, inc, obs, repair) }
 	if s, err := ask(nil); !errors.Is(err, models.ErrNoGain) {
 		t.Errorf("a plain pass: %v (%s), want ErrNoGain: every safe step costs objective", err, s.Config)
 	}
@@ -168,20 +155,31 @@ func TestRepairSpendsNoHeadroom(t *testing.T) {
 				Uncertainty: map[string]float64{"cost": 0.005, "latency": 1, "memory": 1}})
 		}
 	}
-	o, err := New(p, Options{Seed: 1, Region: &models.TrustRegion{Incumbent: inc, MaxStep: 0.2}, MinGain: 0.02, Repair: []string{"latency"}})
+	s, err := askOnce(t, p, inc, obs, []string{"latency"})
+	if err != nil {
+		t.Fatalf("a repair: %v", err)
+	}
+	x, y := s.Config["x"].Float(), s.Config["y"].Float()
+	if x <= 0.5 || y < 0.49 || !strings.Contains(s.Why, "repair (the incumbent breaks latency)") {
+		t.Errorf("a repair proposed x=%.3f y=%.3f (%s); want x past 0.5 (latency restored) and y not below 0.5 (memory no nearer its line)", x, y, s.Why)
+	}
+}
+
+// askOnce asks a safe-mode optimizer around inc (max_step 0.2, a minimum
+// gain of 2%), told obs, for one suggestion; repair names the guardrails
+// the incumbent breaks.
+func askOnce(t *testing.T, p models.Problem, inc models.Config, obs []models.Observation, repair []string) (models.Suggestion, error) {
+	t.Helper()
+	o, err := New(p, Options{Seed: 1, Region: &models.TrustRegion{Incumbent: inc, MaxStep: 0.2}, MinGain: 0.02, Repair: repair})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := o.Tell(obs...); err != nil {
 		t.Fatal(err)
 	}
-	sugs, err := o.Ask(1)
+	s, err := o.Ask(1)
 	if err != nil {
-		t.Fatalf("a repair: %v", err)
+		return models.Suggestion{}, err
 	}
-	s := sugs[0]
-	x, y := s.Config["x"].Float(), s.Config["y"].Float()
-	if x <= 0.5 || y < 0.49 || !strings.Contains(s.Why, "repair (the incumbent breaks latency)") {
-		t.Errorf("a repair proposed x=%.3f y=%.3f (%s); want x past 0.5 (latency restored) and y not below 0.5 (memory no nearer its line)", x, y, s.Why)
-	}
+	return s[0], nil
 }
