@@ -1074,12 +1074,12 @@ func (o *Optimizer) repairOrder(m *boModel, p *pool) {
 		if cm.g == nil || cm.name == "" {
 			continue
 		}
+		headroom := func(v float64) float64 { return min(cm.hi-v, v-cm.lo) }
 		mu, _ := cm.g.predict(all, len(p.cands))
 		inc, _ := cm.g.predict(o.inc, 1)
-		headroom := func(v float64) float64 { return min(cm.hi-v, v-cm.lo) }
-		broken := slices.Contains(o.opts.Repair, cm.name)
+		hInc, broken := headroom(inc[0]), slices.Contains(o.opts.Repair, cm.name)
 		for i, v := range mu {
-			if h, hInc := headroom(v), headroom(inc[0]); h < hInc || (broken && h <= hInc) {
+			if h := headroom(v); h < hInc || (broken && h <= hInc) {
 				p.restores[i] = false
 			}
 		}
