@@ -177,6 +177,10 @@ type Suggestion struct {
 	LengthScales map[string]float64 `json:"length_scales,omitempty"`
 	// Why says in a few words how the suggestion was chosen.
 	Why string `json:"why,omitempty"`
+	// Incumbent, for a repair's step back (bo.Options.Repair), is the
+	// prediction at the incumbent the suggestion was judged against: its
+	// chance of keeping every guardrail is what the candidate's beats.
+	Incumbent *Prediction `json:"incumbent,omitempty"`
 }
 
 // TrustRegion bounds a live pass's proposals: only configurations within

@@ -59,6 +59,25 @@ type RiskInput struct {
 	// BudgetRemaining is the share of the error budget left, in [0, 1]; NaN
 	// when unknown.
 	BudgetRemaining float64
+	// Repair is set when the baseline is shown breaking a guardrail, and
+	// BaselinePViolation is then the model's probability that the baseline
+	// breaks one (NaN or 0: unknown).
+	Repair             bool
+	BaselinePViolation float64
+}
+
+// StepBackMaxViolation is the largest probability of breaking a guardrail
+// a repair's step back may have: a canary is worth its traffic when it
+// has a real chance of keeping every line (one in ten); below that the
+// models' guess of a direction is no better than noise (a knee one way, a
+// cliff the other).
+const StepBackMaxViolation = 0.9
+
+// stepBack reports whether in is a repair's step back: a candidate more
+// likely than not to break a guardrail, though at most StepBackMaxViolation
+// and less likely than the baseline, which is shown breaking one.
+func (in RiskInput) stepBack() bool {
+	return in.Repair && in.PViolation > 0.5 && in.PViolation <= StepBackMaxViolation && in.PViolation < in.BaselinePViolation
 }
 
 // Risk is an assessed band with the reasons that set it.
@@ -69,7 +88,9 @@ type Risk struct {
 
 // AssessRisk places a candidate in a band. The rules, in order:
 //   - forbidden when the step leaves the trust region, the error budget is
-//     spent, or a violation is more likely than not;
+//     spent, or a violation is more likely than not, unless the pass is a
+//     repair and a violation is less likely than under the baseline and at
+//     most StepBackMaxViolation (a step back, high);
 //   - otherwise the step as a share of MaxStep sets the base band
 //     (< 1/3 low, < 2/3 medium, else high), and a categorical switch is at
 //     least medium;
@@ -87,7 +108,7 @@ func AssessRisk(in RiskInput) Risk {
 	case !math.IsNaN(in.BudgetRemaining) && in.BudgetRemaining <= 0:
 		why("error budget is spent")
 		return Risk{BandForbidden, reasons}
-	case !math.IsNaN(in.PViolation) && in.PViolation > 0.5:
+	case !math.IsNaN(in.PViolation) && in.PViolation > 0.5 && !in.stepBack():
 		why("P(guardrail violation) %.2f > 0.5", in.PViolation)
 		return Risk{BandForbidden, reasons}
 	}
@@ -109,6 +130,9 @@ func AssessRisk(in RiskInput) Risk {
 		why("switches %d categorical parameter(s)", in.CategoricalChanges)
 	}
 	switch p := in.PViolation; {
+	case in.stepBack():
+		band = BandHigh
+		why("a repair's step back: P(guardrail violation) %.2f > 0.5, less than the baseline's %.2f, shown breaking", p, in.BaselinePViolation)
 	case math.IsNaN(p):
 		if !band.AtLeast(BandMedium) {
 			band = BandMedium

@@ -135,6 +135,11 @@ func TestAssessRisk(t *testing.T) {
 		{"critical tier", RiskInput{Step: 0.05, MaxStep: 0.25, PViolation: 0.01, Tier: TierCritical, BudgetRemaining: nan}, BandMedium},
 		{"best-effort tier", RiskInput{Step: 0.1, MaxStep: 0.25, PViolation: 0.01, Tier: TierBestEffort, BudgetRemaining: nan}, BandLow},
 		{"little budget", RiskInput{Step: 0.1, MaxStep: 0.25, PViolation: 0.01, BudgetRemaining: 0.1}, BandHigh},
+		{"a repair's step back", RiskInput{Step: 0.01, MaxStep: 0.25, PViolation: 0.7, BudgetRemaining: nan, Repair: true, BaselinePViolation: 0.95}, BandHigh},
+		{"a step back no likelier to hold than the baseline", RiskInput{Step: 0.01, MaxStep: 0.25, PViolation: 0.7, BudgetRemaining: nan, Repair: true, BaselinePViolation: 0.6}, BandForbidden},
+		{"a step back past one chance in ten", RiskInput{Step: 0.01, MaxStep: 0.25, PViolation: 0.95, BudgetRemaining: nan, Repair: true, BaselinePViolation: 0.999}, BandForbidden},
+		{"a step back with the baseline's chance unknown", RiskInput{Step: 0.01, MaxStep: 0.25, PViolation: 0.7, BudgetRemaining: nan, Repair: true, BaselinePViolation: nan}, BandForbidden},
+		{"no repair", RiskInput{Step: 0.01, MaxStep: 0.25, PViolation: 0.7, BudgetRemaining: nan, BaselinePViolation: 0.95}, BandForbidden},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -332,9 +332,14 @@ func (p *pass) run(ctx workflow.Context) error {
 	if an.Budget != nil {
 		budget = an.Budget.BudgetRemaining // known: Analyze skips passes whose budget it cannot read
 	}
+	baseViolation := nan()
+	if inc := pr.Suggestion.Incumbent; inc != nil {
+		baseViolation = 1 - inc.PAllFeasible
+	}
 	risk := models.AssessRisk(models.RiskInput{
 		Step: pr.Step, CategoricalChanges: pr.CategoricalChanges, MaxStep: spec.Risk.MaxStep,
 		PViolation: pViolation, Tier: spec.Tier, BudgetRemaining: budget,
+		Repair: len(p.breaking) > 0, BaselinePViolation: baseViolation,
 	})
 	p.st.Risk = &risk
 	_ = workflow.UpsertTypedSearchAttributes(ctx, RiskBandKey.ValueSet(string(risk.Band)))

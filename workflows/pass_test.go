@@ -55,6 +55,9 @@ type fakes struct {
 	abortAt   [2]int   // check fails at stage [0], look [1]
 	applyErr  int      // apply fails for good at this stage
 	breaking  []string // analyze finds the baseline breaking these guardrails
+	// predicted and incumbent, when set, are the models' predictions at the
+	// candidate and at the incumbent that propose returns.
+	predicted, incumbent *models.Prediction
 	// prior is a canary running before the pass, at priorPercent: the
 	// first stage's apply replaces it.
 	prior        models.Config
@@ -91,7 +94,7 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 		f.mu.Lock()
 		f.proposed = in
 		f.mu.Unlock()
-		return contract.ProposeResult{Suggestion: models.Suggestion{Config: candidate, Why: "fake"},
+		return contract.ProposeResult{Suggestion: models.Suggestion{Config: candidate, Why: "fake", Prediction: f.predicted, Incumbent: f.incumbent},
 			Optimizer: "fake", Step: f.step}, nil
 	})
 	reg(contract.ApplyName, func(ctx context.Context, in contract.ChangeInput) (contract.ChangeResult, error) {
@@ -256,6 +259,43 @@ func TestPassRepairs(t *testing.T) {
 		if w.Repair {
 			t.Errorf("stage %d of a healthy baseline's pass was judged as a repair", w.Stage)
 		}
+	}
+}
+
+// TestPassStepsBack: a candidate more likely than not to break a guardrail
+// is forbidden, except in a repair when the models believe it likelier to
+// keep every guardrail than the baseline Analyze shows breaking one (a
+// step back, high risk).
+func TestPassStepsBack(t *testing.T) {
+	spec := testSpec()
+	spec.Risk.ApprovalFrom = models.BandForbidden // high goes on without an approval
+	for _, tc := range []struct {
+		name      string
+		breaking  []string
+		incumbent float64 // the models' P(every guardrail holds) at the incumbent; the candidate's is 0.3
+		want      workflows.Outcome
+	}{
+		{"a repair's step back", []string{"latency"}, 0.05, workflows.OutcomePromoted},
+		{"no repair", nil, 0.05, workflows.OutcomeSkipped},
+		{"a repair whose baseline the models believe likelier to hold", []string{"latency"}, 0.4, workflows.OutcomeSkipped},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakes{step: 0.05, breaking: tc.breaking,
+				predicted: &models.Prediction{PAllFeasible: 0.3}, incumbent: &models.Prediction{PAllFeasible: tc.incumbent}}
+			st, err := run(t, newEnv(t, f), spec)
+			if err != nil {
+				t.Fatalf("workflow error: %v", err)
+			}
+			if st.Outcome != tc.want || st.Risk == nil {
+				t.Fatalf("outcome %q (%q), risk %v; want %q", st.Outcome, st.Reason, st.Risk, tc.want)
+			}
+			if tc.want == workflows.OutcomeSkipped && (st.Risk.Band != models.BandForbidden || !strings.HasPrefix(st.Reason, "risk band forbidden")) {
+				t.Errorf("skipped as %q at risk %v, want forbidden by the risk band", st.Reason, st.Risk)
+			}
+			if tc.want == workflows.OutcomePromoted && (st.Risk.Band != models.BandHigh || !strings.Contains(st.Risk.String(), "step back")) {
+				t.Errorf("risk %v, want high, as a repair's step back", st.Risk)
+			}
+		})
 	}
 }
 

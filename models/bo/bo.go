@@ -61,7 +61,10 @@ type Options struct {
 	// nearer any other's: a repair does not spend headroom for objective
 	// (MinGain does not apply: the objective may well get worse). When none
 	// is, it proposes the one most likely to keep them all, if that is more
-	// likely than not.
+	// likely than not; failing that, a step back: the restoring candidate
+	// most likely to keep them all, if likelier than the incumbent and at
+	// least 1 − models.StepBackMaxViolation (Suggestion.Incumbent holds the
+	// incumbent's prediction).
 	Repair []string
 	// Restarts turns on restart steps outside safe mode: once the best value
 	// has stalled, every other suggestion searches outside the incumbent's
@@ -894,6 +897,7 @@ func (o *Optimizer) propose(m *boModel, rng *rand.Rand, explore bool) (models.Su
 	}
 	safeSeen := false
 	likeliest := -1 // in a repair, the candidate most likely to keep every guardrail
+	retreat := -1   // in a repair, the restoring candidate most likely to keep every guardrail
 	for _, i := range pool.order {
 		c := o.enc.decode(cands[i])
 		if o.seen[c.String()] {
@@ -905,6 +909,9 @@ func (o *Optimizer) propose(m *boModel, rng *rand.Rand, explore bool) (models.Su
 			}
 			if pall[i] > bestP {
 				bestP, likeliest = pall[i], i
+			}
+			if pool.restores != nil && pool.restores[i] && (retreat < 0 || pall[i] > pall[retreat]) {
+				retreat = i
 			}
 			if pall[i] < 1-o.delta || (pool.restores != nil && !pool.restores[i]) {
 				continue
@@ -946,6 +953,21 @@ func (o *Optimizer) propose(m *boModel, rng *rand.Rand, explore bool) (models.Su
 		s.Why = fmt.Sprintf("repair: the incumbent breaks %s; no candidate within max_step %.3g is believed safe at %.3f and to restore it, "+
 			"this one keeps every guardrail with P %.3f, the likeliest: %s", strings.Join(o.opts.Repair, ", "), o.opts.Region.MaxStep, 1-o.delta, bestP, m.why())
 		return s, cands[likeliest], nil
+	}
+	if repair && retreat >= 0 {
+		// The baseline is shown broken and nothing within reach is likely
+		// to keep every line. A step back from the broken lines that the
+		// models believe likelier to keep them than the baseline puts the
+		// canary's share of the traffic at less risk than the baseline
+		// already runs the rest at, and its measurement tells the next
+		// pass how far back is enough.
+		if inc := m.prediction(o.inc); pall[retreat] > inc.PAllFeasible && pall[retreat] >= 1-models.StepBackMaxViolation {
+			s := models.Suggestion{Config: o.enc.decode(cands[retreat]), Prediction: m.prediction(cands[retreat]), Incumbent: inc}
+			s.Why = fmt.Sprintf("repair, a step back: the incumbent breaks %s and no candidate within max_step %.3g is likely to keep every guardrail; "+
+				"this one is predicted further from the broken lines and no nearer any other, and keeps every guardrail with P %.3f against the incumbent's %.3f: %s",
+				strings.Join(o.opts.Repair, ", "), o.opts.Region.MaxStep, pall[retreat], inc.PAllFeasible, m.why())
+			return s, cands[retreat], nil
+		}
 	}
 	if minGain && safeSeen {
 		return models.Suggestion{}, nil, fmt.Errorf("%w: the best safe candidate within max_step %.3g may gain %.2f%% (predicted gain + 1 sd), less than the %.2f%% a canary can show",

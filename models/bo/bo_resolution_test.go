@@ -165,6 +165,43 @@ func TestRepairSpendsNoHeadroom(t *testing.T) {
 	}
 }
 
+// TestRepairStepsBack: an incumbent far past its line, no candidate within
+// reach likely to keep it. A repair steps back toward the line when a
+// restoring candidate is likelier to keep every guardrail than the
+// incumbent and has a chance in ten; with none that likely, it proposes
+// nothing.
+func TestRepairStepsBack(t *testing.T) {
+	space := models.Space{{Name: "x", Type: models.Float, Min: 0, Max: 1}}
+	p := models.Problem{Space: space, Objective: "cost", Constraints: []models.Constraint{{Metric: "latency", Max: fptr(150)}}}
+	inc := models.Config{"x": models.Num(0.4)}
+	// Latency falls with x by 100 per unit and crosses its line at cross.
+	obs := func(cross float64) []models.Observation {
+		var out []models.Observation
+		for i := range 8 {
+			x := 0.2 + 0.03*float64(i) // measured up to 0.41: latency falls with x
+			out = append(out, models.Observation{Config: models.Config{"x": models.Num(x)}, Objective: 1 + x,
+				Constraints: map[string]float64{"latency": 150 + 100*(cross-x)},
+				Uncertainty: map[string]float64{"cost": 0.005, "latency": 3}})
+		}
+		return out
+	}
+	// At the incumbent 15 over the line, which the trend reaches 0.15
+	// further (max_step 0.2): past the data the models doubt it.
+	s, err := askOnce(t, p, inc, obs(0.55), []string{"latency"})
+	if err != nil {
+		t.Fatalf("a repair with a step back in reach: %v", err)
+	}
+	if x := s.Config["x"].Float(); x <= 0.41 || !strings.HasPrefix(s.Why, "repair, a step back") || s.Incumbent == nil ||
+		s.Prediction.PAllFeasible > 0.5 || s.Prediction.PAllFeasible < 0.1 || s.Prediction.PAllFeasible <= s.Incumbent.PAllFeasible {
+		t.Errorf("proposed x=%.3f (%s), P(guardrails hold) %v against the incumbent's %v; "+
+			"want a step back past x=0.41, likelier to hold than the incumbent, in [0.1, 0.5]", x, s.Why, s.Prediction, s.Incumbent)
+	}
+	// 110 over the line: nothing in reach has a chance.
+	if s, err := askOnce(t, p, inc, obs(1.5), []string{"latency"}); !errors.Is(err, models.ErrNoSafeCandidate) {
+		t.Errorf("a repair with nothing in reach: %v (%s, %s), want ErrNoSafeCandidate", err, s.Config, s.Why)
+	}
+}
+
 // askOnce asks a safe-mode optimizer around inc (max_step 0.2, a minimum
 // gain of 2%), told obs, for one suggestion; repair names the guardrails
 // the incumbent breaks.
