@@ -880,7 +880,7 @@ func (o *Optimizer) propose(m *boModel, rng *rand.Rand, explore bool) (models.Su
 		}
 	}
 	pool := o.scoredPool(am, rng, centers, basin)
-	repair := len(o.opts.Repair) > 0
+	repair, broken := len(o.opts.Repair) > 0, strings.Join(o.opts.Repair, ", ")
 	if repair && o.opts.Region != nil && m.obj != nil {
 		o.repairOrder(m, &pool)
 	}
@@ -936,7 +936,7 @@ func (o *Optimizer) propose(m *boModel, rng *rand.Rand, explore bool) (models.Su
 		s.Why = m.why()
 		if repair {
 			s.Why = fmt.Sprintf("repair (the incumbent breaks %s), the best predicted objective believed to keep every guardrail, "+
-				"predicted further from the broken lines and no nearer any other: %s", strings.Join(o.opts.Repair, ", "), s.Why)
+				"predicted further from the broken lines and no nearer any other: %s", broken, s.Why)
 		}
 		if basin != nil {
 			s.Why = fmt.Sprintf("restart step (no gain above %.2g sd in the last %d evaluations): %s outside the incumbent's basin, on a model of the observations there",
@@ -951,7 +951,7 @@ func (o *Optimizer) propose(m *boModel, rng *rand.Rand, explore bool) (models.Su
 	if repair && likeliest >= 0 && bestP > 0.5 {
 		s := models.Suggestion{Config: o.enc.decode(cands[likeliest]), Prediction: m.prediction(cands[likeliest])}
 		s.Why = fmt.Sprintf("repair: the incumbent breaks %s; no candidate within max_step %.3g is believed safe at %.3f and to restore it, "+
-			"this one keeps every guardrail with P %.3f, the likeliest: %s", strings.Join(o.opts.Repair, ", "), o.opts.Region.MaxStep, 1-o.delta, bestP, m.why())
+			"this one keeps every guardrail with P %.3f, the likeliest: %s", broken, o.opts.Region.MaxStep, 1-o.delta, bestP, m.why())
 		return s, cands[likeliest], nil
 	}
 	if repair && retreat >= 0 {
@@ -965,7 +965,7 @@ func (o *Optimizer) propose(m *boModel, rng *rand.Rand, explore bool) (models.Su
 			s := models.Suggestion{Config: o.enc.decode(cands[retreat]), Prediction: m.prediction(cands[retreat]), Incumbent: inc}
 			s.Why = fmt.Sprintf("repair, a step back: the incumbent breaks %s and no candidate within max_step %.3g is likely to keep every guardrail; "+
 				"this one is predicted further from the broken lines and no nearer any other, and keeps every guardrail with P %.3f against the incumbent's %.3f: %s",
-				strings.Join(o.opts.Repair, ", "), o.opts.Region.MaxStep, pall[retreat], inc.PAllFeasible, m.why())
+				broken, o.opts.Region.MaxStep, pall[retreat], inc.PAllFeasible, m.why())
 			return s, cands[retreat], nil
 		}
 	}
