@@ -110,6 +110,10 @@ type Observation struct {
 	Uncertainty map[string]float64 `json:"uncertainty,omitempty"`
 	// Source names where the observation came from, e.g. a pass ID.
 	Source string `json:"source,omitempty"`
+	// Baseline marks a reading of the configuration a canary was compared
+	// with, measured beside it in the stage of Stage and Percent: a
+	// configuration already tried, measured again, not a trial of its own.
+	Baseline bool `json:"baseline,omitempty"`
 
 	// The judge's labels, for a candidate measured in a canary stage.
 	// Verdict is the stage's verdict (pass, marginal or fail), Stage and

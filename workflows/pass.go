@@ -173,6 +173,10 @@ type PassStatus struct {
 	// Observation is what the pass measured of its candidate, handed back to
 	// the tuner's history; nil when nothing was measured.
 	Observation *models.Observation `json:"observation,omitempty"`
+	// BaselineObservation, in a repair, is what the stage of Observation
+	// measured of the broken baseline beside the candidate, handed back to
+	// the tuner's history after it; nil otherwise.
+	BaselineObservation *models.Observation `json:"baseline_observation,omitempty"`
 	// Repair, when set, makes the pass a repair: Analyze found the baseline
 	// over these guardrails' limits with confidence (one line of evidence
 	// each). A repair proposes the best configuration believed to keep every
@@ -707,6 +711,9 @@ func (p *pass) freezeGate(ctx workflow.Context, i int) (ok bool, err error) {
 // in the day than every other pass's measured stages, and a service's
 // metrics follow its load through the day, so its means would not compare
 // with the rest of the history. A failure there is in the labels.
+//
+// In a repair, the stage's reading of the baseline beside the canary is
+// kept too (baselineObservation).
 func (p *pass) observe(j contract.Judgement, s *StageStatus) {
 	spec := p.in.Target
 	o := models.Observation{Config: p.st.Candidate, Constraints: map[string]float64{},
@@ -718,6 +725,7 @@ func (p *pass) observe(j contract.Judgement, s *StageStatus) {
 		p.st.Observation = &o
 		return
 	}
+	p.st.BaselineObservation = p.baselineObservation(j, s)
 	obj := j.Canary[spec.Objective.Metric]
 	if obj.N == 0 {
 		o.Failed = true
@@ -736,6 +744,39 @@ func (p *pass) observe(j contract.Judgement, s *StageStatus) {
 		ch := obj.Mean/b.Mean - 1
 		p.st.Change = &ch
 	}
+}
+
+// baselineObservation is, in a repair, the broken baseline as stage s
+// measured it beside the canary (j.Baseline): its values only, the judge's
+// verdict being the candidate's. Nil outside a repair, or without the
+// objective's data.
+//
+// The history keeps a configuration as its canary measured it, on the day
+// it was tried; the configuration a repair leaves is by then measured
+// broken (the day's load, a deploy, drift), and without this reading the
+// models go on believing the old one. web-api's incumbent of 26 threads
+// was in the history at a p99 of 223 ms, measured before a deploy made
+// the tail 25% slower; the repair left it at 348 ms, and the next pass,
+// still believing 223 ms, stepped to 25 threads: 43.5× the p95 limit at
+// 5% of the traffic. A healthy baseline's reading is not kept: read beside
+// every canary, it made the loop bolder and more often broken
+// (BENCHMARKS.md, seventh session).
+func (p *pass) baselineObservation(j contract.Judgement, s *StageStatus) *models.Observation {
+	spec := p.in.Target
+	obj := j.Baseline[spec.Objective.Metric]
+	if len(p.breaking) == 0 || obj.N == 0 || p.st.Baseline == nil {
+		return nil
+	}
+	o := models.Observation{Config: p.st.Baseline.Clone(), Objective: obj.Mean, Constraints: map[string]float64{},
+		Uncertainty: map[string]float64{spec.Objective.Metric: obj.SE()},
+		Source:      p.in.PassID + "/baseline", Baseline: true, Stage: s.Index, Percent: s.Percent}
+	for _, c := range spec.Constraints {
+		if m := j.Baseline[c.Metric]; m.N > 0 {
+			o.Constraints[c.Metric] = m.Mean
+			o.Uncertainty[c.Metric] = m.SE()
+		}
+	}
+	return &o
 }
 
 // An observation keeps at most maxObsReasons reasons of at most

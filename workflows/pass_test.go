@@ -249,11 +249,25 @@ func TestPassRepairs(t *testing.T) {
 			t.Errorf("stage %d was judged as no repair", w.Stage)
 		}
 	}
+	// The broken baseline's reading beside the deciding stage's canary is
+	// kept, values only.
+	b := st.BaselineObservation
+	if b == nil {
+		t.Fatal("a repair kept no reading of its broken baseline")
+	}
+	incumbent := models.Config{"threads": models.Num(32), "gc": models.Str("a")}
+	if !b.Baseline || b.Config.String() != incumbent.String() || b.Objective != 1 || b.Constraints["latency"] != 140 ||
+		b.Stage != 2 || b.Source != "p1/baseline" || b.Verdict != "" || b.LabeledInfeasible() {
+		t.Errorf("baseline observation %+v, want the incumbent's reading at stage 2 (cost 1, latency 140), unlabeled", *b)
+	}
 
 	f = &fakes{step: 0.05}
 	st, err = run(t, newEnv(t, f), testSpec())
 	if err != nil || st.Outcome != workflows.OutcomePromoted || strings.Contains(st.Reason, "repair") || st.Repair != nil {
 		t.Fatalf("a healthy baseline: outcome %q (%q), repair %v, error %v; want a plain promotion", st.Outcome, st.Reason, st.Repair, err)
+	}
+	if st.BaselineObservation != nil {
+		t.Errorf("a healthy baseline's reading was kept: %+v", *st.BaselineObservation)
 	}
 	for _, w := range f.windows {
 		if w.Repair {

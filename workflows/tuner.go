@@ -608,6 +608,9 @@ func (t *tuner) runPass(ctx workflow.Context, q *PassRef) {
 	}
 	if st.Observation != nil {
 		t.st.History = append(t.st.History, *st.Observation)
+		if st.BaselineObservation != nil {
+			t.st.History = append(t.st.History, *st.BaselineObservation)
+		}
 		t.trimHistory()
 	}
 	if st.Outcome == OutcomePromoted && st.Candidate != nil {

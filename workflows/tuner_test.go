@@ -144,6 +144,44 @@ func runTuner(t *testing.T, env *testsuite.TestWorkflowEnvironment, spec target.
 	return st
 }
 
+// TestTunerKeepsARepairsBaselineReading: a repair hands back, after its
+// candidate's observation, its reading of the broken baseline, and the
+// next pass proposes from both; a healthy pass hands back its candidate's
+// alone.
+func TestTunerKeepsARepairsBaselineReading(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		breaking []string
+		want     []string // the history's sources
+	}{
+		{"a repair", []string{"latency"}, []string{"pass/checkout/1", "pass/checkout/1/baseline"}},
+		{"a healthy pass", nil, []string{"pass/checkout/1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &tunerFakes{fakes: fakes{step: 0.05, breaking: tc.breaking}}
+			env := newTunerEnv(t, f, nil)
+			var reply workflows.RequestReply
+			var err error
+			at(env, 2*time.Minute, func() { request(env, workflows.TriggerOperator, "alice", &reply, &err) })
+			at(env, 4*time.Hour, func() { request(env, workflows.TriggerOperator, "alice", &reply, &err) })
+			st := runTuner(t, env, tunerSpec(), workflows.TunerInput{}, 10*time.Hour)
+			if err != nil {
+				t.Fatalf("request: %v", err)
+			}
+			var sources []string
+			for _, o := range st.History[:min(len(st.History), len(tc.want))] {
+				sources = append(sources, o.Source)
+			}
+			if !slices.Equal(sources, tc.want) {
+				t.Errorf("the first pass left %q in the history, want %q", sources, tc.want)
+			}
+			if len(f.histories) < 2 || f.histories[1] != len(tc.want) {
+				t.Errorf("histories given to propose %v, want the second given %d", f.histories, len(tc.want))
+			}
+		})
+	}
+}
+
 func TestTunerCoalescesRequestsIntoOneQueuedPass(t *testing.T) {
 	f := &tunerFakes{fakes: fakes{step: 0.05}}
 	env := newTunerEnv(t, f, nil)

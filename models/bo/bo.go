@@ -111,6 +111,8 @@ type Optimizer struct {
 	obs  []models.Observation
 	xs   [][]float64
 	seen map[string]bool
+	// baselines counts the observations marked Baseline (see trials).
+	baselines int
 
 	model       *boModel
 	modelN      int // len(obs) the model was fitted on
@@ -244,12 +246,21 @@ func (o *Optimizer) Tell(obs ...models.Observation) error {
 		o.obs = append(o.obs, ob)
 		o.xs = append(o.xs, xs[i])
 		o.seen[ob.Config.String()] = true
+		if ob.Baseline {
+			o.baselines++
+		}
 	}
 	if len(obs) > 0 {
 		o.asksSince = 0
 	}
 	return nil
 }
+
+// trials counts the observations that tried a configuration: every one but
+// the readings of a baseline beside a canary (models.Observation.Baseline).
+// The initial design, and the rules that wait for a history of some length,
+// count trials.
+func (o *Optimizer) trials() int { return len(o.obs) - o.baselines }
 
 // History returns the observations told so far, failed ones marked.
 func (o *Optimizer) History() []models.Observation { return slices.Clone(o.obs) }
@@ -277,15 +288,15 @@ func (o *Optimizer) Ask(n int) ([]models.Suggestion, error) {
 	// fitted (two observations): the design's quasi-random points are where
 	// a live service would otherwise meet its cliffs unwarned.
 	var safety *boModel
-	if o.opts.Region != nil && len(o.obs) >= safeDesignFrom && len(o.obs) < o.opts.InitialPoints {
+	if o.opts.Region != nil && o.trials() >= safeDesignFrom && o.trials() < o.opts.InitialPoints {
 		m, err := o.fit(rng)
 		if err != nil {
 			return nil, err
 		}
 		safety = m
 	}
-	for len(out) < n && len(o.obs)+len(out) < o.opts.InitialPoints {
-		s, ok := o.designPoint(len(o.obs)+len(out), safety)
+	for len(out) < n && o.trials()+len(out) < o.opts.InitialPoints {
+		s, ok := o.designPoint(o.trials()+len(out), safety)
 		if !ok {
 			break
 		}
@@ -891,7 +902,7 @@ func (o *Optimizer) propose(m *boModel, rng *rand.Rand, explore bool) (models.Su
 	// A model of a few points is too sure of itself to stand between the
 	// loop and its next measurement; the gain it predicts counts once the
 	// history could fill a design twice over.
-	minGain := o.opts.Region != nil && o.opts.MinGain > 0 && m.obj != nil && len(o.obs) >= minGainFrom(o.enc.dim()) && !repair
+	minGain := o.opts.Region != nil && o.opts.MinGain > 0 && m.obj != nil && o.trials() >= minGainFrom(o.enc.dim()) && !repair
 	if minGain {
 		incMean = m.prediction(o.inc).Mean
 	}
@@ -1150,7 +1161,7 @@ type span struct{ lo, hi float64 }
 // while the history in safe mode is short (pastMeasured); nil otherwise or
 // without any.
 func (o *Optimizer) measuredSpans() []span {
-	if o.opts.Region == nil || len(o.obs) >= minGainFrom(o.enc.dim()) {
+	if o.opts.Region == nil || o.trials() >= minGainFrom(o.enc.dim()) {
 		return nil
 	}
 	var out []span

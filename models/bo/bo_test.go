@@ -416,6 +416,37 @@ func TestShortHistoryStaysNearMeasured(t *testing.T) {
 	}
 }
 
+// TestBaselineReadingsAreNotTrials: readings of a baseline beside a canary
+// are told to the models but do not count as trials: with two trials told
+// and three readings of the incumbent, the initial design of three points
+// still has its third to propose.
+func TestBaselineReadingsAreNotTrials(t *testing.T) {
+	p, inc := batchingProblem()
+	tried := models.Config{"batch": models.Num(30), "delay": models.Num(4.45)}
+	o, err := New(p, Options{Seed: 1, Region: &models.TrustRegion{Incumbent: inc, MaxStep: 0.06}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := []models.Observation{
+		{Config: tried, Objective: 0.605, Constraints: map[string]float64{"mem": 0.80, "lat": 74.4}},
+		{Config: inc, Objective: 0.594, Constraints: map[string]float64{"mem": 0.84, "lat": 73.8}},
+	}
+	for i := range 3 {
+		obs = append(obs, models.Observation{Config: inc, Objective: 0.59 + 0.002*float64(i),
+			Constraints: map[string]float64{"mem": 0.84, "lat": 74}, Baseline: true})
+	}
+	if err := o.Tell(obs...); err != nil {
+		t.Fatal(err)
+	}
+	ss, err := o.Ask(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ss[0].Why, "initial design: scrambled Sobol point 3 of 3") {
+		t.Errorf("suggestion %s (%s), want the initial design's third point", ss[0].Config, ss[0].Why)
+	}
+}
+
 // TestIntegerKnobMovesByOne: an integer knob whose next value lies past
 // max_step is not frozen: the optimizer proposes the one-value move that
 // the objective favours, alone, though the objective favours moving x too.
