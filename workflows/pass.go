@@ -755,12 +755,12 @@ func (p *pass) observe(j contract.Judgement, s *StageStatus) {
 // it was tried; the configuration a repair leaves is by then measured
 // broken (the day's load, a deploy, drift), and without this reading the
 // models go on believing the old one. web-api's incumbent of 26 threads
-// was in the history at a p99 of 223 ms, measured before a deploy made
-// the tail 25% slower; the repair left it at 348 ms, and the next pass,
-// still believing 223 ms, stepped to 25 threads: 43.5× the p95 limit at
-// 5% of the traffic. A healthy baseline's reading is not kept: read beside
-// every canary, it made the loop bolder and more often broken
-// (BENCHMARKS.md, seventh session).
+// was in the history at a p99 of 223 ms, measured before a deploy made the
+// tail 25% slower; the repair left it at about 350 ms, and the next pass,
+// still believing 223 ms, stepped to 25 threads: a guardrail 43.5× past
+// its limit at 5% of the traffic. A healthy baseline's reading is not
+// kept: read beside every canary, it made the loop bolder and more often
+// broken (BENCHMARKS.md, seventh session).
 func (p *pass) baselineObservation(j contract.Judgement, s *StageStatus) *models.Observation {
 	spec := p.in.Target
 	obj := j.Baseline[spec.Objective.Metric]

@@ -48,8 +48,9 @@ type Options struct {
 	// incumbent worth a canary (0.02 for 2%): a model suggestion whose
 	// predicted gain plus one predictive standard deviation is below it is
 	// not proposed, and when none qualifies Ask returns an error wrapping
-	// ErrNoGain. It applies from 2·dimensions+2 observations on (at least
-	// 5): a model of fewer points is too sure of itself. A gain the
+	// ErrNoGain. It applies from 2·dimensions+2 trials on (at least 5;
+	// observations other than Baseline readings): a model of fewer points
+	// is too sure of itself. A gain the
 	// canary cannot show is a rollback, or a promotion on luck. Zero
 	// proposes any gain.
 	MinGain float64
@@ -267,7 +268,7 @@ func (o *Optimizer) History() []models.Observation { return slices.Clone(o.obs) 
 
 // Ask returns n new configurations to evaluate, none of them already in the
 // history or suggested before. Before the history holds InitialPoints
-// observations they come from the initial design; afterwards from the model,
+// trials (see trials) they come from the initial design; afterwards from the model,
 // a batch of n by the Kriging believer (each pick is assumed to measure what
 // the model predicts before the next is chosen). In safe mode Ask returns
 // fewer than n suggestions and an error wrapping ErrNoSafeCandidate when no
@@ -335,7 +336,7 @@ func (o *Optimizer) Ask(n int) ([]models.Suggestion, error) {
 	return out, nil
 }
 
-// minGainFrom is the history length from which Options.MinGain applies
+// minGainFrom is the number of trials from which Options.MinGain applies
 // in d dimensions: 2d+2, at least 5.
 func minGainFrom(d int) int { return max(5, 2*d+2) }
 
