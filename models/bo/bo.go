@@ -50,9 +50,8 @@ type Options struct {
 	// not proposed, and when none qualifies Ask returns an error wrapping
 	// ErrNoGain. It applies from 2·dimensions+2 trials on (at least 5;
 	// observations other than Baseline readings): a model of fewer points
-	// is too sure of itself. A gain the
-	// canary cannot show is a rollback, or a promotion on luck. Zero
-	// proposes any gain.
+	// is too sure of itself. A gain the canary cannot show is a rollback,
+	// or a promotion on luck. Zero proposes any gain.
 	MinGain float64
 	// Repair, in safe mode, lists the guardrails the incumbent breaks (by
 	// metric): the pass's job is then to restore them, at whatever cost. A
@@ -268,11 +267,11 @@ func (o *Optimizer) History() []models.Observation { return slices.Clone(o.obs) 
 
 // Ask returns n new configurations to evaluate, none of them already in the
 // history or suggested before. Before the history holds InitialPoints
-// trials (see trials) they come from the initial design; afterwards from the model,
-// a batch of n by the Kriging believer (each pick is assumed to measure what
-// the model predicts before the next is chosen). In safe mode Ask returns
-// fewer than n suggestions and an error wrapping ErrNoSafeCandidate when no
-// more candidates qualify.
+// trials (see trials) they come from the initial design; afterwards from
+// the model, a batch of n by the Kriging believer (each pick is assumed to
+// measure what the model predicts before the next is chosen). In safe mode
+// Ask returns fewer than n suggestions and an error wrapping
+// ErrNoSafeCandidate when no more candidates qualify.
 func (o *Optimizer) Ask(n int) ([]models.Suggestion, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("bo: ask for at least one suggestion, got %d", n)
