@@ -382,21 +382,11 @@ func (a *Activities) Propose(ctx context.Context, in contract.ProposeInput) (con
 // incumbentObservation is the incumbent as Analyze measured it, when every
 // metric the optimizer models has data.
 func incumbentObservation(spec target.Spec, in contract.ProposeInput) (models.Observation, bool) {
-	obj, ok := in.IncumbentSLIs[spec.Objective.Metric]
-	if !ok || obj.N == 0 {
+	o, measured := contract.Measured(spec, in.Incumbent, in.IncumbentSLIs)
+	if !measured || slices.ContainsFunc(spec.Constraints, func(c models.Constraint) bool { _, ok := o.Constraints[c.Metric]; return !ok }) {
 		return models.Observation{}, false
 	}
-	o := models.Observation{Config: in.Incumbent, Objective: obj.Mean, Constraints: map[string]float64{},
-		Uncertainty: map[string]float64{spec.Objective.Metric: obj.SE()}, Source: in.PassID + "/incumbent",
-		Violated: slices.Clone(in.Breaking)}
-	for _, c := range spec.Constraints {
-		s, ok := in.IncumbentSLIs[c.Metric]
-		if !ok || s.N == 0 {
-			return models.Observation{}, false
-		}
-		o.Constraints[c.Metric] = s.Mean
-		o.Uncertainty[c.Metric] = s.SE()
-	}
+	o.Source, o.Violated = in.PassID+"/incumbent", slices.Clone(in.Breaking)
 	return o, true
 }
 

@@ -29,6 +29,23 @@ func (s Summary) SE() float64 {
 	return s.SD / math.Sqrt(float64(s.N))
 }
 
+// Measured returns what sums measured of cfg as an observation: the mean
+// and standard error of spec's objective and of each guardrail that has
+// data, and nothing else (no source, no labels). objective reports whether
+// the objective had data; without it the observation's Objective is 0.
+func Measured(spec target.Spec, cfg models.Config, sums map[string]Summary) (o models.Observation, objective bool) {
+	o = models.Observation{Config: cfg, Constraints: map[string]float64{}, Uncertainty: map[string]float64{}}
+	if s := sums[spec.Objective.Metric]; s.N > 0 {
+		o.Objective, o.Uncertainty[spec.Objective.Metric], objective = s.Mean, s.SE(), true
+	}
+	for _, c := range spec.Constraints {
+		if s := sums[c.Metric]; s.N > 0 {
+			o.Constraints[c.Metric], o.Uncertainty[c.Metric] = s.Mean, s.SE()
+		}
+	}
+	return o, objective
+}
+
 // AnalyzeInput asks for the baseline of a target before a pass changes it.
 type AnalyzeInput struct {
 	PassID string      `json:"pass_id"`

@@ -716,34 +716,20 @@ func (p *pass) freezeGate(ctx workflow.Context, i int) (ok bool, err error) {
 // kept too (baselineObservation).
 func (p *pass) observe(j contract.Judgement, s *StageStatus) {
 	spec := p.in.Target
-	o := models.Observation{Config: p.st.Candidate, Constraints: map[string]float64{},
-		Uncertainty: map[string]float64{}, Source: p.in.PassID,
-		Verdict: j.Verdict, Stage: s.Index, Percent: s.Percent,
-		Violated: slices.Clone(j.Violated), ObjectiveWorse: j.ObjectiveWorse, Reasons: briefReasons(s.Reasons)}
+	o, measured := contract.Measured(spec, p.st.Candidate, j.Canary)
 	if prev := p.st.Observation; prev != nil && !prev.Failed && s.Index > spec.DecidingStage() {
-		o.Objective, o.Constraints, o.Uncertainty = prev.Objective, prev.Constraints, prev.Uncertainty
-		p.st.Observation = &o
-		return
-	}
-	p.st.BaselineObservation = p.baselineObservation(j, s)
-	obj := j.Canary[spec.Objective.Metric]
-	if obj.N == 0 {
-		o.Failed = true
+		o.Objective, o.Constraints, o.Uncertainty, measured = prev.Objective, prev.Constraints, prev.Uncertainty, true
 	} else {
-		o.Objective = obj.Mean
-		o.Uncertainty[spec.Objective.Metric] = obj.SE()
-	}
-	for _, c := range spec.Constraints {
-		if m := j.Canary[c.Metric]; m.N > 0 {
-			o.Constraints[c.Metric] = m.Mean
-			o.Uncertainty[c.Metric] = m.SE()
+		p.st.BaselineObservation = p.baselineObservation(j, s)
+		if b := j.Baseline[spec.Objective.Metric]; b.N > 0 && measured && b.Mean != 0 {
+			ch := o.Objective/b.Mean - 1
+			p.st.Change = &ch
 		}
 	}
+	o.Source, o.Failed = p.in.PassID, !measured
+	o.Verdict, o.Stage, o.Percent = j.Verdict, s.Index, s.Percent
+	o.Violated, o.ObjectiveWorse, o.Reasons = slices.Clone(j.Violated), j.ObjectiveWorse, briefReasons(s.Reasons)
 	p.st.Observation = &o
-	if b := j.Baseline[spec.Objective.Metric]; b.N > 0 && obj.N > 0 && b.Mean != 0 {
-		ch := obj.Mean/b.Mean - 1
-		p.st.Change = &ch
-	}
 }
 
 // baselineObservation is, in a repair, the broken baseline as stage s
@@ -762,20 +748,14 @@ func (p *pass) observe(j contract.Judgement, s *StageStatus) {
 // kept: read beside every canary, it made the loop bolder and more often
 // broken (BENCHMARKS.md, seventh session).
 func (p *pass) baselineObservation(j contract.Judgement, s *StageStatus) *models.Observation {
-	spec := p.in.Target
-	obj := j.Baseline[spec.Objective.Metric]
-	if len(p.breaking) == 0 || obj.N == 0 || p.st.Baseline == nil {
+	if len(p.breaking) == 0 || p.st.Baseline == nil {
 		return nil
 	}
-	o := models.Observation{Config: p.st.Baseline.Clone(), Objective: obj.Mean, Constraints: map[string]float64{},
-		Uncertainty: map[string]float64{spec.Objective.Metric: obj.SE()},
-		Source:      p.in.PassID + "/baseline", Baseline: true, Stage: s.Index, Percent: s.Percent}
-	for _, c := range spec.Constraints {
-		if m := j.Baseline[c.Metric]; m.N > 0 {
-			o.Constraints[c.Metric] = m.Mean
-			o.Uncertainty[c.Metric] = m.SE()
-		}
+	o, measured := contract.Measured(p.in.Target, p.st.Baseline.Clone(), j.Baseline)
+	if !measured {
+		return nil
 	}
+	o.Source, o.Baseline, o.Stage, o.Percent = p.in.PassID+"/baseline", true, s.Index, s.Percent
 	return &o
 }
 
