@@ -330,7 +330,7 @@ func (a *Activities) Propose(ctx context.Context, in contract.ProposeInput) (con
 			contract.ErrTypeInvalidTarget, err)
 	}
 	region := &models.TrustRegion{Incumbent: in.Incumbent, MaxStep: spec.Risk.MaxStep, Delta: spec.Risk.Delta}
-	res := resolution(spec, in.IncumbentSLIs)
+	res := Resolution(spec, in.IncumbentSLIs)
 	opt, name, err := newOptimizer(res.Tighten(spec.Problem()), in.Seed^a.SeedSalt, region, res.MinGain, in.Breaking)
 	if err != nil {
 		return contract.ProposeResult{}, temporal.NewNonRetryableApplicationError(
@@ -397,11 +397,11 @@ func newOptimizer(p models.Problem, seed uint64, region *models.TrustRegion, min
 	return gp, "gaussian-process", err
 }
 
-// resolution is what the target's canary can decide, from the noise of the
+// Resolution is what the target's canary can decide, from the noise of the
 // incumbent's SLIs over the window read before the pass (a stage's length):
 // the optimizer aims inside guardrail lines the first stage can decide, and
 // proposes only gains the deciding stage can show.
-func resolution(spec target.Spec, slis map[string]contract.Summary) models.Resolution {
+func Resolution(spec target.Spec, slis map[string]contract.Summary) models.Resolution {
 	se := make(map[string]float64, len(slis))
 	for m, s := range slis {
 		se[m] = s.SE()

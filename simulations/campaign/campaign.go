@@ -170,7 +170,7 @@ func newCampaign(ctx context.Context, world simulations.World, opts Options) (*c
 	c.res.InitialBreach = Breach(spec.Constraints, initial)
 
 	workers.RegisterWorkflows(env)
-	workers.RegisterActivities(proposeSwap{env, proposeOf(opts.Policy, opts.Seed)}, &activities.Activities{
+	workers.RegisterActivities(proposeSwap{env, c.proposeOf()}, &activities.Activities{
 		Connector: activities.ConnectorFunc(c.connect),
 		Schedules: noSchedules{},
 		Now:       env.Now,

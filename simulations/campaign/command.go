@@ -34,7 +34,7 @@ type Command struct {
 }
 
 // Usage is the simulate command's synopsis.
-const Usage = "--scenario NAME|FILE|all [--passes 30] [--seeds 5] [--policy gp|random|hold|all] [--report DIR] [--json | --trace] [--check-goals] [--parallel N] | --list"
+const Usage = "--scenario NAME|FILE|all [--passes 30] [--seeds 5] [--policy gp|random|hold|oracle|all] [--report DIR] [--json | --trace] [--check-goals] [--parallel N] | --list"
 
 // simulateOptions are the simulate command's flags.
 type simulateOptions struct {
@@ -64,7 +64,7 @@ func (c Command) Run(args []string, stdout, stderr io.Writer) int {
 	fs.StringSliceVar(&o.scenarios, "scenario", nil, "built-in scenario NAME, scenario FILE, or all (repeatable, or comma-separated)")
 	fs.IntVar(&o.passes, "passes", DefaultPasses, "passes per campaign")
 	fs.IntVar(&o.seeds, "seeds", 5, "campaigns per scenario and policy, with seeds 1 to N")
-	fs.StringVar(&o.policy, "policy", string(PolicyGP), "how passes choose candidates: gp, random, hold, or all (--check-goals without --policy runs all)")
+	fs.StringVar(&o.policy, "policy", string(PolicyGP), "how passes choose candidates: gp, random, hold, all (the three), or oracle (a reference that reads the world's truth); --check-goals without --policy runs all")
 	fs.StringVar(&o.report, "report", "", "write a report (figures, tables, JSON) into DIR")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per campaign (its summary) instead of a table")
 	fs.BoolVar(&o.trace, "trace", false, "print one JSON object per pass (its campaign's scenario, policy and seed; what it tried, how it ended and why, the truths) instead of a table")
@@ -116,7 +116,7 @@ func (c Command) Run(args []string, stdout, stderr io.Writer) int {
 	case p.Valid():
 		policies = []Policy{p}
 	default:
-		return usage("--policy: expected gp, random, hold or all, got %q", o.policy)
+		return usage("--policy: expected gp, random, hold, oracle or all, got %q", o.policy)
 	}
 	worlds, err := resolve(lib, o.scenarios)
 	if err != nil {

@@ -64,7 +64,7 @@ func TestCommandUsageErrors(t *testing.T) {
 		{"passes", Command{}, []string{"--scenario", "a", "--passes", "0"}, "--passes: expected a number >= 1, got 0"},
 		{"passes not a number", Command{}, []string{"--scenario", "a", "--passes", "x"}, "invalid argument \"x\""},
 		{"seeds", Command{}, []string{"--scenario", "a", "--seeds", "-1"}, "--seeds: expected a number >= 1, got -1"},
-		{"policy", Command{}, []string{"--scenario", "a", "--policy", "greedy"}, `--policy: expected gp, random, hold or all, got "greedy"`},
+		{"policy", Command{}, []string{"--scenario", "a", "--policy", "greedy"}, `--policy: expected gp, random, hold, oracle or all, got "greedy"`},
 		{"unknown scenario", Command{}, []string{"--scenario", "nope"}, `--scenario: unknown scenario "nope"`},
 		{"scenario file", Command{}, []string{"--scenario", "x/y.yaml"}, "--scenario: no such scenario file x/y.yaml"},
 		{"arguments", Command{}, []string{"--scenario", "a", "extra"}, `unexpected arguments ["extra"]`},

@@ -15,8 +15,8 @@
 //
 // Invariants:
 //   - everything but Propose is passflow's own code, registered by package
-//     workers: the random and hold policies replace Propose and nothing
-//     else;
+//     workers: the random, hold and oracle policies replace Propose and
+//     nothing else;
 //   - the campaign learns what a pass did from the pass itself (its status
 //     query while it runs, its final status when it ends) and from the
 //     service's actuator state, never from its own guesses;

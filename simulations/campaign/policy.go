@@ -17,8 +17,8 @@ import (
 // Policies returns the policies in the order they are reported.
 func Policies() []Policy { return []Policy{PolicyGP, PolicyRandom, PolicyHold} }
 
-// Valid reports whether p is one of the policies.
-func (p Policy) Valid() bool { return slices.Contains(Policies(), p) }
+// Valid reports whether p is one of the policies or the oracle.
+func (p Policy) Valid() bool { return p == PolicyOracle || slices.Contains(Policies(), p) }
 
 // HoldReason is why a pass of the hold policy proposes nothing.
 const HoldReason = "hold policy: no change"
@@ -43,11 +43,15 @@ func (r proposeSwap) RegisterActivityWithOptions(a any, options activity.Registe
 	r.activityRegistry.RegisterActivityWithOptions(a, options)
 }
 
-// proposeOf returns the Propose activity of policy p; nil keeps the real
-// one (the Gaussian-process optimizer). salt is mixed into the random
-// policy's seeds, as Activities.SeedSalt is into the optimizer's.
-func proposeOf(p Policy, salt uint64) any {
+// proposeOf returns the Propose activity of c's policy; nil keeps the
+// real one (the Gaussian-process optimizer). The campaign's seed is mixed
+// into the random policy's seeds, as Activities.SeedSalt is into the
+// optimizer's.
+func (c *campaign) proposeOf() any {
+	p, salt := c.opts.Policy, c.opts.Seed
 	switch p {
+	case PolicyOracle:
+		return c.proposeOracle
 	case PolicyRandom:
 		return func(ctx context.Context, in contract.ProposeInput) (contract.ProposeResult, error) {
 			return proposeRandom(in, salt)

@@ -19,6 +19,10 @@ const (
 	PolicyRandom Policy = "random"
 	// PolicyHold is a baseline: never change anything.
 	PolicyHold Policy = "hold"
+	// PolicyOracle is a reference: each candidate chosen from the world's
+	// truth (see proposeOracle), through the same canary. It is not among
+	// Policies: the goals compare the GP policy with the baselines only.
+	PolicyOracle Policy = "oracle"
 )
 
 // Result is one campaign: a world, a policy and a seed, pass after pass.
