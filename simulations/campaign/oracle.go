@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -15,12 +16,12 @@ import (
 )
 
 // The oracle policy's search: a grid of oracleGrid values of each numeric
-// knob across its reach (GridInRegion), and a configuration must keep
+// knob across its reach (gridInRegion), and a configuration must keep
 // every guardrail for oracleDays days from the pass's: the day it is
 // tried and the weeks it may then run, their weekly peaks and the drift
-// included. Shorter horizons (1, 3, 7, 14 days) promote configurations
-// that break a few days later; a longer one (30) gives up more of the
-// objective for the same safety (BENCHMARKS.md).
+// included. Shorter horizons (1 to 14 days) promote configurations that
+// break days later; a longer one (30) gives up more of the objective
+// (BENCHMARKS.md, the eighth session's rows).
 const (
 	oracleGrid = 7
 	oracleDays = 21
@@ -58,15 +59,18 @@ func (c *campaign) proposeOracle(_ context.Context, in contract.ProposeInput) (c
 	}
 	repair := len(in.Breaking) > 0
 	type scored struct {
-		cfg  models.Config
-		cost float64 // the sign-adjusted true objective: smaller is better
+		cfg        models.Config
+		cost       float64 // the sign-adjusted true objective: smaller is better
+		step       float64
+		categories int
 	}
 	var cands []scored
-	for _, cfg := range GridInRegion(spec.Params, in.Incumbent, spec.Risk.MaxStep, oracleGrid) {
+	for _, cfg := range gridInRegion(spec.Params, in.Incumbent, spec.Risk.MaxStep, oracleGrid) {
 		if cfg.String() == in.Incumbent.String() {
 			continue
 		}
-		if step, _, err := spec.Params.StepWithin(in.Incumbent, cfg, spec.Risk.MaxStep); err != nil || step > spec.Risk.MaxStep {
+		step, cats, err := spec.Params.StepWithin(in.Incumbent, cfg, spec.Risk.MaxStep)
+		if err != nil || step > spec.Risk.MaxStep {
 			continue
 		}
 		t, err := c.truth(cfg, at)
@@ -76,9 +80,9 @@ func (c *campaign) proposeOracle(_ context.Context, in contract.ProposeInput) (c
 		if !repair && Gap(spec.Objective.Goal, t.Objective, inc.Objective) > -res.MinGain {
 			continue
 		}
-		cands = append(cands, scored{cfg, sign * t.Objective})
+		cands = append(cands, scored{cfg, sign * t.Objective, step, cats})
 	}
-	slices.SortStableFunc(cands, func(a, b scored) int { return cmpFloat(a.cost, b.cost) })
+	slices.SortStableFunc(cands, func(a, b scored) int { return cmp.Compare(a.cost, b.cost) })
 	for _, s := range cands {
 		ok, err := c.keepsLimits(s.cfg, at, spec.Constraints)
 		if err != nil {
@@ -87,14 +91,10 @@ func (c *campaign) proposeOracle(_ context.Context, in contract.ProposeInput) (c
 		if !ok {
 			continue
 		}
-		step, cats, err := spec.Params.StepWithin(in.Incumbent, s.cfg, spec.Risk.MaxStep)
-		if err != nil {
-			return contract.ProposeResult{}, fmt.Errorf("propose for %s: %w", spec.Name, err)
-		}
 		return contract.ProposeResult{
 			Suggestion: models.Suggestion{Config: s.cfg, Why: fmt.Sprintf(
 				"oracle policy: the best true objective within max_step %.3g that truly keeps every guardrail for %d days", spec.Risk.MaxStep, oracleDays)},
-			Optimizer: string(PolicyOracle), Step: step, CategoricalChanges: cats, Resolution: &res,
+			Optimizer: string(PolicyOracle), Step: s.step, CategoricalChanges: s.categories, Resolution: &res,
 		}, nil
 	}
 	why := fmt.Sprintf("oracle policy: no configuration within max_step %.3g truly gains %.2f%% (what a canary can show) and keeps every guardrail for %d days",
@@ -120,23 +120,13 @@ func (c *campaign) keepsLimits(cfg models.Config, at time.Time, limits []models.
 	return true, nil
 }
 
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// GridInRegion returns a grid over the trust region of radius maxStep
+// gridInRegion returns a grid over the trust region of radius maxStep
 // around incumbent (models.Param.Reach): k values of each numeric knob,
 // evenly across its reach either way and through its current value
 // (integers rounded, repeats dropped), combined with the incumbent's
 // categorical choices and with every single switch of one of them, as a
 // pass may make at most one. The incumbent is among them.
-func GridInRegion(space models.Space, incumbent models.Config, maxStep float64, k int) []models.Config {
+func gridInRegion(space models.Space, incumbent models.Config, maxStep float64, k int) []models.Config {
 	k = max(k, 2)
 	axes := make([][]models.Value, len(space))
 	for i, p := range space {

@@ -49,7 +49,7 @@ func TestOracleTakesTheTruthsBestStep(t *testing.T) {
 		if !keeps(p.Candidate, p.At) {
 			t.Errorf("pass %d: %s breaks a guardrail within %d days", p.N, p.Candidate, oracleDays)
 		}
-		for _, c := range GridInRegion(spec.Params, p.Baseline, spec.Risk.MaxStep, oracleGrid) {
+		for _, c := range gridInRegion(spec.Params, p.Baseline, spec.Risk.MaxStep, oracleGrid) {
 			if s, _, err := spec.Params.StepWithin(p.Baseline, c, spec.Risk.MaxStep); err != nil || s > spec.Risk.MaxStep {
 				continue
 			}
@@ -77,7 +77,7 @@ func TestGridInRegion(t *testing.T) {
 		space.Current(),
 		{"worker_threads": models.Num(4), "cache_ttl_s": models.Num(3600), "gc_mode": models.Str("low-latency")},
 	} {
-		grid := GridInRegion(space, inc, maxStep, 7)
+		grid := gridInRegion(space, inc, maxStep, 7)
 		values := map[string]map[string]bool{}
 		below, above := map[string]bool{}, map[string]bool{}
 		found := false
